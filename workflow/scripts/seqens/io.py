@@ -1,0 +1,107 @@
+"""Atomic file output, checksums and provenance records shared by every stage."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+# Packages whose versions are recorded in every manifest.
+RECORDED_PACKAGES = (
+    "seqens",
+    "snakemake",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "pandas",
+    "scipy",
+    "pyfaidx",
+)
+
+
+class InputError(Exception):
+    """Bad user input (config, file, corpus). Its message is one line naming the culprit."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces ``path`` only on success.
+
+    On any exception the temporary file (or directory) is removed and an existing
+    ``path`` is left untouched, so a failed job never leaves a partial output.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory:
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_versions(names=RECORDED_PACKAGES) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = sys.version.split()[0]
+    return versions
+
+
+def manifest(*, config: dict, inputs: dict[str, str | os.PathLike] | None = None, **extra) -> dict:
+    """Provenance record: the config slice, package versions, input checksums, host."""
+    record = {
+        "config": config,
+        "versions": package_versions(),
+        "inputs": {
+            key: {"path": str(value), "sha256": sha256_file(value)}
+            for key, value in (inputs or {}).items()
+            if Path(value).is_file()
+        },
+        "host": {"platform": platform.platform(), "machine": platform.machine()},
+    }
+    record.update(extra)
+    return record
