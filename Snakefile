@@ -1,0 +1,25 @@
+"""Ensemble studies of self-supervised sequence models (text vs DNA).
+
+    snakemake                    # the demo study (config/config.yaml), local profile
+    snakemake --profile slurm    # the same DAG on a SLURM cluster
+    snakemake --configfile config/paper.yaml --profile slurm   # the paper's study
+"""
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpora.smk"
+include: "workflow/rules/tokenizers.smk"
+
+
+rule all:
+    input:
+        "results/tables/corpora.csv",
+    default_target: True

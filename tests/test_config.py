@@ -1,0 +1,63 @@
+"""Config validation: defaults, one-line errors naming the key, expansion into members."""
+
+import copy
+
+import pytest
+import yaml
+
+from seqens.config import ConfigError, Study, load_study
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def demo_config():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def study_with(config, mutate):
+    config = copy.deepcopy(config)
+    mutate(config)
+    return Study(config)
+
+
+def test_demo_and_paper_configs_validate_and_expand():
+    demo = load_study(REPO / "config" / "config.yaml")
+    assert [c.name for c in demo.conditions] == ["wiki-bpe", "athal-bpe", "athal-kmer6"]
+    assert len(demo.members) == len(demo.conditions) * len(demo.objectives) * len(demo.seeds)
+    assert len(demo.seeds) >= 3
+    assert demo.config["training"]["warmup_ratio"] == 0.1  # default filled in
+    paper = load_study(REPO / "config" / "paper.yaml")
+    assert paper.preset()["hidden"] == 768 and paper.config["training"]["grad_clip"] == 0.5
+    assert len(paper.seeds) == 5
+    for corpus in paper.config["corpora"].values():
+        for source in [corpus["source"], *corpus["sources"]]:
+            assert source["url"].startswith("https://")
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c.update(bogus=1), "unknown key(s) ('bogus'"),
+        (lambda c: c["corpora"]["wiki"].update(colour="red"), "corpora.wiki"),
+        (lambda c: c["data"].update(sequence_length="long"), "data.sequence_length"),
+        (lambda c: c["conditions"].append({"corpus": "nope", "tokenizer": "bpe"}), "unknown corpus 'nope'"),
+        (lambda c: c["conditions"].append({"corpus": "wiki", "tokenizer": "kmer6"}), "needs a dna corpus"),
+        (lambda c: c["conditions"].append({"corpus": "wiki", "tokenizer": "bpe"}), "listed twice"),
+        (lambda c: c["tokenizers"].update(x={"type": "wordpiece"}), "tokenizers.x.type"),
+        (lambda c: c.update(model="gigantic"), "unknown size preset 'gigantic'"),
+        (lambda c: c["data"].update(sequence_length=4096), "exceeds the 'tiny' preset's max_positions"),
+        (lambda c: c["corpora"]["athal"].update(format="json"), "corpora.athal.format"),
+        (lambda c: c["corpora"]["wiki"].update(source={"url": "ftp://x"}), "corpora.wiki.source"),
+        (lambda c: c["corpora"]["wiki"].update(source={"url": "https://x", "path": "y"}), "corpora.wiki.source"),
+        (lambda c: c["tokenizers"]["kmer6"].update(stride=4), "tokenizers.kmer6.stride"),
+        (lambda c: c.update(objectives={"telepathy": {}}), "objectives.telepathy: unknown objective"),
+        (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment):
+    with pytest.raises(ConfigError) as error:
+        study_with(demo_config, mutate)
+    message = str(error.value)
+    assert fragment in message
+    assert "\n" not in message and message.startswith("config: ")

@@ -1,0 +1,116 @@
+"""Corpus preparation: DNA cleaning and windows, text documents, disjoint splits, errors."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from seqens.io import InputError
+from seqens.prepare import prepare_dna, prepare_text, read_split
+
+
+def write_fasta(path, records, width=60):
+    with open(path, "w") as handle:
+        for name, seq in records:
+            handle.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                handle.write(seq[i : i + width] + "\n")
+    return path
+
+
+def dna_kwargs(**overrides):
+    kwargs = dict(window=100, softmask="upper", max_n_fraction=0.1, eval_block=2, eval_fraction=0.3, seed=7)
+    kwargs.update(overrides)
+    return kwargs
+
+
+def random_dna(rng, n):
+    return "".join(rng.choice(list("ACGT"), size=n))
+
+
+def test_dna_windows_cleaning_and_stats(tmp_path):
+    rng = np.random.default_rng(0)
+    seq = random_dna(rng, 1000)
+    # window 0: soft-masked; window 1: IUPAC codes; window 2: too many N; the rest plain; 50 bp tail dropped
+    seq = seq[:0] + seq[0:100].lower() + seq[100:110].replace("A", "R") + "RYKMSWbdhv" + seq[120:200] + "N" * 50 + seq[250:1000]
+    fasta = write_fasta(tmp_path / "g.fa", [("chr1", seq + "ACGTA" * 10)])
+    stats = prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs())
+    lines = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
+    assert all(len(line) == 100 and set(line) <= set("ACGTN") for line in lines)
+    assert stats.dropped_items == 1  # the window with 50 % N
+    assert len(lines) == 10 - 1  # 1,050 bp -> 10 whole windows (tail dropped), one filtered
+    assert seq[0:100].upper() in lines  # soft-masked kept as upper case
+    total = stats.splits["train"].softmasked_bases + stats.splits["eval"].softmasked_bases
+    assert total == 100 + 4  # lowercase window + the lowercase IUPAC codes b d h v
+    ambiguous = stats.splits["train"].ambiguous_bases + stats.splits["eval"].ambiguous_bases
+    assert ambiguous >= 10
+    assert not any(line == seq[200:300] for line in lines)
+
+
+def test_softmask_drop_turns_repeats_into_n(tmp_path):
+    fasta = write_fasta(tmp_path / "g.fa", [("c", "acgt" * 25 + "ACGT" * 25)])
+    prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(softmask="drop", eval_fraction=0.01, max_n_fraction=1.0))
+    lines = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
+    assert "N" * 100 in lines and "ACGT" * 25 in lines
+
+
+def test_dna_splits_are_disjoint_contiguous_blocks_and_deterministic(tmp_path):
+    rng = np.random.default_rng(1)
+    seq = random_dna(rng, 100 * 400)
+    fasta = write_fasta(tmp_path / "g.fa", [("a", seq), ("b", random_dna(rng, 5000))])
+    prepare_dna("g", [fasta], tmp_path / "one", **dna_kwargs(eval_block=4))
+    prepare_dna("g", [fasta], tmp_path / "two", **dna_kwargs(eval_block=4))
+    for split in ("train", "eval"):
+        assert (tmp_path / "one" / f"{split}.txt").read_bytes() == (tmp_path / "two" / f"{split}.txt").read_bytes()
+    train = list(read_split(tmp_path / "one" / "train.txt"))
+    evals = list(read_split(tmp_path / "one" / "eval.txt"))
+    assert not set(train) & set(evals)
+    # eval windows of record a come in runs of whole blocks of 4 windows
+    starts = sorted(seq.find(w) for w in evals if seq.find(w) >= 0)
+    blocks = {s // 400 for s in starts}
+    assert len(starts) == 4 * len(blocks)
+    assert 0.15 < len(evals) / (len(evals) + len(train)) < 0.45
+
+
+def test_dna_errors_name_the_problem(tmp_path):
+    fasta = write_fasta(tmp_path / "g.fa", [("c", "N" * 1000)])
+    with pytest.raises(InputError, match="corpus 'g': the train split is empty"):
+        prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs())
+    assert not (tmp_path / "out" / "train.txt").exists()
+    bad = write_fasta(tmp_path / "p.fa", [("prot", "ACGT" * 50 + "*" + "ACGT" * 50)])
+    with pytest.raises(InputError, match="'prot' has a character that is not a nucleotide code"):
+        prepare_dna("g", [bad], tmp_path / "out", **dna_kwargs())
+
+
+def test_existing_outputs_survive_a_failed_run(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "train.txt").write_text("old\n")
+    fasta = write_fasta(tmp_path / "g.fa", [("c", "N" * 1000)])
+    with pytest.raises(InputError):
+        prepare_dna("g", [fasta], out, **dna_kwargs())
+    assert (out / "train.txt").read_text() == "old\n"
+    assert sorted(p.name for p in out.iterdir()) == ["train.txt"]
+
+
+def test_text_documents_go_whole_to_one_split(tmp_path):
+    docs = {f"t{i}": {"title": f"t{i}", "extract": f"Document   number {i}\nsecond line {i}."} for i in range(400)}
+    path = tmp_path / "a.json.gz"
+    with gzip.open(path, "wt") as handle:
+        json.dump(docs, handle)
+    stats = prepare_text("w", [path], tmp_path / "out", fmt="json", field="*.extract", eval_fraction=0.2, seed=3)
+    train = list(read_split(tmp_path / "out" / "train.txt"))
+    evals = list(read_split(tmp_path / "out" / "eval.txt"))
+    assert len(train) + len(evals) == 400 and not set(train) & set(evals)
+    assert "Document number 7 second line 7." in train + evals
+    assert stats.splits["eval"].items == len(evals)
+    assert 40 < len(evals) < 120
+
+
+def test_max_characters_caps_the_corpus(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("\n\n".join(f"doc {i} " + "x" * 100 for i in range(100)))
+    stats = prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.5, seed=0,
+                         max_characters=1000)
+    assert 1000 <= stats.splits["train"].characters + stats.splits["eval"].characters < 1200

@@ -1,0 +1,58 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
+from seqens.config import ConfigError, Study  # noqa: E402
+
+
+try:
+    STUDY = Study(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+CONDITIONS = STUDY.conditions
+CORPORA = STUDY.corpora_in_use
+
+
+wildcard_constraints:
+    corpus="[A-Za-z0-9]+",
+    tokenizer="[A-Za-z0-9]+",
+    split="train|eval",
+    filename="[^/]+",
+
+
+def corpus_sources(corpus):
+    """The corpus's sources in order: `source` first, then `sources`."""
+    entry = config["corpora"][corpus]
+    return [entry["source"], *entry["sources"]]
+
+
+def source_filename(source, index):
+    """A stable local name for a source: its index plus its original file name."""
+    name = source.get("url") or source["path"]
+    return f"{index}-{Path(name.split('?')[0]).name}"
+
+
+def fetched_sources(wildcards):
+    return [
+        f"resources/corpora/{wildcards.corpus}/{source_filename(source, i)}"
+        for i, source in enumerate(corpus_sources(wildcards.corpus))
+    ]
+
+
+def source_of(wildcards):
+    """The config entry behind resources/corpora/{corpus}/{filename}."""
+    for i, source in enumerate(corpus_sources(wildcards.corpus)):
+        if source_filename(source, i) == wildcards.filename:
+            return source
+    raise WorkflowError(f"no source of corpus '{wildcards.corpus}' is stored as '{wildcards.filename}'")
+
+
+def tokenizer_dir(corpus, tokenizer):
+    return f"results/tokenizers/{corpus}/{tokenizer}"
+
+
+def condition_files(pattern):
+    """Expand a path pattern with {corpus} and {tokenizer} over the study's conditions."""
+    return [pattern.format(corpus=c.corpus, tokenizer=c.tokenizer) for c in CONDITIONS]

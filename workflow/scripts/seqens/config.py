@@ -1,0 +1,242 @@
+"""Study configuration: schema validation with defaults, cross-key checks, and expansion
+into conditions (corpus x tokenizer) and members (condition x objective x seed)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .io import InputError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+# Size presets every study can name; `presets:` in the config adds or overrides.
+BUILTIN_PRESETS = {
+    # Laptop demo: trains in seconds on a CPU core.
+    "tiny": {"layers": 2, "hidden": 64, "heads": 2, "ffn": 256, "max_positions": 128, "dropout": 0.1},
+    "small": {"layers": 4, "hidden": 256, "heads": 4, "ffn": 1024, "max_positions": 512, "dropout": 0.1},
+    # The paper's BERT-base-like model: about 90M parameters with a 4,096 vocabulary.
+    "bert-90m": {"layers": 12, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
+}
+
+FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "mediawiki"}}
+
+
+class ConfigError(InputError):
+    """A config that cannot describe a study; the message names the offending key."""
+
+
+def _with_defaults(validator_class):
+    """A validator class that also fills in schema defaults (the jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"config: {_key_path(error)}: {error.message.replace('Additional properties', 'unknown key(s)')}"
+    if error.validator == "oneOf" and "url" in str(error.schema):
+        return f"config: {_key_path(error)}: a source needs exactly one of url, path, or package + path"
+    return f"config: {_key_path(error)}: {error.message}"
+
+
+def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Validate against the JSON schema, filling defaults in place; raise ConfigError on the
+    most relevant error (one line naming the key)."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = _DefaultingValidator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
+    return config
+
+
+@dataclass(frozen=True)
+class Condition:
+    corpus: str
+    tokenizer: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.corpus}-{self.tokenizer}"
+
+
+@dataclass(frozen=True)
+class Member:
+    condition: Condition
+    objective: str
+    seed: int
+
+
+class Study:
+    """A validated config with the derived views the workflow and the scripts need."""
+
+    def __init__(self, config: dict, schema_path: Path = SCHEMA_PATH):
+        self.config = validate_schema(config, schema_path)
+        self._check_cross_references()
+
+    # --- expansion -------------------------------------------------------------------
+    @property
+    def conditions(self) -> list[Condition]:
+        return [Condition(c["corpus"], c["tokenizer"]) for c in self.config["conditions"]]
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.config["objectives"])
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.config["seeds"])
+
+    @property
+    def members(self) -> list[Member]:
+        return [Member(c, o, s) for c in self.conditions for o in self.objectives for s in self.seeds]
+
+    @property
+    def corpora_in_use(self) -> list[str]:
+        return list(dict.fromkeys(c.corpus for c in self.conditions))
+
+    def preset(self) -> dict:
+        presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
+        return dict(presets[self.config["model"]])
+
+    def objective_params(self, objective: str) -> dict:
+        return dict(self.config["objectives"][objective] or {})
+
+    def condition_slice(self, corpus: str, tokenizer: str) -> dict:
+        """The part of the config that determines one condition's data (for manifests)."""
+        return {
+            "study": self.config["study"],
+            "data_seed": self.config["data_seed"],
+            "corpus": {corpus: self.config["corpora"][corpus]},
+            "tokenizer": {tokenizer: self.config["tokenizers"][tokenizer]},
+            "preparation": self.config["preparation"],
+            "data": self.config["data"],
+        }
+
+    def member_slice(self, corpus: str, tokenizer: str, objective: str, seed: int) -> dict:
+        """The part of the config that determines one trained member."""
+        return {
+            **self.condition_slice(corpus, tokenizer),
+            "objective": {objective: self.objective_params(objective)},
+            "seed": seed,
+            "model": {self.config["model"]: self.preset()},
+            "training": self.config["training"],
+        }
+
+    # --- checks the schema cannot express ----------------------------------------------
+    def _check_cross_references(self) -> None:
+        cfg = self.config
+        for name, corpus in cfg["corpora"].items():
+            allowed = FORMATS_BY_KIND[corpus["kind"]]
+            if corpus["format"] not in allowed:
+                raise ConfigError(
+                    f"config: corpora.{name}.format: '{corpus['format']}' is not a {corpus['kind']} format "
+                    f"(one of {sorted(allowed)})"
+                )
+            if corpus["format"] == "json" and "field" not in corpus:
+                raise ConfigError(f"config: corpora.{name}.field: format json needs a field path, e.g. '*.text'")
+        for name, tok in cfg["tokenizers"].items():
+            if tok["type"] == "bpe" and "vocab_size" not in tok:
+                raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
+            if tok["type"] == "kmer":
+                if "k" not in tok:
+                    raise ConfigError(f"config: tokenizers.{name}.k: a kmer tokenizer needs k")
+                if tok.setdefault("stride", tok["k"]) not in (1, tok["k"]):
+                    raise ConfigError(
+                        f"config: tokenizers.{name}.stride: must be k ({tok['k']}, non-overlapping) or 1 (overlapping)"
+                    )
+            elif "k" in tok or "stride" in tok:
+                raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer tokenizers only")
+        seen = set()
+        for i, cond in enumerate(cfg["conditions"]):
+            corpus, tokenizer = cond["corpus"], cond["tokenizer"]
+            if corpus not in cfg["corpora"]:
+                raise ConfigError(
+                    f"config: conditions[{i}].corpus: unknown corpus '{corpus}' (defined: {sorted(cfg['corpora'])})"
+                )
+            if tokenizer not in cfg["tokenizers"]:
+                raise ConfigError(
+                    f"config: conditions[{i}].tokenizer: unknown tokenizer '{tokenizer}' "
+                    f"(defined: {sorted(cfg['tokenizers'])})"
+                )
+            if cfg["tokenizers"][tokenizer]["type"] == "kmer" and cfg["corpora"][corpus]["kind"] != "dna":
+                raise ConfigError(
+                    f"config: conditions[{i}]: k-mer tokenizer '{tokenizer}' needs a dna corpus, '{corpus}' is text"
+                )
+            if (corpus, tokenizer) in seen:
+                raise ConfigError(f"config: conditions[{i}]: {corpus} x {tokenizer} is listed twice")
+            seen.add((corpus, tokenizer))
+        presets = {**BUILTIN_PRESETS, **cfg["presets"]}
+        if cfg["model"] not in presets:
+            raise ConfigError(f"config: model: unknown size preset '{cfg['model']}' (known: {sorted(presets)})")
+        preset = presets[cfg["model"]]
+        if preset["hidden"] % preset["heads"]:
+            raise ConfigError(
+                f"config: presets.{cfg['model']}: hidden ({preset['hidden']}) must be a multiple of heads ({preset['heads']})"
+            )
+        if cfg["data"]["sequence_length"] > preset["max_positions"]:
+            raise ConfigError(
+                f"config: data.sequence_length: {cfg['data']['sequence_length']} exceeds the "
+                f"'{cfg['model']}' preset's max_positions ({preset['max_positions']})"
+            )
+        training = cfg["training"]
+        micro = training["micro_batch_size"]
+        if micro is not None and training["batch_size"] % micro:
+            raise ConfigError(
+                f"config: training.micro_batch_size: batch_size ({training['batch_size']}) must be a multiple of it ({micro})"
+            )
+        self._check_objectives()
+
+    def _check_objectives(self) -> None:
+        # Imported lazily: the objectives pull in torch, which plain config checks do not need.
+        from .objectives import REGISTRY, SpecialTokens, make_objective
+
+        # Parameters and schedules do not depend on the vocabulary: check with placeholder ids.
+        placeholder = SpecialTokens(pad=0, unk=1, cls=2, sep=3, mask=4, vocab_size=64)
+        for name in self.config["objectives"]:
+            if name not in REGISTRY:
+                raise ConfigError(f"config: objectives.{name}: unknown objective (known: {sorted(REGISTRY)})")
+            try:
+                objective = make_objective(name, placeholder, self.objective_params(name))
+                objective.check_schedule(self.config["training"]["steps"])
+            except InputError as error:
+                raise ConfigError(f"config: objectives.{name}: {error}") from None
+
+
+def load_study(path: str | Path, overrides: dict | None = None) -> Study:
+    """Read a YAML config (plus optional overrides merged on top) into a validated Study."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if overrides:
+        config = deep_merge(config, overrides)
+    return Study(config)
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

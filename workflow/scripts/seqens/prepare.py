@@ -1,0 +1,237 @@
+"""Corpus preparation: text becomes documents, DNA becomes windows, each assigned to a
+train or eval split. One item per line in ``{split}.txt``; memory stays bounded.
+
+DNA: records are cut into non-overlapping windows of ``window`` bp (a record's trailing
+partial window is dropped). IUPAC ambiguity codes become N; soft-masked (lowercase)
+repeats are upper-cased (``softmask="upper"``) or turned into N (``"drop"``); windows with
+more than ``max_n_fraction`` N are dropped. Runs of ``eval_block`` consecutive windows go
+to the same split, so evaluation regions are contiguous and never overlap training windows.
+
+Text: documents (whitespace collapsed to single spaces) go whole to one split.
+
+Split assignment draws from ``seed`` only, so it is the same for every tokenizer, objective
+and member.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .io import InputError, atomic_path
+from .readers import documents, fasta_records
+
+SPLITS = ("train", "eval")
+_NEWLINE = ord("\n")
+_N = ord("N")
+
+# Byte translation tables: every IUPAC letter (any case) to A/C/G/T/N; anything else to 0,
+# which marks a byte that has no business in a DNA sequence.
+_IUPAC_AMBIGUOUS = "RYSWKMBDHVN"
+
+
+def _dna_table(softmask: str) -> bytes:
+    table = bytearray(256)
+    for base in "ACGT":
+        table[ord(base)] = ord(base)
+        table[ord(base.lower())] = ord(base) if softmask == "upper" else _N
+    for code in _IUPAC_AMBIGUOUS:
+        table[ord(code)] = _N
+        table[ord(code.lower())] = _N
+    return bytes(table)
+
+
+@dataclass
+class SplitStats:
+    items: int = 0
+    characters: int = 0
+    n_bases: int = 0
+    softmasked_bases: int = 0
+    ambiguous_bases: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PreparationStats:
+    corpus: str
+    kind: str
+    splits: dict[str, SplitStats] = field(default_factory=lambda: {s: SplitStats() for s in SPLITS})
+    dropped_items: int = 0
+    records: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "corpus": self.corpus,
+            "kind": self.kind,
+            "records": self.records,
+            "dropped_items": self.dropped_items,
+            "splits": {name: stats.as_dict() for name, stats in self.splits.items()},
+        }
+
+
+@contextlib.contextmanager
+def _split_writers(out_dir: Path):
+    """Open train/eval outputs as temporaries; all appear together, only on success."""
+    with contextlib.ExitStack() as stack:
+        handles = {}
+        for split in SPLITS:
+            tmp = stack.enter_context(atomic_path(out_dir / f"{split}.txt"))
+            handles[split] = stack.enter_context(open(tmp, "wb"))
+        yield handles
+
+
+def _block_splits(seed: int, record: str, blocks: np.ndarray, eval_fraction: float) -> np.ndarray:
+    """True for blocks that go to eval: one seeded draw per (record, block), stream-order free."""
+    record_key = zlib.crc32(record.encode())
+    draws = np.array([np.random.default_rng([seed, record_key, int(b)]).random() for b in blocks])
+    return draws < eval_fraction
+
+
+def prepare_dna(
+    corpus: str,
+    sources: Iterable[Path],
+    out_dir: Path,
+    *,
+    window: int,
+    softmask: str,
+    max_n_fraction: float,
+    eval_block: int,
+    eval_fraction: float,
+    seed: int,
+    max_characters: int | None = None,
+    chunk_windows: int = 2048,
+) -> PreparationStats:
+    table = _dna_table(softmask)
+    stats = PreparationStats(corpus, "dna")
+    kept_characters = 0
+    with _split_writers(out_dir) as handles:
+        for source in sources:
+            for record in fasta_records(source):
+                stats.records += 1
+                for first_window, raw in _window_batches(record, window, chunk_windows):
+                    kept_characters += _process_windows(
+                        raw, table, record.name, first_window, source, stats, handles,
+                        window=window, max_n_fraction=max_n_fraction, eval_block=eval_block,
+                        eval_fraction=eval_fraction, seed=seed,
+                    )
+                    if max_characters and kept_characters >= max_characters:
+                        break
+                if max_characters and kept_characters >= max_characters:
+                    break
+            if max_characters and kept_characters >= max_characters:
+                break
+        _check_nonempty(corpus, stats, f"after filtering windows (max_n_fraction={max_n_fraction})")
+    return stats
+
+
+def _window_batches(record, window: int, batch_windows: int):
+    """(index of first window, bytes of a whole number of windows) over one record."""
+    batch_bytes = window * batch_windows
+    pending = b""
+    first_window = 0
+    for chunk in record.chunks():
+        pending += chunk.encode("latin-1") if isinstance(chunk, str) else chunk
+        while len(pending) >= batch_bytes:
+            yield first_window, pending[:batch_bytes]
+            pending = pending[batch_bytes:]
+            first_window += batch_windows
+    whole = len(pending) // window * window
+    if whole:
+        yield first_window, pending[:whole]
+
+
+def _process_windows(
+    raw: bytes, table: bytes, record: str, first_window: int, source: Path, stats: PreparationStats, handles,
+    *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int,
+) -> int:
+    """Clean, filter and route a whole number of windows; return the bases kept."""
+    clean = np.frombuffer(raw.translate(table), dtype=np.uint8).reshape(-1, window)
+    if not clean.all():
+        bad = raw[int(np.flatnonzero(clean.reshape(-1) == 0)[0])]
+        raise InputError(f"{source}: record '{record}' has a character that is not a nucleotide code: {chr(bad)!r}")
+    original = np.frombuffer(raw, dtype=np.uint8).reshape(-1, window)
+    n_counts = (clean == _N).sum(axis=1)
+    keep = n_counts <= max_n_fraction * window
+    stats.dropped_items += int((~keep).sum())
+    indices = first_window + np.arange(clean.shape[0])
+    blocks = indices // eval_block
+    unique_blocks, block_of = np.unique(blocks, return_inverse=True)
+    is_eval = _block_splits(seed, record, unique_blocks, eval_fraction)[block_of]
+    softmasked = (original >= ord("a")).sum(axis=1)
+    # Ambiguity codes are non-ACGTN letters in the original sequence.
+    upper = original & 0xDF
+    ambiguous = ~np.isin(upper, np.frombuffer(b"ACGTN", dtype=np.uint8))
+    ambiguous_counts = ambiguous.sum(axis=1)
+    lines = np.empty((clean.shape[0], window + 1), dtype=np.uint8)
+    lines[:, :window] = clean
+    lines[:, window] = _NEWLINE
+    for split, selected in (("train", keep & ~is_eval), ("eval", keep & is_eval)):
+        count = int(selected.sum())
+        if not count:
+            continue
+        handles[split].write(lines[selected].tobytes())
+        split_stats = stats.splits[split]
+        split_stats.items += count
+        split_stats.characters += count * window
+        split_stats.n_bases += int(n_counts[selected].sum())
+        split_stats.softmasked_bases += int(softmasked[selected].sum())
+        split_stats.ambiguous_bases += int(ambiguous_counts[selected].sum())
+    return int(keep.sum()) * window
+
+
+def prepare_text(
+    corpus: str,
+    sources: Iterable[Path],
+    out_dir: Path,
+    *,
+    fmt: str,
+    field: str | None,
+    eval_fraction: float,
+    seed: int,
+    max_characters: int | None = None,
+) -> PreparationStats:
+    stats = PreparationStats(corpus, "text")
+    rng = np.random.default_rng(seed)
+    total = 0
+    with _split_writers(out_dir) as handles:
+        for source in sources:
+            stats.records += 1
+            for document in documents(source, fmt, field):
+                text = " ".join(document.split())
+                if not text:
+                    stats.dropped_items += 1
+                    continue
+                split = "eval" if rng.random() < eval_fraction else "train"
+                handles[split].write(text.encode("utf-8") + b"\n")
+                split_stats = stats.splits[split]
+                split_stats.items += 1
+                split_stats.characters += len(text)
+                total += len(text)
+                if max_characters and total >= max_characters:
+                    break
+            if max_characters and total >= max_characters:
+                break
+        _check_nonempty(corpus, stats, "(no document with text)")
+    return stats
+
+
+def _check_nonempty(corpus: str, stats: PreparationStats, why: str) -> None:
+    for split in SPLITS:
+        if stats.splits[split].items == 0:
+            raise InputError(f"corpus '{corpus}': the {split} split is empty {why}")
+
+
+def read_split(path: Path) -> Iterable[str]:
+    """Items of a prepared split, one per line."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if line:
+                yield line

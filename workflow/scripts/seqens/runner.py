@@ -1,0 +1,38 @@
+"""What every workflow script shares: logging to the rule's log file, and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Callable
+
+from .io import InputError
+
+log = logging.getLogger("seqens")
+
+
+def configure_logging(log_path: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def run_script(snakemake, main: Callable[[object], None]) -> None:
+    """Run a script's main with logging set up; bad input exits with its one-line message."""
+    configure_logging(snakemake.log[0] if snakemake.log else None)
+    started = time.perf_counter()
+    try:
+        main(snakemake)
+    except InputError as error:
+        log.error("%s", error)
+        sys.exit(1)
+    log.info("%s done in %.1f s", snakemake.rule, time.perf_counter() - started)

@@ -1,0 +1,58 @@
+"""Tidy tables of the study, built from the JSON records that the stages write."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CORPUS_COLUMNS = {
+    "condition": "corpus-tokenizer",
+    "corpus": "corpus name in the config",
+    "tokenizer": "tokenizer name in the config",
+    "kind": "text or dna",
+    "sequences": "training sequences (the budget; identical for every condition)",
+    "tokens": "training tokens = sequences x sequence_length",
+    "characters": "characters (text) or bases (DNA) of the corpus covered by those tokens",
+    "characters_per_token": "characters / content tokens",
+    "vocab_size": "tokenizer vocabulary, special tokens included",
+    "vocab_used": "distinct non-special token ids in the training array",
+    "unk_fraction": "fraction of content tokens that are [UNK]",
+    "unigram_entropy_bits_per_token": "entropy of the unigram distribution of content tokens",
+    "unigram_entropy_bits_per_char": "the same per character of the corpus",
+    "n_fraction": "DNA: fraction of N bases in the prepared training split",
+    "softmask_fraction": "DNA: fraction of soft-masked (lowercase) bases in the prepared training split",
+    "eval_sequences": "held-out sequences",
+}
+
+
+def corpus_table(token_records: list[dict], corpus_records: list[dict]) -> pd.DataFrame:
+    """One row per condition; columns documented in CORPUS_COLUMNS."""
+    prepared = {r["stats"]["corpus"]: r["stats"] for r in corpus_records}
+    rows = []
+    for record in token_records:
+        train = record["splits"]["train"]
+        corpus = prepared[record["corpus"]]
+        train_split = corpus["splits"]["train"]
+        is_dna = corpus["kind"] == "dna"
+        rows.append(
+            {
+                "condition": f"{record['corpus']}-{record['tokenizer']}",
+                "corpus": record["corpus"],
+                "tokenizer": record["tokenizer"],
+                "kind": corpus["kind"],
+                "sequences": train["sequences"],
+                "tokens": train["tokens"],
+                "characters": train["characters"],
+                "characters_per_token": train["characters"] / train["content_tokens"],
+                "vocab_size": train["vocab_size"],
+                "vocab_used": train["vocab_used"],
+                "unk_fraction": train["unk_tokens"] / train["content_tokens"],
+                "unigram_entropy_bits_per_token": train["unigram_entropy_bits_per_token"],
+                "unigram_entropy_bits_per_char": train["unigram_entropy_bits_per_char"],
+                "n_fraction": train_split["n_bases"] / train_split["characters"] if is_dna else float("nan"),
+                "softmask_fraction": (
+                    train_split["softmasked_bases"] / train_split["characters"] if is_dna else float("nan")
+                ),
+                "eval_sequences": record["splits"]["eval"]["sequences"],
+            }
+        )
+    return pd.DataFrame(rows, columns=list(CORPUS_COLUMNS))

@@ -1,0 +1,365 @@
+"""The training loop of one ensemble member: one readable loop, memory-mapped token arrays.
+
+Members of an ensemble differ only in ``seed``, which seeds the model initialisation and
+dropout. Everything on the data side (the order of sequences, the objective's masks) is
+drawn from ``data_seed`` and the step number, so it is the same for every member and does
+not depend on where a resumed run restarted.
+
+A checkpoint (model, optimizer, scheduler, RNG state, step, log so far) is written
+atomically every ``checkpoint_every`` steps. A restarted job resumes from it; on CPU with
+deterministic algorithms the final weights are bit-identical to an uninterrupted run. A
+checkpoint that does not load, or that was written for another configuration, is reported
+and ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .io import InputError, atomic_path
+from .objectives import Objective
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ["step", "tokens_seen", "train_loss", "eval_loss", "learning_rate", "tokens_per_s"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    data_seed: int
+    micro_batch_size: int | None = None
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_ratio: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 50
+    checkpoint_every: int = 100
+    log_every: int = 10
+    device: str = "auto"
+    precision: str = "auto"
+    deterministic: bool = True
+
+    @classmethod
+    def from_config(cls, training: dict, *, seed: int, data_seed: int) -> "TrainSettings":
+        known = {f for f in cls.__dataclass_fields__} - {"seed", "data_seed"}
+        values = {k: v for k, v in training.items() if k in known}
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(seed=seed, data_seed=data_seed, **values)
+
+    @property
+    def micro_batch(self) -> int:
+        return self.micro_batch_size or self.batch_size
+
+
+def resolve_device(setting: str) -> torch.device:
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise InputError("training.device is 'cuda' but no CUDA GPU is visible (check the job's GPU request)")
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA by default (and wherever asked for); None means plain fp32."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def warmup_cosine(step: int, total: int, warmup_ratio: float) -> float:
+    """Learning-rate multiplier: linear warmup over warmup_ratio of training, cosine decay to 0."""
+    warmup = int(round(total * warmup_ratio))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class DataOrder:
+    """Which training sequences make up each step's batch: a fresh permutation per epoch,
+    drawn from the data seed, the same for every member."""
+
+    def __init__(self, n_sequences: int, batch_size: int, data_seed: int):
+        self.n = n_sequences
+        self.batch_size = batch_size
+        self.data_seed = data_seed
+        self._epoch_cache: dict[int, np.ndarray] = {}
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch not in self._epoch_cache:
+            self._epoch_cache = {epoch: np.random.default_rng([self.data_seed, epoch]).permutation(self.n)}
+        return self._epoch_cache[epoch]
+
+    def batch(self, step: int) -> np.ndarray:
+        positions = np.arange(step * self.batch_size, (step + 1) * self.batch_size)
+        out = np.empty(self.batch_size, dtype=np.int64)
+        for epoch in np.unique(positions // self.n):
+            here = positions // self.n == epoch
+            out[here] = self._permutation(int(epoch))[positions[here] % self.n]
+        return out
+
+
+def step_generator(data_seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A generator for one step's corruption: stateless, so resuming needs no saved state."""
+    generator = torch.Generator()
+    generator.manual_seed(int(np.random.SeedSequence([data_seed, stream, step]).generate_state(1)[0]))
+    return generator
+
+
+EVAL_STREAM = 1  # generator stream for evaluation masks, fixed across steps and members
+
+
+@dataclass
+class TrainResult:
+    log: pd.DataFrame
+    wall_time_s: float
+    resumed_from_step: int | None
+    device: str
+    autocast: str | None
+    parameters: int
+    extra: dict = field(default_factory=dict)
+
+
+def fingerprint(*parts) -> str:
+    """Identifies the run a checkpoint belongs to (config + inputs)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or corrupt file must never be used half-way
+        log.warning("checkpoint %s is unreadable (%s): ignored, training starts over", path, error)
+        return None
+    if state.get("fingerprint") != expected_fingerprint:
+        log.warning("checkpoint %s was written for another configuration: ignored, training starts over", path)
+        return None
+    return state
+
+
+def _micro_batches(batch: dict, size: int):
+    n = next(iter(batch.values())).shape[0]
+    for start in range(0, n, size):
+        yield {key: value[start : start + size] for key, value in batch.items()}
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+
+
+def train_member(
+    objective: Objective,
+    preset: dict,
+    train_tokens: np.ndarray,
+    eval_tokens: np.ndarray,
+    settings: TrainSettings,
+    *,
+    checkpoint_path: Path | None,
+    run_fingerprint: str = "",
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> tuple[torch.nn.Module, TrainResult]:
+    """Train one member and return the model with its log. ``stop_after`` ends the run after
+    that many steps (as a killed job would), leaving the checkpoint behind; tests use it."""
+    started = time.perf_counter()
+    device = resolve_device(settings.device)
+    amp_dtype = autocast_dtype(settings.precision, device)
+    if settings.batch_size % settings.micro_batch:
+        raise InputError(f"batch_size {settings.batch_size} is not a multiple of micro_batch_size {settings.micro_batch}")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif settings.deterministic:
+        torch.use_deterministic_algorithms(True)
+    objective.check_schedule(settings.steps)
+
+    torch.manual_seed(settings.seed)  # the member's seed: initialisation and dropout
+    model = objective.build_model(preset).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, betas=settings.betas, weight_decay=settings.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, settings.steps, settings.warmup_ratio)
+    )
+    rows: list[dict] = []
+    start_step = 0
+    resumed_from = None
+    state = _load_checkpoint(checkpoint_path, run_fingerprint) if checkpoint_path else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if device.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"])
+        rows = state["log"]
+        start_step = resumed_from = state["step"]
+        log.info("resumed from checkpoint at step %d", start_step)
+
+    order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
+    sequence_length = train_tokens.shape[1]
+    tokens_per_step = settings.batch_size * sequence_length
+    n_micro = settings.batch_size // settings.micro_batch
+    interval_start, interval_tokens, interval_loss, interval_steps = time.perf_counter(), 0, 0.0, 0
+    bar = tqdm(
+        total=settings.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, mininterval=1.0
+    )
+    last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
+    model.train()
+    for step in range(start_step, last_step):
+        input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
+        batch = objective.training_batch(
+            input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps
+        )
+        step_loss = 0.0
+        for micro in _micro_batches(batch, settings.micro_batch):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss = objective.loss(model, _to_device(micro, device))
+            (loss / n_micro).backward()
+            step_loss += loss.item() / n_micro
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        done = step + 1
+        interval_tokens += tokens_per_step
+        interval_loss += step_loss
+        interval_steps += 1
+        evaluate_now = done % settings.eval_every == 0 or done == settings.steps
+        if done % settings.log_every == 0 or evaluate_now:
+            elapsed = time.perf_counter() - interval_start
+            row = {
+                "step": done,
+                "tokens_seen": done * tokens_per_step,
+                "train_loss": interval_loss / interval_steps,
+                "eval_loss": evaluate(objective, model, eval_tokens, settings, device, amp_dtype, done / settings.steps)
+                if evaluate_now
+                else float("nan"),
+                "learning_rate": scheduler.get_last_lr()[0],
+                "tokens_per_s": interval_tokens / elapsed if elapsed > 0 else float("nan"),
+            }
+            rows.append(row)
+            log.info(
+                "step %d/%d tokens %d train_loss %.4f eval_loss %.4f lr %.3g tokens/s %.0f",
+                done, settings.steps, row["tokens_seen"], row["train_loss"], row["eval_loss"],
+                row["learning_rate"], row["tokens_per_s"],
+            )
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            interval_start, interval_tokens, interval_loss, interval_steps = time.perf_counter(), 0, 0.0, 0
+        bar.update(1)
+        if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
+            _save_checkpoint(
+                checkpoint_path,
+                {
+                    "fingerprint": run_fingerprint,
+                    "step": done,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng_cpu": torch.get_rng_state(),
+                    "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    "log": rows,
+                },
+            )
+    bar.close()
+    model.eval()
+    result = TrainResult(
+        log=pd.DataFrame(rows, columns=LOG_COLUMNS),
+        wall_time_s=time.perf_counter() - started,
+        resumed_from_step=resumed_from,
+        device=str(device),
+        autocast=str(amp_dtype) if amp_dtype else None,
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
+    return model, result
+
+
+@torch.no_grad()
+def evaluate(
+    objective: Objective,
+    model: torch.nn.Module,
+    eval_tokens: np.ndarray,
+    settings: TrainSettings,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    progress: float,
+) -> float:
+    """Mean objective loss over the held-out sequences, with corruption drawn from a fixed
+    generator so that values are comparable across steps and members. Dropout is off
+    during evaluation and its RNG untouched, so evaluating does not change training."""
+    was_training = model.training
+    model.eval()
+    generator = step_generator(settings.data_seed, 0, stream=EVAL_STREAM)
+    total, count = 0.0, 0
+    for start in range(0, len(eval_tokens), settings.micro_batch):
+        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + settings.micro_batch], dtype=np.int64))
+        batch = objective.training_batch(input_ids, generator, progress=progress)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            loss = objective.loss(model, _to_device(batch, device))
+        total += loss.item() * len(input_ids)
+        count += len(input_ids)
+    model.train(was_training)
+    return total / count
+
+
+def write_member(
+    objective: Objective,
+    model: torch.nn.Module,
+    result: TrainResult,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    manifest: dict,
+) -> None:
+    """Save a member directory atomically: model (save_pretrained), tokenizer, log, manifest."""
+    from transformers import AutoTokenizer
+
+    with atomic_path(out_dir, directory=True) as tmp:
+        objective.save_pretrained(model.cpu(), tmp)
+        AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(tmp)
+        for extra in ("seqens_tokenizer.json",):
+            source = Path(tokenizer_dir) / extra
+            if source.exists():
+                (tmp / extra).write_bytes(source.read_bytes())
+        result.log.to_csv(tmp / "training_log.csv", index=False)
+        record = {
+            **manifest,
+            "training": {
+                "wall_time_s": result.wall_time_s,
+                "resumed_from_step": result.resumed_from_step,
+                "device": result.device,
+                "autocast": result.autocast,
+                "parameters": result.parameters,
+                "torch_threads": torch.get_num_threads(),
+                "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            },
+        }
+        (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def settings_record(settings: TrainSettings) -> dict:
+    return asdict(settings)

@@ -1,0 +1,55 @@
+"""Train one ensemble member (condition x objective x seed); see seqens.training."""
+
+from pathlib import Path
+
+import torch
+
+from seqens.io import InputError, manifest
+from seqens.objectives import make_objective
+from seqens.packing import load_tokens
+from seqens.runner import log, run_script
+from seqens.tokenization import SequenceTokenizer, special_tokens
+from seqens.training import TrainSettings, fingerprint, train_member, write_member
+
+
+def main(snakemake):
+    wildcards, params = snakemake.wildcards, snakemake.params
+    member = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.objective}/seed{wildcards.seed}"
+    torch.set_num_threads(snakemake.threads)
+    tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
+    objective = make_objective(wildcards.objective, special_tokens(tokenizer.vocab_size), params.objective_params)
+    train_tokens, eval_tokens = load_tokens(snakemake.input.train), load_tokens(snakemake.input.eval)
+    for name, tokens in (("train", train_tokens), ("eval", eval_tokens)):
+        if int(tokens.max()) >= tokenizer.vocab_size:
+            raise InputError(
+                f"member {member}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
+                f"{tokenizer.vocab_size} entries (tokens and tokenizer are out of sync: rerun pack_tokens)"
+            )
+    settings = TrainSettings.from_config(params.training, seed=int(wildcards.seed), data_seed=params.data_seed)
+    record = manifest(
+        config=params.config_slice,
+        inputs={
+            "tokenizer": Path(snakemake.input.tokenizer) / "tokenizer.json",
+            "train_tokens": snakemake.input.train,
+            "eval_tokens": snakemake.input.eval,
+        },
+        member={"corpus": wildcards.corpus, "tokenizer": wildcards.tokenizer, "objective": wildcards.objective,
+                "seed": int(wildcards.seed)},
+        objective_params=objective.params,
+    )
+    checkpoint = Path(params.checkpoint)
+    model, result = train_member(
+        objective,
+        params.preset,
+        train_tokens,
+        eval_tokens,
+        settings,
+        checkpoint_path=checkpoint,
+        run_fingerprint=fingerprint(params.config_slice, {k: v["sha256"] for k, v in record["inputs"].items()}),
+    )
+    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output[0]), record)
+    checkpoint.unlink(missing_ok=True)
+    log.info("member %s: final eval loss %.4f", member, result.log["eval_loss"].dropna().iloc[-1])
+
+
+run_script(snakemake, main)

@@ -1,0 +1,25 @@
+"""Train or build one condition's tokenizer on the train split (see seqens.tokenization)."""
+
+from pathlib import Path
+
+
+from seqens.io import manifest
+from seqens.prepare import read_split
+from seqens.runner import log, run_script
+from seqens.tokenization import build_tokenizer, capped_texts, save_tokenizer
+
+
+def main(snakemake):
+    spec, kind = snakemake.params.spec, snakemake.params.kind
+    texts = capped_texts(read_split(snakemake.input.train), snakemake.params.max_characters)
+    tokenizer = build_tokenizer(spec, kind, texts)
+    out = Path(snakemake.output[0])
+    provenance = manifest(
+        config={"tokenizer": spec, "kind": kind, "max_characters": snakemake.params.max_characters},
+        inputs={"train_text": snakemake.input.train},
+    )
+    save_tokenizer(tokenizer, spec, kind, out, snakemake.params.model_max_length, provenance)
+    log.info("%s tokenizer for %s: vocabulary of %d", spec["type"], kind, tokenizer.get_vocab_size())
+
+
+run_script(snakemake, main)
