@@ -114,3 +114,63 @@ def _vocab_of(tokenizer_json: Path) -> dict:
     from tokenizers import Tokenizer
 
     return Tokenizer.from_file(str(tokenizer_json)).get_vocab(with_added_tokens=True)
+
+
+@dataclass
+class LoadedMember:
+    name: str
+    objective: Objective
+    model: torch.nn.Module
+
+
+def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wildcards) -> LoadedMember:
+    """Load a trained member for extraction, after checking it belongs to its condition."""
+    import json
+
+    from .objectives import make_objective
+    from .tokenization import SequenceTokenizer, special_tokens
+
+    name = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.objective}/seed{wildcards.seed}"
+    member_dir = Path(member_dir)
+    if not (member_dir / "manifest.json").is_file():
+        raise InputError(f"member {name}: {member_dir} is missing or incomplete (no manifest.json)")
+    check_member_tokenizer(member_dir, Path(condition_tokenizer_dir), name)
+    record = json.loads((member_dir / "manifest.json").read_text())
+    vocab_size = SequenceTokenizer(condition_tokenizer_dir).vocab_size
+    objective = make_objective(wildcards.objective, special_tokens(vocab_size), record.get("objective_params"))
+    model = objective.load_pretrained(member_dir).eval()
+    return LoadedMember(name, objective, model)
+
+
+def member_fisher(
+    member: LoadedMember,
+    eval_positions: EvalPositions,
+    *,
+    n_sequences: int,
+    method: str,
+    chunk_size: int,
+    device,
+):
+    """Layer-grouped empirical Fisher on the first n evaluation sequences, at their positions."""
+    from .fisher import minibatch_fisher, per_sample_fisher
+
+    objective, model = member.objective, member.model.to(device).eval()
+    input_ids = torch.from_numpy(eval_positions.input_ids[:n_sequences])
+    positions = torch.from_numpy(eval_positions.positions[:n_sequences])
+    batches = [
+        {"input_ids": input_ids[i : i + chunk_size], "positions": positions[i : i + chunk_size]}
+        for i in range(0, len(input_ids), chunk_size)
+    ]
+    groups = objective.layer_groups(model)
+
+    def sequence_loss(model, example):
+        return objective.sequence_loss(model, example["input_ids"], example["positions"])
+
+    if method == "per_sample":
+        return per_sample_fisher(model, sequence_loss, batches, groups, chunk_size=chunk_size, device=device)
+
+    def batch_loss(model, batch):
+        losses = [sequence_loss(model, {k: v[i] for k, v in batch.items()}) for i in range(len(batch["input_ids"]))]
+        return torch.stack(losses).mean()
+
+    return minibatch_fisher(model, batch_loss, batches, groups)

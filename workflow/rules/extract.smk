@@ -1,0 +1,72 @@
+rule eval_positions:
+    """Draw the condition's fixed evaluation sequences and masked positions (shared by all members)."""
+    input:
+        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+    output:
+        "results/extract/{corpus}/{tokenizer}/positions.npz",
+    params:
+        extraction=config["extraction"],
+        seed=config["data_seed"],
+    log:
+        "logs/eval_positions/{corpus}/{tokenizer}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/eval_positions.py"
+
+
+rule extract_outputs:
+    """One member's predicted distributions at the fixed evaluation positions."""
+    input:
+        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+    output:
+        distributions="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.npy",
+        record="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.json",
+    params:
+        extraction=config["extraction"],
+        device=config["training"]["device"],
+    threads: workflow.cores
+    log:
+        "logs/extract_outputs/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/extract_outputs.py"
+
+
+rule extract_embeddings:
+    """One member's static input-embedding matrix."""
+    input:
+        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+    output:
+        "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/embeddings.npy",
+    log:
+        "logs/extract_embeddings/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/extract_embeddings.py"
+
+
+rule extract_fisher:
+    """One member's layer-wise empirical Fisher information on the evaluation positions."""
+    input:
+        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+    output:
+        table="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher.csv",
+        per_sequence="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher_per_sequence.npy",
+    params:
+        extraction=config["extraction"],
+        device=config["training"]["device"],
+    threads: workflow.cores
+    log:
+        "logs/extract_fisher/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/extract_fisher.py"

@@ -1,0 +1,21 @@
+"""Draw one condition's fixed evaluation positions (see seqens.extraction)."""
+
+from pathlib import Path
+
+from seqens.extraction import draw_eval_positions
+from seqens.runner import log, run_script
+
+
+def main(snakemake):
+    extraction = snakemake.params.extraction
+    positions = draw_eval_positions(
+        Path(snakemake.input.eval),
+        n_sequences=extraction["sequences"],
+        mask_fraction=extraction["mask_fraction"],
+        seed=snakemake.params.seed,
+    )
+    positions.save(Path(snakemake.output[0]))
+    log.info("%d sequences, %d evaluation positions", len(positions.input_ids), int(positions.positions.sum()))
+
+
+run_script(snakemake, main)

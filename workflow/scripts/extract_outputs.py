@@ -1,0 +1,35 @@
+"""One member's output distributions at the condition's evaluation positions."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqens.extraction import EvalPositions, load_member, output_distributions
+from seqens.io import atomic_path, write_json_atomic
+from seqens.runner import log, run_script
+from seqens.training import resolve_device
+
+
+def main(snakemake):
+    torch.set_num_threads(snakemake.threads)
+    member = load_member(snakemake.input.member, snakemake.input.tokenizer, snakemake.wildcards)
+    positions = EvalPositions.load(Path(snakemake.input.positions))
+    probs = output_distributions(
+        member.objective,
+        member.model,
+        positions,
+        batch_size=snakemake.params.extraction["batch_size"],
+        device=resolve_device(snakemake.params.device),
+    )
+    with atomic_path(snakemake.output.distributions) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, probs)
+    write_json_atomic(
+        snakemake.output.record,
+        {"member": member.name, "positions_fingerprint": positions.fingerprint, "shape": list(probs.shape)},
+    )
+    log.info("member %s: distributions %s", member.name, probs.shape)
+
+
+run_script(snakemake, main)
