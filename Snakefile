@@ -1,10 +1,9 @@
 """Ensemble studies of self-supervised sequence models (text vs DNA).
 
-    snakemake                    # the demo study (config/config.yaml), local profile
-    snakemake --profile slurm    # the same DAG on a SLURM cluster
-    snakemake --configfile config/paper.yaml --profile slurm   # the paper's study
+snakemake                    # the demo study (config/config.yaml), local profile
+snakemake --profile slurm    # the same DAG on a SLURM cluster
+snakemake --configfile config/paper.yaml --profile slurm   # the paper's study
 """
-
 
 from snakemake.utils import min_version
 
@@ -17,9 +16,18 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpora.smk"
 include: "workflow/rules/tokenizers.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/tables/corpora.csv",
-    default_target: True
+        expand("results/figures/{figure}.pdf", figure=FIGURES),
+        expand(
+            "results/tables/{table}_summary.tex",
+            table=["outputs", "embeddings", "fisher"],
+        ),

@@ -5,7 +5,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from seqens.config import ConfigError, Study  # noqa: E402
 
-
 try:
     STUDY = Study(config)
 except ConfigError as error:
@@ -46,7 +45,9 @@ def source_of(wildcards):
     for i, source in enumerate(corpus_sources(wildcards.corpus)):
         if source_filename(source, i) == wildcards.filename:
             return source
-    raise WorkflowError(f"no source of corpus '{wildcards.corpus}' is stored as '{wildcards.filename}'")
+    raise WorkflowError(
+        f"no source of corpus '{wildcards.corpus}' is stored as '{wildcards.filename}'"
+    )
 
 
 def tokenizer_dir(corpus, tokenizer):
@@ -56,3 +57,34 @@ def tokenizer_dir(corpus, tokenizer):
 def condition_files(pattern):
     """Expand a path pattern with {corpus} and {tokenizer} over the study's conditions."""
     return [pattern.format(corpus=c.corpus, tokenizer=c.tokenizer) for c in CONDITIONS]
+
+
+# Ensembles in a fixed order (condition, objective); members of each in seed order.
+ENSEMBLES = [
+    {
+        "corpus": c.corpus,
+        "tokenizer": c.tokenizer,
+        "kind": config["corpora"][c.corpus]["kind"],
+        "objective": objective,
+        "seeds": STUDY.seeds,
+    }
+    for c in CONDITIONS
+    for objective in STUDY.objectives
+]
+
+
+def member_files(pattern):
+    """Expand a per-member path pattern over every ensemble and seed, in ENSEMBLES order."""
+    return [
+        pattern.format(
+            corpus=e["corpus"],
+            tokenizer=e["tokenizer"],
+            objective=e["objective"],
+            seed=seed,
+        )
+        for e in ENSEMBLES
+        for seed in e["seeds"]
+    ]
+
+
+FIGURES = ["entropy", "js_distance", "embeddings", "fisher", "loss_curves"]

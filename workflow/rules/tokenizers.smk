@@ -4,15 +4,15 @@ rule train_tokenizer:
         train="results/corpora/{corpus}/train.txt",
     output:
         directory("results/tokenizers/{corpus}/{tokenizer}"),
+    log:
+        "logs/train_tokenizer/{corpus}/{tokenizer}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         spec=lambda wc: config["tokenizers"][wc.tokenizer],
         kind=lambda wc: config["corpora"][wc.corpus]["kind"],
         max_characters=config["preparation"]["tokenizer_training_characters"],
         model_max_length=config["data"]["sequence_length"],
-    log:
-        "logs/train_tokenizer/{corpus}/{tokenizer}.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/train_tokenizer.py"
 
@@ -27,12 +27,12 @@ rule pack_tokens:
         train="results/tokens/{corpus}/{tokenizer}/train.npy",
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
         stats="results/tokens/{corpus}/{tokenizer}/stats.json",
-    params:
-        data=config["data"],
-        config_slice=lambda wc: STUDY.condition_slice(wc.corpus, wc.tokenizer),
     log:
         "logs/pack_tokens/{corpus}/{tokenizer}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        data=config["data"],
+        config_slice=lambda wc: STUDY.condition_slice(wc.corpus, wc.tokenizer),
     script:
         "../scripts/pack_tokens.py"

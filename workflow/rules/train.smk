@@ -6,17 +6,19 @@ rule train_member:
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
     output:
         directory("results/models/{corpus}/{tokenizer}/{objective}/seed{seed}"),
+    log:
+        "logs/train_member/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: workflow.cores
     params:
         preset=STUDY.preset(),
         training=config["training"],
         data_seed=config["data_seed"],
         objective_params=lambda wc: STUDY.objective_params(wc.objective),
-        config_slice=lambda wc: STUDY.member_slice(wc.corpus, wc.tokenizer, wc.objective, int(wc.seed)),
+        config_slice=lambda wc: STUDY.member_slice(
+            wc.corpus, wc.tokenizer, wc.objective, int(wc.seed)
+        ),
         checkpoint="results/checkpoints/{corpus}/{tokenizer}/{objective}/seed{seed}/checkpoint.pt",
-    threads: workflow.cores
-    log:
-        "logs/train_member/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/train_member.py"

@@ -56,3 +56,35 @@ def corpus_table(token_records: list[dict], corpus_records: list[dict]) -> pd.Da
             }
         )
     return pd.DataFrame(rows, columns=list(CORPUS_COLUMNS))
+
+
+def write_table(table: pd.DataFrame, csv_path, *, latex=None) -> None:
+    """Write a tidy CSV (and optionally a LaTeX version of it) atomically."""
+    from .io import atomic_path
+
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    if latex is not None:
+        with atomic_path(latex) as tmp:
+            tmp.write_text(to_latex(table))
+
+
+def to_latex(table: pd.DataFrame) -> str:
+    """A booktabs table with numbers to 3 significant digits (needs no jinja2)."""
+    columns = [c for c in table.columns if c not in ("corpus", "tokenizer", "level")]
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if pd.isna(value) else f"{value:.3g}"
+        return str(value).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+    lines = [
+        r"\begin{tabular}{" + "l" * len(columns) + "}",
+        r"\toprule",
+        " & ".join(cell(c) for c in columns) + r" \\",
+        r"\midrule",
+        *(" & ".join(cell(v) for v in row) + r" \\" for row in table[columns].itertuples(index=False)),
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""Training: determinism, resume after a kill, loadable outputs, learning on real data."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from seqens.io import InputError
+from seqens.objectives import make_objective
+from seqens.packing import pack_sequences, token_statistics
+from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer, special_tokens
+from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine, write_member
+
+from conftest import SHARED_CORPORA, TINY_PRESET
+
+SETTINGS = dict(steps=12, batch_size=8, learning_rate=3e-3, data_seed=5, eval_every=6, checkpoint_every=4, log_every=2)
+
+
+@pytest.fixture(scope="module")
+def dna_data(tmp_path_factory):
+    """A k-mer tokenizer and packed arrays from random DNA with a planted repeat structure."""
+    root = tmp_path_factory.mktemp("dna")
+    spec = {"type": "kmer", "k": 2, "stride": 2}
+    save_tokenizer(build_tokenizer(spec, "dna", []), spec, "dna", root / "tok", model_max_length=32)
+    tokenizer = SequenceTokenizer(root / "tok")
+    rng = np.random.default_rng(0)
+    motifs = ["".join(rng.choice(list("ACGT"), 16)) for _ in range(4)]
+    docs = ["".join(motifs[i] for i in rng.integers(0, 4, 8)) for _ in range(200)]
+    pack_sequences(iter(docs[:150]), tokenizer, root / "train.npy", n_sequences=64, length=32, what="train")
+    pack_sequences(iter(docs[150:]), tokenizer, root / "eval.npy", n_sequences=16, length=32, what="eval")
+    return tokenizer, np.load(root / "train.npy", mmap_mode="r"), np.load(root / "eval.npy", mmap_mode="r")
+
+
+def run(dna_data, seed, tmp_path=None, **overrides):
+    tokenizer, train, evaluation = dna_data
+    objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
+    settings = TrainSettings(**{**SETTINGS, **overrides}, seed=seed)
+    checkpoint = tmp_path / "checkpoint.pt" if tmp_path else None
+    return objective, *train_member(objective, TINY_PRESET, train, evaluation, settings, checkpoint_path=checkpoint,
+                                    run_fingerprint="test", progress=False)
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_same_seed_identical_weights_other_seed_different(dna_data):
+    _, model_a, result_a = run(dna_data, seed=1)
+    _, model_b, _ = run(dna_data, seed=1)
+    _, model_c, _ = run(dna_data, seed=2)
+    assert_identical(weights(model_a), weights(model_b))
+    assert not torch.equal(model_a.state_dict()["bert.embeddings.word_embeddings.weight"],
+                           model_c.state_dict()["bert.embeddings.word_embeddings.weight"])
+    log = result_a.log
+    assert list(log["step"]) == [2, 4, 6, 8, 10, 12]
+    assert log["eval_loss"].notna().sum() == 2 and (log["tokens_per_s"] > 0).all()
+
+
+def test_resume_after_kill_is_bit_identical(dna_data, tmp_path):
+    _, uninterrupted, _ = run(dna_data, seed=3)
+    # Killed after 6 steps: the checkpoint at step 4 survives (a kill between checkpoints).
+    objective, _, _ = run(dna_data, seed=3, tmp_path=tmp_path, checkpoint_every=4, stop_after=6)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 6
+    _, resumed, result = run(dna_data, seed=3, tmp_path=tmp_path)
+    assert result.resumed_from_step == 6
+    assert_identical(weights(uninterrupted), weights(resumed))
+    assert list(result.log["step"]) == [2, 4, 6, 8, 10, 12]
+
+
+def test_corrupt_or_foreign_checkpoint_is_ignored(dna_data, tmp_path, caplog):
+    _, reference, _ = run(dna_data, seed=4)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    _, model, result = run(dna_data, seed=4, tmp_path=tmp_path)
+    assert result.resumed_from_step is None and "unreadable" in caplog.text
+    assert_identical(weights(reference), weights(model))
+
+
+def test_gradient_accumulation_matches_full_batch_closely(dna_data):
+    _, full, _ = run(dna_data, seed=6, steps=3, eval_every=3)
+    _, accumulated, _ = run(dna_data, seed=6, steps=3, eval_every=3, micro_batch_size=4)
+    for (name, a), b in zip(full.state_dict().items(), accumulated.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-2), name
+
+
+def test_cuda_demanded_without_gpu_is_an_error(dna_data):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        run(dna_data, seed=1, device="cuda")
+
+
+def test_saved_member_loads_with_auto_classes_and_gives_same_logits(dna_data, tmp_path):
+    tokenizer, _, evaluation = dna_data
+    objective, model, result = run(dna_data, seed=1)
+    out = tmp_path / "member"
+    write_member(objective, model, result, tokenizer.directory, out, {"config": {"seed": 1}})
+    loaded = AutoModelForMaskedLM.from_pretrained(out).eval()
+    hf_tokenizer = AutoTokenizer.from_pretrained(out)
+    ids = torch.tensor(hf_tokenizer(["ACGTACGTAAGG"])["input_ids"])
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(input_ids=ids).logits, loaded(input_ids=ids).logits, atol=1e-6)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["parameters"] == sum(p.numel() for p in loaded.parameters())
+    assert (out / "training_log.csv").read_text().startswith("step,tokens_seen,train_loss,eval_loss")
+
+
+def test_schedule_and_data_order():
+    assert warmup_cosine(0, 100, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(9, 100, 0.1) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 0.1) == pytest.approx(0.5, abs=0.02)
+    assert warmup_cosine(100, 100, 0.1) == pytest.approx(0.0)
+    order = DataOrder(10, 4, data_seed=1)
+    seen = np.concatenate([order.batch(0), order.batch(1), order.batch(2)[:2]])
+    assert sorted(seen) == list(range(10))  # one epoch covers every sequence once
+    assert np.array_equal(DataOrder(10, 4, data_seed=1).batch(7), order.batch(7))
+
+
+@pytest.mark.skipif(not (SHARED_CORPORA / "wiki_en_combined.txt.gz").exists(), reason="shared corpora absent")
+def test_tiny_model_learns_real_text_below_unigram_entropy(tmp_path):
+    """On real Wikipedia text a tiny MLM ends below the unigram entropy of its tokens."""
+    from seqens.readers import text_documents
+
+    docs = list(text_documents(SHARED_CORPORA / "wiki_en_combined.txt.gz"))[:3000]
+    spec = {"type": "bpe", "vocab_size": 512}
+    save_tokenizer(build_tokenizer(spec, "text", iter(docs[:2500])), spec, "text", tmp_path / "tok", 64)
+    tokenizer = SequenceTokenizer(tmp_path / "tok")
+    pack_sequences(iter(docs[:2500]), tokenizer, tmp_path / "train.npy", n_sequences=1024, length=64, what="train")
+    pack_sequences(iter(docs[2500:]), tokenizer, tmp_path / "eval.npy", n_sequences=64, length=64, what="eval")
+    train = np.load(tmp_path / "train.npy", mmap_mode="r")
+    evaluation = np.load(tmp_path / "eval.npy", mmap_mode="r")
+    unigram_bits = token_statistics(evaluation, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
+    objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
+    settings = TrainSettings(steps=150, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=150)
+    preset = {**TINY_PRESET, "hidden": 64, "ffn": 256, "dropout": 0.0}
+    _, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
+    eval_bits = result.log["eval_loss"].dropna().iloc[-1] / math.log(2)
+    assert eval_bits < unigram_bits - 0.3, (eval_bits, unigram_bits)

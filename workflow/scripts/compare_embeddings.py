@@ -1,0 +1,34 @@
+"""Compare ensemble members' static input embeddings (see seqens.compare)."""
+
+import numpy as np
+import pandas as pd
+
+from seqens.compare import Ensemble, compare_embeddings, contrasts
+from seqens.runner import log, run_script
+from seqens.tables import write_table
+
+
+def main(snakemake):
+    extraction = snakemake.params.extraction
+    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    paths = iter(snakemake.input.embeddings)
+    results, per_token, pairs = [], {}, {}
+    for spec in snakemake.params.ensembles:
+        ensemble = Ensemble(spec["corpus"], spec["tokenizer"], spec["kind"], spec["objective"], tuple(spec["seeds"]))
+        matrices = [np.load(next(paths)) for _ in ensemble.seeds]
+        result = compare_embeddings(
+            ensemble, matrices, ks=extraction["top_k"], spearman_k=extraction["spearman_k"], **options
+        )
+        log.info("%s/%s:\n%s", ensemble.condition, ensemble.objective, result["summary"][["metric", "k", "estimate"]])
+        results.append(result)
+        per_token[ensemble] = {
+            f"{metric}@{k}" if k is not None else metric: values for (metric, k), values in result["per_token"].items()
+        }
+        pairs[ensemble] = result["pairs"]
+    output = snakemake.output
+    write_table(pd.concat([r["pairs_table"] for r in results], ignore_index=True), output.pairs)
+    write_table(pd.concat([r["summary"] for r in results], ignore_index=True), output.summary, latex=output.latex)
+    write_table(contrasts(per_token, pairs, **options), output.contrasts)
+
+
+run_script(snakemake, main)

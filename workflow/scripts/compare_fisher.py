@@ -1,0 +1,29 @@
+"""Compare the layer-wise Fisher information of ensembles (see seqens.compare)."""
+
+import numpy as np
+import pandas as pd
+
+from seqens.compare import Ensemble, compare_fisher, fisher_contrasts
+from seqens.runner import log, run_script
+from seqens.tables import write_table
+
+
+def main(snakemake):
+    extraction = snakemake.params.extraction
+    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    tables, arrays = iter(snakemake.input.tables), iter(snakemake.input.per_sequence)
+    results = {}
+    for spec in snakemake.params.ensembles:
+        ensemble = Ensemble(spec["corpus"], spec["tokenizer"], spec["kind"], spec["objective"], tuple(spec["seeds"]))
+        member_tables = [pd.read_csv(next(tables)) for _ in ensemble.seeds]
+        member_arrays = [np.load(next(arrays)) for _ in ensemble.seeds]
+        results[ensemble] = compare_fisher(ensemble, member_tables, member_arrays, **options)
+        log.info("%s/%s:\n%s", ensemble.condition, ensemble.objective, results[ensemble]["summary"][["group", "estimate"]])
+    output = snakemake.output
+    write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
+    summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)
+    write_table(summary, output.summary, latex=output.latex)
+    write_table(fisher_contrasts({e: r["per_sequence"] for e, r in results.items()}, **options), output.contrasts)
+
+
+run_script(snakemake, main)

@@ -1,0 +1,311 @@
+"""Ensemble comparisons: per-member metrics, pairwise disagreement, embedding stability and
+Fisher fractions, each with a Multi-Bootstrap interval, and text-vs-DNA contrasts as paired
+bootstrap differences. Every function returns a tidy DataFrame (columns documented in
+``TABLE_COLUMNS``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import bootstrap, distributions, embeddings
+
+TABLE_COLUMNS = {
+    "condition": "corpus-tokenizer",
+    "corpus": "corpus name",
+    "tokenizer": "tokenizer name",
+    "kind": "text or dna",
+    "objective": "pre-training objective",
+    "seed": "member seed",
+    "seed_a": "first member of a pair",
+    "seed_b": "second member of a pair",
+    "metric": "metric name (see docs/metrics)",
+    "k": "neighbourhood size (embedding metrics)",
+    "top_p": "nucleus truncation mass before the JS distance (1.0 = full distributions)",
+    "group": "Fisher layer group (embeddings, layer.i, decoder.layer.i, head)",
+    "order": "position of the group from input to output",
+    "value": "the metric for one member or one pair",
+    "estimate": "point estimate over all members and examples",
+    "low": "lower end of the Multi-Bootstrap interval",
+    "high": "upper end of the Multi-Bootstrap interval",
+    "level": "confidence level of the interval",
+    "difference": "dna minus text",
+    "p_value": "two-sided paired-bootstrap p-value of the difference",
+    "text_condition": "the text condition of a contrast",
+    "dna_condition": "the dna condition of a contrast",
+}
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """One condition x objective ensemble and where its members' extractions are."""
+
+    corpus: str
+    tokenizer: str
+    kind: str
+    objective: str
+    seeds: tuple[int, ...]
+
+    @property
+    def condition(self) -> str:
+        return f"{self.corpus}-{self.tokenizer}"
+
+    def labels(self) -> dict:
+        return {
+            "condition": self.condition,
+            "corpus": self.corpus,
+            "tokenizer": self.tokenizer,
+            "kind": self.kind,
+            "objective": self.objective,
+        }
+
+
+class MemberStack:
+    """[M, N, V] view over members' memory-mapped distributions, loading only the rows asked for."""
+
+    def __init__(self, arrays: Sequence[np.ndarray]):
+        self.arrays = list(arrays)
+        self.shape = (len(self.arrays), *self.arrays[0].shape)
+
+    def __getitem__(self, index):
+        members, rows = index if isinstance(index, tuple) else (index, slice(None))
+        chosen = self.arrays[members] if isinstance(members, slice) else [self.arrays[m] for m in np.atleast_1d(members)]
+        return np.stack([np.asarray(a[rows], dtype=np.float64) for a in chosen])
+
+
+# --- model outputs ------------------------------------------------------------------------
+
+PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
+
+
+def per_position_metrics(probs: np.ndarray, targets: np.ndarray, chunk: int = 4096) -> dict[str, np.ndarray]:
+    """Entropy, KL from uniform, cross-entropy (bits) and correctness at each position."""
+    out = {name: [] for name in PER_POSITION_METRICS}
+    for start in range(0, len(targets), chunk):
+        p = np.asarray(probs[start : start + chunk], dtype=np.float64)
+        t = targets[start : start + chunk]
+        out["entropy_bits"].append(distributions.entropy_bits(p))
+        out["kl_from_uniform_bits"].append(distributions.kl_from_uniform_bits(p))
+        out["cross_entropy_bits"].append(distributions.cross_entropy_bits(p, t))
+        out["accuracy"].append(distributions.correct(p, t).astype(np.float64))
+    return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+def rank_curve(probs: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    n = len(probs)
+    total = None
+    for start in range(0, n, chunk):
+        part = distributions.rank_curve(np.asarray(probs[start : start + chunk], dtype=np.float64))
+        weighted = part * min(chunk, n - start)
+        total = weighted if total is None else total + weighted
+    return total / n
+
+
+def compare_outputs(
+    ensemble: Ensemble,
+    member_probs: Sequence[np.ndarray],
+    targets: np.ndarray,
+    *,
+    top_p_values=distributions.TOP_P_VALUES,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame | dict]:
+    """Per-member metrics, their Multi-Bootstrap summary, pairwise JS distance per top-p and
+    argmax disagreement, and the mean rank curve of one ensemble."""
+    labels = ensemble.labels()
+    metrics = [per_position_metrics(p, targets) for p in member_probs]
+    members = pd.DataFrame(
+        [
+            {**labels, "seed": s, **{name: float(m[name].mean()) for name in PER_POSITION_METRICS}}
+            for s, m in zip(ensemble.seeds, metrics)
+        ]
+    )
+    members["perplexity"] = [distributions.perplexity(v) for v in members["cross_entropy_bits"]]
+    members["log2_vocab"] = np.log2(member_probs[0].shape[1])
+    per_position = {name: np.stack([m[name] for m in metrics]) for name in PER_POSITION_METRICS}
+    summary = [
+        _interval_row(labels, name, bootstrap.multi_bootstrap(values, n_draws=draws, level=level, seed=seed))
+        for name, values in per_position.items()
+    ]
+    disagreement = distributions.pairwise_disagreement(MemberStack(member_probs), top_p_values)
+    pairs = disagreement["pairs"]
+    js_rows = []
+    for index, p in enumerate(top_p_values):
+        interval = bootstrap.multi_bootstrap_pairs(
+            disagreement["js_distance"][:, index, :], pairs, len(member_probs), n_draws=draws, level=level, seed=seed
+        )
+        js_rows.append({**_interval_row(labels, "js_distance", interval), "top_p": p})
+    summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
+    summary.append(
+        _interval_row(
+            labels,
+            "argmax_disagreement",
+            bootstrap.multi_bootstrap_pairs(
+                disagreement["argmax_differs"].astype(np.float64), pairs, len(member_probs),
+                n_draws=draws, level=level, seed=seed,
+            ),
+        )
+    )
+    curve = np.mean([rank_curve(p) for p in member_probs], axis=0)
+    ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})
+    per_position_arrays = {
+        **per_position,
+        "js_distance": disagreement["js_distance"][:, -1, :],
+        "argmax_disagreement": disagreement["argmax_differs"].astype(np.float64),
+    }
+    return {
+        "members": members,
+        "summary": pd.DataFrame(summary),
+        "js_distance": pd.DataFrame(js_rows),
+        "rank_curve": ranks,
+        "per_position": per_position_arrays,
+        "pairs": pairs,
+    }
+
+
+def _interval_row(labels: dict, metric: str, interval) -> dict:
+    return {
+        **labels,
+        "metric": metric,
+        "estimate": interval.estimate,
+        "low": interval.low,
+        "high": interval.high,
+        "level": interval.level,
+    }
+
+
+# --- static embeddings ------------------------------------------------------------------------
+
+
+def compare_embeddings(
+    ensemble: Ensemble,
+    member_embeddings: Sequence[np.ndarray],
+    *,
+    ks: Sequence[int],
+    spearman_k: int,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame | dict]:
+    """For every member pair: top-k overlap, local Spearman, Procrustes, CKA; plus summaries."""
+    labels = ensemble.labels()
+    pairs = list(combinations(range(len(member_embeddings)), 2))
+    per_token: dict[tuple[str, int | None], list[np.ndarray]] = {}
+    rows = []
+    for i, j in pairs:
+        a, b = member_embeddings[i], member_embeddings[j]
+        pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
+        for k, values in embeddings.topk_overlap(a, b, ks).items():
+            per_token.setdefault(("topk_overlap", k), []).append(values)
+            rows.append({**pair_labels, "metric": "topk_overlap", "k": k, "value": float(np.nanmean(values))})
+        spearman = embeddings.local_spearman(a, b, spearman_k)
+        per_token.setdefault(("local_spearman", spearman_k), []).append(spearman)
+        rows.append({**pair_labels, "metric": "local_spearman", "k": spearman_k, "value": float(np.nanmean(spearman))})
+        disparity, mean_cosine = embeddings.procrustes(a, b)
+        cka = embeddings.linear_cka(a, b)
+        for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
+            per_token.setdefault((metric, None), []).append(np.array([value]))
+            rows.append({**pair_labels, "metric": metric, "k": None, "value": float(value)})
+    summary = []
+    arrays = {}
+    for (metric, k), values in per_token.items():
+        stacked = np.stack(values)
+        arrays[(metric, k)] = stacked
+        interval = bootstrap.multi_bootstrap_pairs(
+            _nan_to_mean(stacked), pairs, len(member_embeddings), n_draws=draws, level=level, seed=seed
+        )
+        summary.append({**_interval_row(labels, metric, interval), "k": k})
+    return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}
+
+
+def _nan_to_mean(values: np.ndarray) -> np.ndarray:
+    """Constant neighbour rows give NaN Spearman; replace by the pair's mean so they do not
+    poison the bootstrap (they carry no information either way)."""
+    means = np.nanmean(values, axis=1, keepdims=True)
+    return np.where(np.isnan(values), means, values)
+
+
+# --- Fisher -----------------------------------------------------------------------------------
+
+
+def compare_fisher(
+    ensemble: Ensemble,
+    member_tables: Sequence[pd.DataFrame],
+    member_per_sequence: Sequence[np.ndarray],
+    *,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame | np.ndarray]:
+    """Fraction of Fisher information per layer group, with Multi-Bootstrap intervals.
+
+    A group's fraction is a ratio of means (group total / all groups' total), so each draw
+    resamples members and sequences and recomputes the ratio on the drawn grid."""
+    labels = ensemble.labels()
+    groups = list(member_tables[0]["group"])
+    members = pd.concat(
+        [table.assign(**labels, seed=s) for s, table in zip(ensemble.seeds, member_tables)], ignore_index=True
+    )
+    per_sequence = np.stack(member_per_sequence)  # [M, S, G]
+    fractions = bootstrap.multi_bootstrap_ratio(per_sequence, n_draws=draws, level=level, seed=seed)
+    summary = pd.DataFrame(
+        [
+            {**_interval_row(labels, "fisher_fraction", interval), "group": group, "order": order}
+            for order, (group, interval) in enumerate(zip(groups, fractions))
+        ]
+    )
+    return {"members": members, "summary": summary, "per_sequence": per_sequence}
+
+
+# --- text vs DNA ------------------------------------------------------------------------------
+
+
+def contrasts(
+    per_example: dict[Ensemble, dict[str, np.ndarray]],
+    pairs: dict[Ensemble, list] | None = None,
+    *,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired bootstrap differences (dna minus text) between every DNA ensemble and every text
+    ensemble of the same objective, for each metric both have.
+
+    ``per_example[ensemble][metric]`` is [M, N] for per-member metrics or [P, N] for pair
+    metrics (then ``pairs[ensemble]`` lists the member pairs)."""
+    rows = []
+    for dna in (e for e in per_example if e.kind == "dna"):
+        for text in (e for e in per_example if e.kind == "text" and e.objective == dna.objective):
+            for metric in per_example[dna].keys() & per_example[text].keys():
+                pair_list = pairs.get(dna) if pairs and metric in PAIR_METRICS else None
+                interval, p_value = bootstrap.paired_difference(
+                    per_example[dna][metric],
+                    per_example[text][metric],
+                    pairs=pair_list,
+                    n_members=len(dna.seeds),
+                    n_draws=draws,
+                    level=level,
+                    seed=seed,
+                )
+                rows.append(
+                    {
+                        "objective": dna.objective,
+                        "dna_condition": dna.condition,
+                        "text_condition": text.condition,
+                        "metric": metric,
+                        "difference": interval.estimate,
+                        "low": interval.low,
+                        "high": interval.high,
+                        "level": interval.level,
+                        "p_value": p_value,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+PAIR_METRICS = {"js_distance", "argmax_disagreement", "topk_overlap", "local_spearman"}
