@@ -38,7 +38,7 @@ def test_demo_and_paper_configs_validate_and_expand():
 @pytest.mark.parametrize(
     "mutate, fragment",
     [
-        (lambda c: c.update(bogus=1), "unknown key(s) ('bogus'"),
+        (lambda c: c.update(bogus=1), "unknown key(s) are not allowed ('bogus' was unexpected)"),
         (lambda c: c["corpora"]["wiki"].update(colour="red"), "corpora.wiki"),
         (lambda c: c["data"].update(sequence_length="long"), "data.sequence_length"),
         (lambda c: c["conditions"].append({"corpus": "nope", "tokenizer": "bpe"}), "unknown corpus 'nope'"),

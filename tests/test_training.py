@@ -34,13 +34,13 @@ def dna_data(tmp_path_factory):
     return tokenizer, np.load(root / "train.npy", mmap_mode="r"), np.load(root / "eval.npy", mmap_mode="r")
 
 
-def run(dna_data, seed, tmp_path=None, **overrides):
+def run(dna_data, seed, tmp_path=None, stop_after=None, **overrides):
     tokenizer, train, evaluation = dna_data
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
     settings = TrainSettings(**{**SETTINGS, **overrides}, seed=seed)
     checkpoint = tmp_path / "checkpoint.pt" if tmp_path else None
     return objective, *train_member(objective, TINY_PRESET, train, evaluation, settings, checkpoint_path=checkpoint,
-                                    run_fingerprint="test", progress=False)
+                                    run_fingerprint="test", progress=False, stop_after=stop_after)
 
 
 def weights(model):
@@ -85,11 +85,12 @@ def test_corrupt_or_foreign_checkpoint_is_ignored(dna_data, tmp_path, caplog):
     assert_identical(weights(reference), weights(model))
 
 
-def test_gradient_accumulation_matches_full_batch_closely(dna_data):
+def test_gradient_accumulation_matches_full_batch(dna_data, monkeypatch):
+    monkeypatch.setitem(TINY_PRESET, "dropout", 0.0)  # dropout masks depend on the micro-batch shape
     _, full, _ = run(dna_data, seed=6, steps=3, eval_every=3)
     _, accumulated, _ = run(dna_data, seed=6, steps=3, eval_every=3, micro_batch_size=4)
     for (name, a), b in zip(full.state_dict().items(), accumulated.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-2), name
+        assert torch.allclose(a, b, atol=1e-5), name
 
 
 def test_cuda_demanded_without_gpu_is_an_error(dna_data):
@@ -127,21 +128,22 @@ def test_schedule_and_data_order():
 
 @pytest.mark.skipif(not (SHARED_CORPORA / "wiki_en_combined.txt.gz").exists(), reason="shared corpora absent")
 def test_tiny_model_learns_real_text_below_unigram_entropy(tmp_path):
-    """On real Wikipedia text a tiny MLM ends below the unigram entropy of its tokens."""
+    """On real Wikipedia text a tiny MLM ends below the unigram entropy of its training tokens."""
     from seqens.readers import text_documents
 
     docs = list(text_documents(SHARED_CORPORA / "wiki_en_combined.txt.gz"))[:3000]
+    train_docs, eval_docs = [d for i, d in enumerate(docs) if i % 10], docs[::10]
     spec = {"type": "bpe", "vocab_size": 512}
-    save_tokenizer(build_tokenizer(spec, "text", iter(docs[:2500])), spec, "text", tmp_path / "tok", 64)
+    save_tokenizer(build_tokenizer(spec, "text", iter(train_docs)), spec, "text", tmp_path / "tok", 64)
     tokenizer = SequenceTokenizer(tmp_path / "tok")
-    pack_sequences(iter(docs[:2500]), tokenizer, tmp_path / "train.npy", n_sequences=1024, length=64, what="train")
-    pack_sequences(iter(docs[2500:]), tokenizer, tmp_path / "eval.npy", n_sequences=64, length=64, what="eval")
+    pack_sequences(iter(train_docs), tokenizer, tmp_path / "train.npy", n_sequences=1024, length=64, what="train")
+    pack_sequences(iter(eval_docs), tokenizer, tmp_path / "eval.npy", n_sequences=64, length=64, what="eval")
     train = np.load(tmp_path / "train.npy", mmap_mode="r")
     evaluation = np.load(tmp_path / "eval.npy", mmap_mode="r")
-    unigram_bits = token_statistics(evaluation, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
+    unigram_bits = token_statistics(train, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
-    settings = TrainSettings(steps=150, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=150)
+    settings = TrainSettings(steps=300, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=300)
     preset = {**TINY_PRESET, "hidden": 64, "ffn": 256, "dropout": 0.0}
     _, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
     eval_bits = result.log["eval_loss"].dropna().iloc[-1] / math.log(2)
-    assert eval_bits < unigram_bits - 0.3, (eval_bits, unigram_bits)
+    assert eval_bits < unigram_bits - 0.1, (eval_bits, unigram_bits)

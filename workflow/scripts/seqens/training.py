@@ -223,7 +223,6 @@ def train_member(
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
     sequence_length = train_tokens.shape[1]
     tokens_per_step = settings.batch_size * sequence_length
-    n_micro = settings.batch_size // settings.micro_batch
     interval_start, interval_tokens, interval_loss, interval_steps = time.perf_counter(), 0, 0.0, 0
     bar = tqdm(
         total=settings.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, mininterval=1.0
@@ -236,11 +235,17 @@ def train_member(
             input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps
         )
         step_loss = 0.0
+        n_selected = int(batch["selected"].sum())
         for micro in _micro_batches(batch, settings.micro_batch):
+            # Weighted by its share of the predicted positions, so that accumulated gradients
+            # equal those of the whole batch's mean loss.
+            share = int(micro["selected"].sum()) / n_selected
+            if share == 0:
+                continue
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss = objective.loss(model, _to_device(micro, device))
-            (loss / n_micro).backward()
-            step_loss += loss.item() / n_micro
+            (loss * share).backward()
+            step_loss += loss.item() * share
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
         scheduler.step()

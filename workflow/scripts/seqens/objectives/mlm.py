@@ -1,0 +1,67 @@
+"""BERT masked language modelling: 15% of ordinary tokens are selected, 80/10/10 replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from transformers import BertForMaskedLM
+
+from ..io import InputError
+from .base import Objective, bert_config, bert_layer_groups, masked_token_nll, replace_80_10_10
+
+
+class MaskedLM(Objective):
+    """The model predicts the original token at each selected position.
+
+    The loss is computed from the hidden states at the selected positions only, so the
+    vocabulary projection (the largest matrix of a small model) runs on 15% of the tokens."""
+
+    name = "mlm"
+    defaults = {"mask_ratio": 0.15}
+
+    def validate_params(self) -> None:
+        if not 0 < self.params["mask_ratio"] < 1:
+            raise InputError(f"objective '{self.name}': mask_ratio must be in (0, 1), got {self.params['mask_ratio']}")
+
+    def build_model(self, preset: dict) -> nn.Module:
+        return BertForMaskedLM(bert_config(preset, self.special))
+
+    def select(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> Tensor:
+        """Positions to predict: each ordinary token independently with probability mask_ratio."""
+        draw = torch.rand(input_ids.shape, generator=generator)
+        return self.special.maskable(input_ids) & (draw < self.params["mask_ratio"])
+
+    def training_batch(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> dict[str, Tensor]:
+        selected = self.select(input_ids, generator, progress)
+        corrupted = replace_80_10_10(input_ids, selected, self.special, generator)
+        return {"input_ids": corrupted, "targets": input_ids, "selected": selected}
+
+    def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+        hidden = model.bert(input_ids=batch["input_ids"]).last_hidden_state
+        selected = batch["selected"]
+        logits = model.cls(hidden[selected])
+        return nn.functional.cross_entropy(logits.float(), batch["targets"][selected])
+
+    def logits_at(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
+        hidden = model.bert(input_ids=masked).last_hidden_state
+        return model.cls(hidden[positions])
+
+    def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
+        logits = model(input_ids=masked.unsqueeze(0)).logits[0]
+        return masked_token_nll(logits, input_ids, positions)
+
+    def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
+        return bert_layer_groups(model)
+
+    def input_embeddings(self, model: nn.Module) -> Tensor:
+        return model.bert.embeddings.word_embeddings.weight
+
+    def save_pretrained(self, model: nn.Module, directory: Path) -> None:
+        model.save_pretrained(directory)
+
+    def load_pretrained(self, directory: Path) -> nn.Module:
+        return BertForMaskedLM.from_pretrained(directory)

@@ -1,0 +1,322 @@
+"""Streaming corpus readers with bounded memory.
+
+- FASTA, plain or BGZF-compressed, is read through pyfaidx (random access via its .fai/.gzi
+  index, built in a temporary directory when the input's own directory is read-only);
+  plain (non-BGZF) gzip FASTA, which pyfaidx cannot index, is streamed in large blocks.
+- Text: documents separated by blank lines (optionally gzip).
+- JSON: a file of articles; a dotted field path with ``*`` picks the texts.
+- MediaWiki XML dumps (``.xml.bz2`` or ``.xml``): streamed page by page, main namespace
+  only, redirects skipped, markup reduced to plain text.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .io import InputError
+
+CHUNK_SIZE = 1 << 22
+
+
+def _open_bytes(path: Path):
+    """Open a possibly gzip- or bzip2-compressed file as a binary stream."""
+    with open(path, "rb") as handle:
+        magic = handle.read(3)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    if magic == b"BZh":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def is_bgzf(path: Path) -> bool:
+    """BGZF: gzip whose first member carries the 'BC' extra subfield (SAM spec, section 4.1)."""
+    with open(path, "rb") as handle:
+        header = handle.read(18)
+    return (
+        len(header) >= 18 and header[:4] == b"\x1f\x8b\x08\x04" and header[12:14] == b"BC"
+    )
+
+
+# --- FASTA ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FastaRecord:
+    name: str
+    length: int | None
+    chunks: Callable[[], Iterator[str]]
+
+
+def fasta_records(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[FastaRecord]:
+    """The records of a FASTA file; each record's ``chunks()`` yields its sequence (raw case,
+    no newlines) in pieces of at most ``chunk_size`` characters."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    _check_fasta_header(path)
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    if compressed and not is_bgzf(path):
+        yield from _stream_fasta(path, chunk_size)
+    else:
+        yield from _indexed_fasta(path, chunk_size)
+
+
+def _check_fasta_header(path: Path) -> None:
+    with _open_bytes(path) as handle:
+        for line in handle:
+            if line.strip():
+                if not line.startswith(b">"):
+                    raise InputError(f"{path}: not a FASTA file (the first line is not a '>' header)")
+                return
+    raise InputError(f"{path}: empty FASTA file")
+
+
+def _indexed_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
+    import pyfaidx
+
+    workdir = None
+    index_path = path
+    if not os.access(path.parent, os.W_OK) and not Path(f"{path}.fai").exists():
+        # pyfaidx writes its index beside the input: index a symlink in a temporary directory.
+        workdir = tempfile.mkdtemp(prefix="seqens-faidx-")
+        index_path = Path(workdir) / path.name
+        index_path.symlink_to(path.resolve())
+        if Path(f"{path}.gzi").exists():
+            Path(f"{index_path}.gzi").symlink_to(Path(f"{path}.gzi").resolve())
+    try:
+        try:
+            fasta = pyfaidx.Fasta(str(index_path), as_raw=True, sequence_always_upper=False, rebuild=False)
+        except pyfaidx.FastaIndexingError as error:
+            raise InputError(f"{path}: malformed FASTA ({error})") from None
+        with fasta:
+            for name in fasta.keys():
+                record = fasta[name]
+                length = len(record)
+                if length == 0:
+                    raise InputError(f"{path}: record '{name}' is empty")
+
+                def chunks(record=record, length=length):
+                    for start in range(0, length, chunk_size):
+                        yield record[start : start + chunk_size]
+
+                yield FastaRecord(name, length, chunks)
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _StreamedRecord:
+    """The sequence lines of one record of a streamed FASTA, up to the next header."""
+
+    def __init__(self, lines: Iterator[bytes], chunk_size: int):
+        self.lines = lines
+        self.chunk_size = chunk_size
+        self.length = 0
+        self.next_header = b""
+        self.exhausted = False
+
+    def chunks(self) -> Iterator[str]:
+        pending: list[bytes] = []
+        pending_size = 0
+        for line in self.lines:
+            if line.startswith(b">"):
+                self.next_header = line
+                break
+            piece = line.rstrip(b"\r\n")
+            pending.append(piece)
+            pending_size += len(piece)
+            if pending_size >= self.chunk_size:
+                block = b"".join(pending)
+                cut = len(block) - len(block) % self.chunk_size
+                for start in range(0, cut, self.chunk_size):
+                    yield block[start : start + self.chunk_size].decode("latin-1")
+                self.length += cut
+                pending, pending_size = [block[cut:]], len(block) - cut
+        self.exhausted = True
+        if pending_size:
+            self.length += pending_size
+            yield b"".join(pending).decode("latin-1")
+
+    def drain(self) -> None:
+        if not self.exhausted:
+            for _ in self.chunks():
+                pass
+
+
+def _stream_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
+    """Plain gzip FASTA in one pass; a record must be read before the next one is asked for."""
+    with gzip.open(path, "rb") as raw:
+        lines = iter(io.BufferedReader(raw, buffer_size=1 << 20))
+        header = next(lines, b"")
+        while header:
+            name = header[1:].decode("latin-1").split(None, 1)[0] if header[1:].strip() else ""
+            if not name:
+                raise InputError(f"{path}: a header line has no name")
+            record = _StreamedRecord(lines, chunk_size)
+            yield FastaRecord(name, None, record.chunks)
+            record.drain()
+            if record.length == 0:
+                raise InputError(f"{path}: record '{name}' is empty")
+            header = record.next_header
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def text_documents(path: str | Path) -> Iterator[str]:
+    """Documents separated by blank lines; paragraphs (lines) joined with newlines."""
+    with _open_bytes(Path(path)) as raw:
+        lines: list[str] = []
+        for line in io.TextIOWrapper(raw, encoding="utf-8", errors="replace"):
+            line = line.strip()
+            if line:
+                lines.append(line)
+            elif lines:
+                yield "\n".join(lines)
+                lines = []
+        if lines:
+            yield "\n".join(lines)
+
+
+def json_documents(path: str | Path, field: str) -> Iterator[str]:
+    """Texts at a dotted field path in a JSON file, ``*`` iterating over values or items.
+
+    The file is parsed whole (JSON is not streamable); use text or MediaWiki formats for
+    corpora larger than memory."""
+    with _open_bytes(Path(path)) as raw:
+        try:
+            data = json.load(raw)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}: not valid JSON ({error})") from None
+    found = False
+    for value in _select(data, field.split(".")):
+        if isinstance(value, str):
+            found = True
+            if value.strip():
+                yield value
+    if not found:
+        raise InputError(f"{path}: the field path '{field}' matches no text")
+
+
+def _select(node, parts: list[str]):
+    if not parts:
+        yield node
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+        for child in children:
+            yield from _select(child, rest)
+    elif isinstance(node, dict) and head in node:
+        yield from _select(node[head], rest)
+    elif isinstance(node, list) and head.isdigit() and int(head) < len(node):
+        yield from _select(node[int(head)], rest)
+
+
+# --- MediaWiki dumps ------------------------------------------------------------------------------
+
+_DROP_SECTIONS = re.compile(
+    r"^==+\s*(References|External links|See also|Notes|Further reading|Bibliography|Sources)\s*==+.*",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.DOTALL | re.IGNORECASE)
+_TAG_BLOCK = re.compile(r"<(math|gallery|timeline|syntaxhighlight|score)[^>]*>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_FILE_LINK = re.compile(r"\[\[(?:File|Image|Category|Media):[^\[\]]*(?:\[\[[^\]]*\]\][^\[\]]*)*\]\]", re.IGNORECASE)
+_INTERWIKI = re.compile(r"\[\[[a-z]{2,3}(?:-[a-z]+)?:[^\]]*\]\]")
+_LINK = re.compile(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]")
+_EXTERNAL = re.compile(r"\[(?:https?|ftp)://[^\s\]]+\s*([^\]]*)\]")
+_HEADING = re.compile(r"^=+\s*(.*?)\s*=+\s*$", re.MULTILINE)
+_QUOTES = re.compile(r"'{2,}")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_LIST = re.compile(r"^[*#:;]+\s*", re.MULTILINE)
+_ENTITIES = {"&nbsp;": " ", "&ndash;": "–", "&mdash;": "—", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"'}
+
+
+def _strip_nested(text: str, open_token: str, close_token: str) -> str:
+    """Remove possibly nested spans such as {{templates}} or {| tables |}."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith(open_token, i):
+            depth += 1
+            i += len(open_token)
+        elif depth and text.startswith(close_token, i):
+            depth -= 1
+            i += len(close_token)
+        else:
+            if not depth:
+                out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def wikitext_to_plain(markup: str) -> str:
+    """Reduce MediaWiki markup to readable article text. Reference-like trailing sections
+    (References, External links, See also, ...) are dropped: they are lists, not prose."""
+    text = _COMMENT.sub("", markup)
+    text = _DROP_SECTIONS.sub("", text)
+    text = _REF.sub("", text)
+    text = _TAG_BLOCK.sub("", text)
+    text = _strip_nested(text, "{{", "}}")
+    text = _strip_nested(text, "{|", "|}")
+    text = _FILE_LINK.sub("", text)
+    text = _INTERWIKI.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _EXTERNAL.sub(r"\1", text)
+    text = _HEADING.sub(r"\1", text)
+    text = _QUOTES.sub("", text)
+    text = _TAG.sub("", text)
+    text = _LIST.sub("", text)
+    for entity, char in _ENTITIES.items():
+        text = text.replace(entity, char)
+    paragraphs = [" ".join(p.split()) for p in text.split("\n")]
+    return "\n".join(p for p in paragraphs if p)
+
+
+def mediawiki_documents(path: str | Path) -> Iterator[str]:
+    """Plain text of the main-namespace, non-redirect pages of a MediaWiki XML dump."""
+    with _open_bytes(Path(path)) as raw:
+        try:
+            for _, element in ElementTree.iterparse(raw, events=("end",)):
+                if _local(element.tag) != "page":
+                    continue
+                fields = {_local(child.tag): child for child in element}
+                namespace = fields.get("ns")
+                revision = fields.get("revision")
+                is_article = namespace is not None and (namespace.text or "").strip() == "0"
+                if is_article and "redirect" not in fields and revision is not None:
+                    text = next((c.text for c in revision if _local(c.tag) == "text"), None) or ""
+                    if not text.lstrip().upper().startswith("#REDIRECT"):
+                        plain = wikitext_to_plain(text)
+                        if plain:
+                            yield plain
+                element.clear()
+        except ElementTree.ParseError as error:
+            raise InputError(f"{path}: malformed MediaWiki XML ({error})") from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def documents(path: str | Path, fmt: str, field: str | None = None) -> Iterator[str]:
+    if fmt == "text":
+        return text_documents(path)
+    if fmt == "json":
+        return json_documents(path, field)
+    if fmt == "mediawiki":
+        return mediawiki_documents(path)
+    raise InputError(f"{path}: unknown text format '{fmt}' (known: text, json, mediawiki)")

