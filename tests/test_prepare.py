@@ -35,7 +35,7 @@ def test_dna_windows_cleaning_and_stats(tmp_path):
     # window 0: soft-masked; window 1: IUPAC codes; window 2: too many N; the rest plain; 50 bp tail dropped
     seq = seq[:0] + seq[0:100].lower() + seq[100:110].replace("A", "R") + "RYKMSWbdhv" + seq[120:200] + "N" * 50 + seq[250:1000]
     fasta = write_fasta(tmp_path / "g.fa", [("chr1", seq + "ACGTA" * 10)])
-    stats = prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs())
+    stats = prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(max_n_fraction=0.2))
     lines = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
     assert all(len(line) == 100 and set(line) <= set("ACGTN") for line in lines)
     assert stats.dropped_items == 1  # the window with 50 % N
@@ -44,13 +44,15 @@ def test_dna_windows_cleaning_and_stats(tmp_path):
     total = stats.splits["train"].softmasked_bases + stats.splits["eval"].softmasked_bases
     assert total == 100 + 4  # lowercase window + the lowercase IUPAC codes b d h v
     ambiguous = stats.splits["train"].ambiguous_bases + stats.splits["eval"].ambiguous_bases
-    assert ambiguous >= 10
+    assert ambiguous == seq[100:200].upper().count("R") + 9  # every non-ACGTN code of window 1
+    iupac_window = [line for line in lines if line.startswith(seq[100:110].upper().replace("R", "N")[:5])]
+    assert iupac_window and iupac_window[0][10:20] == "N" * 10
     assert not any(line == seq[200:300] for line in lines)
 
 
 def test_softmask_drop_turns_repeats_into_n(tmp_path):
-    fasta = write_fasta(tmp_path / "g.fa", [("c", "acgt" * 25 + "ACGT" * 25)])
-    prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(softmask="drop", eval_fraction=0.01, max_n_fraction=1.0))
+    fasta = write_fasta(tmp_path / "g.fa", [("c", ("acgt" * 25 + "ACGT" * 25) * 10)])
+    prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(softmask="drop", eval_block=1, max_n_fraction=1.0))
     lines = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
     assert "N" * 100 in lines and "ACGT" * 25 in lines
 

@@ -1,8 +1,8 @@
 """Streaming corpus readers with bounded memory.
 
-- FASTA, plain or BGZF-compressed, is read through pyfaidx (random access via its .fai/.gzi
-  index, built in a temporary directory when the input's own directory is read-only);
-  plain (non-BGZF) gzip FASTA, which pyfaidx cannot index, is streamed in large blocks.
+- FASTA: uncompressed files are read through pyfaidx (its .fai index is built in a temporary
+  directory when the input's own directory is read-only); gzip and BGZF files are streamed
+  in large blocks.
 - Text: documents separated by blank lines (optionally gzip).
 - JSON: a file of articles; a dotted field path with ``*`` picks the texts.
 - MediaWiki XML dumps (``.xml.bz2`` or ``.xml``): streamed page by page, main namespace
@@ -40,15 +40,6 @@ def _open_bytes(path: Path):
     return open(path, "rb")
 
 
-def is_bgzf(path: Path) -> bool:
-    """BGZF: gzip whose first member carries the 'BC' extra subfield (SAM spec, section 4.1)."""
-    with open(path, "rb") as handle:
-        header = handle.read(18)
-    return (
-        len(header) >= 18 and header[:4] == b"\x1f\x8b\x08\x04" and header[12:14] == b"BC"
-    )
-
-
 # --- FASTA ------------------------------------------------------------------------------------
 
 
@@ -68,7 +59,9 @@ def fasta_records(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[Fa
     _check_fasta_header(path)
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
-    if compressed and not is_bgzf(path):
+    # BGZF is multi-member gzip: streaming reads it without BioPython, which pyfaidx
+    # would need for it, and a whole-file pass needs no random access anyway.
+    if compressed:
         yield from _stream_fasta(path, chunk_size)
     else:
         yield from _indexed_fasta(path, chunk_size)
@@ -94,8 +87,6 @@ def _indexed_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
         workdir = tempfile.mkdtemp(prefix="seqens-faidx-")
         index_path = Path(workdir) / path.name
         index_path.symlink_to(path.resolve())
-        if Path(f"{path}.gzi").exists():
-            Path(f"{index_path}.gzi").symlink_to(Path(f"{path}.gzi").resolve())
     try:
         try:
             fasta = pyfaidx.Fasta(str(index_path), as_raw=True, sequence_always_upper=False, rebuild=False)
@@ -157,7 +148,7 @@ class _StreamedRecord:
 
 
 def _stream_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
-    """Plain gzip FASTA in one pass; a record must be read before the next one is asked for."""
+    """gzip or BGZF FASTA in one pass; a record must be read before the next one is asked for."""
     with gzip.open(path, "rb") as raw:
         lines = iter(io.BufferedReader(raw, buffer_size=1 << 20))
         header = next(lines, b"")

@@ -35,4 +35,7 @@ def run_script(snakemake, main: Callable[[object], None]) -> None:
     except InputError as error:
         log.error("%s", error)
         sys.exit(1)
+    except Exception:
+        log.exception("%s failed", snakemake.rule)
+        raise
     log.info("%s done in %.1f s", snakemake.rule, time.perf_counter() - started)
