@@ -23,7 +23,7 @@ def main(snakemake):
     write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)
     write_table(summary, output.summary, latex=output.latex)
-    write_table(fisher_contrasts({e: r["per_sequence"] for e, r in results.items()}, **options), output.contrasts)
+    write_table(fisher_contrasts(results, **options), output.contrasts)
 
 
 run_script(snakemake, main)

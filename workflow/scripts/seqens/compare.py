@@ -259,7 +259,7 @@ def compare_fisher(
             for order, (group, interval) in enumerate(zip(groups, fractions))
         ]
     )
-    return {"members": members, "summary": summary, "per_sequence": per_sequence}
+    return {"members": members, "summary": summary, "per_sequence": per_sequence, "groups": groups}
 
 
 # --- text vs DNA ------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def compare_fisher(
 
 def contrasts(
     per_example: dict[Ensemble, dict[str, np.ndarray]],
-    pairs: dict[Ensemble, list] | None = None,
+    pairs: dict[Ensemble, list],
     *,
     draws: int = 1000,
     level: float = 0.95,
@@ -276,36 +276,64 @@ def contrasts(
     """Paired bootstrap differences (dna minus text) between every DNA ensemble and every text
     ensemble of the same objective, for each metric both have.
 
-    ``per_example[ensemble][metric]`` is [M, N] for per-member metrics or [P, N] for pair
-    metrics (then ``pairs[ensemble]`` lists the member pairs)."""
+    ``per_example[ensemble][metric]`` is [M, N] for per-member metrics, or [P, N] for pair
+    metrics (one row per member pair, listed in ``pairs[ensemble]``)."""
     rows = []
-    for dna in (e for e in per_example if e.kind == "dna"):
-        for text in (e for e in per_example if e.kind == "text" and e.objective == dna.objective):
-            for metric in per_example[dna].keys() & per_example[text].keys():
-                pair_list = pairs.get(dna) if pairs and metric in PAIR_METRICS else None
-                interval, p_value = bootstrap.paired_difference(
-                    per_example[dna][metric],
-                    per_example[text][metric],
-                    pairs=pair_list,
-                    n_members=len(dna.seeds),
-                    n_draws=draws,
-                    level=level,
-                    seed=seed,
-                )
-                rows.append(
-                    {
-                        "objective": dna.objective,
-                        "dna_condition": dna.condition,
-                        "text_condition": text.condition,
-                        "metric": metric,
-                        "difference": interval.estimate,
-                        "low": interval.low,
-                        "high": interval.high,
-                        "level": interval.level,
-                        "p_value": p_value,
-                    }
-                )
+    for dna, text in _contrast_pairs(per_example):
+        for metric in sorted(per_example[dna].keys() & per_example[text].keys()):
+            interval, p_value = bootstrap.paired_difference(
+                per_example[dna][metric],
+                per_example[text][metric],
+                pairs=pairs[dna] if _is_pair_metric(metric) else None,
+                n_members=len(dna.seeds),
+                n_draws=draws,
+                level=level,
+                seed=seed,
+            )
+            rows.append(_contrast_row(dna, text, metric, interval, p_value))
     return pd.DataFrame(rows)
 
 
 PAIR_METRICS = {"js_distance", "argmax_disagreement", "topk_overlap", "local_spearman"}
+
+
+def _is_pair_metric(metric: str) -> bool:
+    return metric.split("@")[0] in PAIR_METRICS or metric in {"procrustes_disparity", "aligned_cosine", "linear_cka"}
+
+
+def _contrast_pairs(per_example: dict):
+    """Every (dna, text) pair of ensembles with the same objective."""
+    for dna in (e for e in per_example if e.kind == "dna"):
+        for text in (e for e in per_example if e.kind == "text" and e.objective == dna.objective):
+            yield dna, text
+
+
+def _contrast_row(dna: Ensemble, text: Ensemble, metric: str, interval, p_value: float) -> dict:
+    return {
+        "objective": dna.objective,
+        "dna_condition": dna.condition,
+        "text_condition": text.condition,
+        "metric": metric,
+        "difference": interval.estimate,
+        "low": interval.low,
+        "high": interval.high,
+        "level": interval.level,
+        "p_value": p_value,
+    }
+
+
+def fisher_contrasts(
+    results: dict[Ensemble, dict], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Paired bootstrap differences (dna minus text) of every layer group's Fisher share;
+    ``results`` maps ensembles to ``compare_fisher`` outputs."""
+    rows = []
+    for dna, text in _contrast_pairs(results):
+        if results[dna]["groups"] != results[text]["groups"]:
+            continue
+        differences = bootstrap.paired_share_difference(
+            results[dna]["per_sequence"], results[text]["per_sequence"], n_draws=draws, level=level, seed=seed
+        )
+        for group, (interval, p_value) in zip(results[dna]["groups"], differences):
+            rows.append(_contrast_row(dna, text, f"fisher_fraction:{group}", interval, p_value))
+    return pd.DataFrame(rows)

@@ -34,8 +34,8 @@ class SpecialTokens:
 
 
 def bert_config(preset: dict, special: SpecialTokens, **overrides) -> BertConfig:
-    """A BertConfig from a size preset. Eager attention: identical numbers in training,
-    extraction and under torch.func.vmap (the Fisher), at a small cost in speed on CPU."""
+    """A BertConfig from a size preset, with SDPA attention (the Fisher computation switches
+    a model to eager attention, which torch.func.vmap can batch)."""
     values = dict(
         vocab_size=special.vocab_size,
         hidden_size=preset["hidden"],
