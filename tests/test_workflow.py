@@ -30,7 +30,7 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
 
 
 def test_dry_run_demo_schedules_every_stage():
-    result = snakemake_cmd("-n", "--quiet", "rules")
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
     assert jobs["train_member"] == 3 * 1 * 3  # conditions x objectives x seeds
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
@@ -39,19 +39,19 @@ def test_dry_run_demo_schedules_every_stage():
 
 
 def test_dry_run_paper_config():
-    result = snakemake_cmd("-n", "--quiet", "rules", "--configfile", "config/paper.yaml")
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/paper.yaml")
     jobs = jobs_of(result.stdout + result.stderr)
     assert jobs["fetch_corpus"] == 6 and jobs["train_member"] == 3 * 5
 
 
 def test_demo_with_all_four_objectives_dry_runs():
     objectives = '{"mlm": {}, "randommask": {}, "mae": {}, "clm": {}}'
-    result = snakemake_cmd("-n", "--quiet", "rules", "--config", f"objectives={objectives}")
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--config", f"objectives={objectives}")
     assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4 * 3
 
 
 def test_fisher_figure_schedules_only_what_it_needs():
-    result = snakemake_cmd("-n", "--quiet", "rules", "--forceall", "results/figures/fisher.pdf")
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf")
     jobs = jobs_of(result.stdout + result.stderr)
     assert set(jobs) == {"fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "train_member",
                          "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher"}
