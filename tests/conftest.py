@@ -33,3 +33,34 @@ def snakemake_cmd(*args: str, cwd: Path = REPO, check: bool = True, timeout: int
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+@pytest.fixture(scope="session")
+def wiki_tokens(tmp_path_factory):
+    """A 512-token BPE and packed train/eval arrays from real Wikipedia text (shared corpora);
+    returns (tokenizer, train, eval, unigram entropy of the train tokens in bits)."""
+    import numpy as np
+
+    from seqens.packing import pack_sequences, token_statistics
+    from seqens.readers import text_documents
+    from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
+
+    corpus = SHARED_CORPORA / "wiki_en_combined.txt.gz"
+    if not corpus.exists():
+        pytest.skip("shared corpora absent")
+    root = tmp_path_factory.mktemp("wiki")
+    docs = []
+    for doc in text_documents(corpus):
+        docs.append(doc)
+        if len(docs) == 3000:
+            break
+    train_docs, eval_docs = [d for i, d in enumerate(docs) if i % 10], docs[::10]
+    spec = {"type": "bpe", "vocab_size": 512}
+    save_tokenizer(build_tokenizer(spec, "text", iter(train_docs)), spec, "text", root / "tok", 64)
+    tokenizer = SequenceTokenizer(root / "tok")
+    pack_sequences(iter(train_docs), tokenizer, root / "train.npy", n_sequences=1024, length=64, what="train")
+    pack_sequences(iter(eval_docs), tokenizer, root / "eval.npy", n_sequences=64, length=64, what="eval")
+    train = np.load(root / "train.npy", mmap_mode="r")
+    evaluation = np.load(root / "eval.npy", mmap_mode="r")
+    unigram = token_statistics(train, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
+    return tokenizer, train, evaluation, unigram

@@ -10,11 +10,11 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from seqens.io import InputError
 from seqens.objectives import make_objective
-from seqens.packing import pack_sequences, token_statistics
+from seqens.packing import pack_sequences
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer, special_tokens
 from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine, write_member
 
-from conftest import SHARED_CORPORA, TINY_PRESET
+from conftest import TINY_PRESET
 
 SETTINGS = dict(steps=12, batch_size=8, learning_rate=3e-3, data_seed=5, eval_every=6, checkpoint_every=4, log_every=2)
 
@@ -126,21 +126,9 @@ def test_schedule_and_data_order():
     assert np.array_equal(DataOrder(10, 4, data_seed=1).batch(7), order.batch(7))
 
 
-@pytest.mark.skipif(not (SHARED_CORPORA / "wiki_en_combined.txt.gz").exists(), reason="shared corpora absent")
-def test_tiny_model_learns_real_text_below_unigram_entropy(tmp_path):
+def test_tiny_model_learns_real_text_below_unigram_entropy(wiki_tokens):
     """On real Wikipedia text a tiny MLM ends below the unigram entropy of its training tokens."""
-    from seqens.readers import text_documents
-
-    docs = list(text_documents(SHARED_CORPORA / "wiki_en_combined.txt.gz"))[:3000]
-    train_docs, eval_docs = [d for i, d in enumerate(docs) if i % 10], docs[::10]
-    spec = {"type": "bpe", "vocab_size": 512}
-    save_tokenizer(build_tokenizer(spec, "text", iter(train_docs)), spec, "text", tmp_path / "tok", 64)
-    tokenizer = SequenceTokenizer(tmp_path / "tok")
-    pack_sequences(iter(train_docs), tokenizer, tmp_path / "train.npy", n_sequences=1024, length=64, what="train")
-    pack_sequences(iter(eval_docs), tokenizer, tmp_path / "eval.npy", n_sequences=64, length=64, what="eval")
-    train = np.load(tmp_path / "train.npy", mmap_mode="r")
-    evaluation = np.load(tmp_path / "eval.npy", mmap_mode="r")
-    unigram_bits = token_statistics(train, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
+    tokenizer, train, evaluation, unigram_bits = wiki_tokens
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
     settings = TrainSettings(steps=300, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=300)
     preset = {**TINY_PRESET, "hidden": 64, "ffn": 256, "dropout": 0.0}

@@ -96,10 +96,12 @@ def per_sample_fisher(
     """Empirical Fisher from per-sequence gradients (vectorised with torch.func)."""
     device = torch.device(device or next(model.parameters()).device)
     model = model.to(device).eval()
-    if hasattr(model, "set_attn_implementation"):
-        # SDPA has no vmap batching rule on CPU (torch falls back to a slow per-example
-        # loop); eager attention batches, and gives the same numbers.
-        model.set_attn_implementation("eager")
+    # SDPA attention has no vmap batching rule on CPU (a slow per-example fallback) and its
+    # mask helper skips all-ones masks with data-dependent control flow, which vmap rejects;
+    # eager attention batches, and gives the same numbers.
+    for module in model.modules():
+        if hasattr(module, "set_attn_implementation"):
+            module.set_attn_implementation("eager")
     index, counts = _group_index(model, groups)
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
@@ -139,9 +141,14 @@ def per_sample_fisher_loop(
             example = {k: v[i].to(device) for k, v in batch.items()}
             model.zero_grad(set_to_none=True)
             sequence_loss(model, example).backward()
-            rows.append(_reduce({n: p.grad.square().unsqueeze(0) for n, p in named}, index, len(groups), 1))
+            rows.append(_reduce(_squared_grads(named), index, len(groups), 1))
     model.zero_grad(set_to_none=True)
     return FisherResult(list(groups), np.concatenate(rows), counts)
+
+
+def _squared_grads(named: list[tuple[str, nn.Parameter]]) -> dict[str, torch.Tensor]:
+    """Squared .grad of each parameter with a leading batch axis of 1; unused ones count 0."""
+    return {n: (p.grad.square() if p.grad is not None else torch.zeros_like(p)).unsqueeze(0) for n, p in named}
 
 
 def minibatch_fisher(
@@ -161,7 +168,7 @@ def minibatch_fisher(
     for batch in batches:
         model.zero_grad(set_to_none=True)
         batch_loss(model, {k: v.to(device) for k, v in batch.items()}).backward()
-        rows.append(_reduce({n: p.grad.square().unsqueeze(0) for n, p in named}, index, len(groups), 1))
+        rows.append(_reduce(_squared_grads(named), index, len(groups), 1))
     model.zero_grad(set_to_none=True)
     return FisherResult(list(groups), np.concatenate(rows), counts)
 

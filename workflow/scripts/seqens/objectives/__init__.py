@@ -19,10 +19,16 @@ from __future__ import annotations
 
 from ..io import InputError
 from .base import Objective, SpecialTokens, bert_config, bert_layer_groups
+from .clm import CausalLM
+from .mae import MaskedAutoencoder
 from .mlm import MaskedLM
+from .randommask import RandomMask
 
 REGISTRY: dict[str, type[Objective]] = {
     MaskedLM.name: MaskedLM,
+    RandomMask.name: RandomMask,
+    MaskedAutoencoder.name: MaskedAutoencoder,
+    CausalLM.name: CausalLM,
 }
 
 

@@ -1,0 +1,170 @@
+"""Objectives: masks, spans, what each model sees, causality, groups, saving, learning."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+from seqens.config import BUILTIN_PRESETS
+from seqens.fisher import _group_index
+from seqens.io import InputError
+from seqens.objectives import REGISTRY, SpecialTokens, make_objective
+from seqens.tokenization import special_tokens
+from seqens.training import TrainSettings, train_member
+
+from conftest import TINY_PRESET
+
+SPECIAL = SpecialTokens(pad=0, unk=1, cls=2, sep=3, mask=4, vocab_size=30)
+PRESET = {**TINY_PRESET, "hidden": 32, "ffn": 64}
+
+
+def token_batch(n=64, length=48, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 30, (n, length), generator=generator)
+    ids[:, 0] = SPECIAL.cls
+    ids[:, length // 2] = SPECIAL.sep
+    return ids
+
+
+def draw(objective, ids, progress=0.0, seed=1):
+    return objective.training_batch(ids, torch.Generator().manual_seed(seed), progress)
+
+
+def test_mlm_ratio_replacement_and_specials():
+    objective = make_objective("mlm", SPECIAL)
+    ids = token_batch(400)
+    batch = draw(objective, ids)
+    selected = batch["selected"]
+    maskable = SPECIAL.maskable(ids)
+    assert not (selected & ~maskable).any()
+    assert selected.sum() / maskable.sum() == pytest.approx(0.15, abs=0.01)
+    corrupted = batch["input_ids"][selected]
+    original = ids[selected]
+    share_mask = (corrupted == SPECIAL.mask).float().mean()
+    share_same = (corrupted == original).float().mean()
+    assert share_mask == pytest.approx(0.8, abs=0.02)
+    assert share_same == pytest.approx(0.1 + 0.1 / 25, abs=0.02)  # kept, or randomly drawn as itself
+    assert (batch["input_ids"][~selected] == ids[~selected]).all()
+
+
+def run_lengths(row: np.ndarray) -> list[int]:
+    padded = np.concatenate([[0], row.astype(int), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(edges[1::2] - edges[::2])
+
+
+@pytest.mark.parametrize("progress, span", [(0.0, 1), (0.3, 2), (0.5, 3), (0.7, 4), (0.99, 5)])
+def test_randommask_spans_grow_by_stage_at_the_target_ratio(progress, span):
+    objective = make_objective("randommask", SPECIAL)
+    assert objective.span_at(progress) == span
+    ids = token_batch(300, length=256)
+    ids[:, 128] = 7  # no [SEP]: long runs of ordinary tokens
+    maskable = SPECIAL.maskable(ids)
+    selected = draw(objective, ids, progress)["selected"]
+    assert not (selected & ~maskable).any()
+    assert selected.sum() / maskable.sum() == pytest.approx(0.15, abs=0.015)
+    # Sparse centres give runs of exactly the span length.
+    sparse = make_objective("randommask", SPECIAL, {"mask_ratio": 0.02})
+    lengths = [n for row in draw(sparse, ids, progress)["selected"].numpy() for n in run_lengths(row[1:-1])]
+    assert np.bincount(lengths).argmax() == span
+
+
+def test_randommask_schedule_and_params_are_checked():
+    with pytest.raises(InputError, match="objective 'randommask': 5 stages do not fit in 3 training steps"):
+        make_objective("randommask", SPECIAL).check_schedule(3)
+    with pytest.raises(InputError, match="stage_fractions"):
+        make_objective("randommask", SPECIAL, {"spans": [1, 2], "stage_fractions": [0.5, 0.6]})
+    custom = make_objective("randommask", SPECIAL, {"spans": [2, 8], "stage_fractions": [0.25, 0.75]})
+    assert (custom.span_at(0.2), custom.span_at(0.3)) == (2, 8)
+
+
+def test_mae_encoder_sees_only_visible_tokens_with_original_positions():
+    objective = make_objective("mae", SPECIAL)
+    ids = token_batch(8)
+    batch = draw(objective, ids)
+    maskable = SPECIAL.maskable(ids)
+    counts = batch["selected"].sum(dim=1)
+    assert (counts == torch.round(0.5 * maskable.sum(dim=1))).all()  # exact count per sequence
+    torch.manual_seed(0)
+    model = objective.build_model(PRESET)
+    seen = {}
+    model.encoder.register_forward_pre_hook(lambda m, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    objective.loss(model, batch)
+    encoder_ids, position_ids = seen["input_ids"], seen["position_ids"]
+    assert not (encoder_ids == SPECIAL.mask).any()
+    visible = ~batch["selected"]
+    for row in range(len(ids)):
+        n_visible = int(visible[row].sum())
+        expected_positions = torch.nonzero(visible[row]).flatten()
+        assert torch.equal(position_ids[row, :n_visible], expected_positions)
+        assert torch.equal(encoder_ids[row, :n_visible], ids[row, expected_positions])
+        assert (encoder_ids[row, n_visible:] == SPECIAL.pad).all()
+
+
+def test_clm_never_sees_the_future():
+    objective = make_objective("clm", SPECIAL)
+    torch.manual_seed(0)
+    model = objective.build_model(PRESET).eval()
+    ids = token_batch(2, length=20)
+    changed = ids.clone()
+    changed[:, 10] = (changed[:, 10] + 1 - 5) % 25 + 5
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+        after = model(input_ids=changed).logits
+        assert torch.allclose(before[:, :10], after[:, :10], atol=1e-6)
+        assert not torch.allclose(before[:, 10:], after[:, 10:])
+        positions = torch.zeros_like(ids, dtype=torch.bool)
+        positions[:, 10] = True  # the prediction at 10 comes from the context up to 9
+        assert torch.allclose(objective.logits_at(model, ids, positions), objective.logits_at(model, changed, positions))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_groups_sequence_loss_and_save_load(name, tmp_path):
+    objective = make_objective(name, SPECIAL)
+    torch.manual_seed(0)
+    model = objective.build_model(PRESET).eval()
+    groups = objective.layer_groups(model)
+    _group_index(model, groups)  # raises unless every parameter is in exactly one group
+    assert list(groups)[0] == "embeddings" and list(groups)[-1] == "head"
+    ids = token_batch(3, length=24)
+    positions = (torch.rand(ids.shape, generator=torch.Generator().manual_seed(2)) < 0.2) & SPECIAL.maskable(ids)
+    with torch.no_grad():
+        logits = objective.logits_at(model, ids, positions)
+        assert logits.shape == (int(positions.sum()), SPECIAL.vocab_size)
+        nll = -torch.log_softmax(logits, -1).gather(1, ids[positions][:, None]).sum()
+        total = sum(objective.sequence_loss(model, ids[i], positions[i]) for i in range(3))
+        assert float(total) == pytest.approx(float(nll), rel=1e-5)
+    objective.save_pretrained(model, tmp_path)
+    reloaded = objective.load_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.allclose(objective.logits_at(reloaded, ids, positions), logits, atol=1e-6)
+    auto = {"mlm": AutoModelForMaskedLM, "randommask": AutoModelForMaskedLM, "mae": AutoModel,
+            "clm": AutoModelForCausalLM}[name]
+    assert auto.from_pretrained(tmp_path) is not None
+    assert objective.input_embeddings(model).shape == (SPECIAL.vocab_size, PRESET["hidden"])
+
+
+def test_unknown_objective_or_parameter_is_an_error_naming_it():
+    with pytest.raises(InputError, match="objective 'electra': unknown"):
+        make_objective("electra", SPECIAL)
+    with pytest.raises(InputError, match=r"objective 'mae': unknown parameter\(s\) \['span'\]"):
+        make_objective("mae", SPECIAL, {"span": 3})
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_objective_learns_real_text_below_unigram_entropy(name, wiki_tokens):
+    tokenizer, train, evaluation, unigram_bits = wiki_tokens
+    objective = make_objective(name, special_tokens(tokenizer.vocab_size), {})
+    settings = TrainSettings(steps=300, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=300)
+    preset = {**TINY_PRESET, "hidden": 64, "ffn": 256, "dropout": 0.0}
+    _, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
+    eval_bits = result.log["eval_loss"].dropna().iloc[-1] / math.log(2)
+    assert eval_bits < unigram_bits - 0.1, (eval_bits, unigram_bits)
+
+
+def test_paper_preset_has_about_90m_parameters():
+    objective = make_objective("mlm", SpecialTokens(0, 1, 2, 3, 4, vocab_size=4096))
+    model = objective.build_model(BUILTIN_PRESETS["bert-90m"])
+    assert 85e6 < sum(p.numel() for p in model.parameters()) < 92e6
