@@ -4,7 +4,7 @@ Per sequence exactly round(mask_ratio x ordinary tokens) tokens are hidden. The 
 ``BertModel`` with ``encoder_layers`` layers) sees only the visible tokens, compacted to the
 front with their original position ids (padding and an attention mask fill the tail): no
 [MASK] token ever enters it. A decoder (BERT layers, ``decoder_layers`` of them) receives the
-encoder outputs scattered back to their positions and a learned mask embedding at hidden
+encoder outputs, linearly projected, scattered back to their positions and a learned mask embedding at hidden
 positions, plus full position embeddings, and an MLM head (tied to the encoder's word
 embeddings, as in BERT) predicts the hidden tokens; the loss covers hidden positions only.
 By default the preset's layers are split evenly, so the total depth matches the preset.
@@ -39,7 +39,13 @@ class MaskedAutoencoderModel(nn.Module):
         # The decoder takes embeddings, never token ids: drop its unused word embeddings.
         self.decoder = BertModel(decoder_config, add_pooling_layer=False)
         del self.decoder.embeddings.word_embeddings
-        self.mask_embedding = nn.Parameter(torch.randn(encoder_config.hidden_size) * encoder_config.initializer_range)
+        # As in MAE (He et al.): encoder outputs enter the decoder through a linear map. With
+        # BERT's small initialisation it keeps them on the scale of the position embeddings,
+        # without which the decoder cannot learn where to look (its loss stays flat).
+        self.decoder_embed = nn.Linear(encoder_config.hidden_size, decoder_config.hidden_size)
+        nn.init.normal_(self.decoder_embed.weight, std=encoder_config.initializer_range)
+        nn.init.zeros_(self.decoder_embed.bias)
+        self.mask_embedding = nn.Parameter(torch.randn(decoder_config.hidden_size) * encoder_config.initializer_range)
         self.head = BertOnlyMLMHead(encoder_config)
         self.head.predictions.decoder.weight = self.encoder.embeddings.word_embeddings.weight
 
@@ -54,9 +60,10 @@ class MaskedAutoencoderModel(nn.Module):
         dtype = self.encoder.embeddings.word_embeddings.weight.dtype
         additive = torch.where(kept, 0.0, -1e9).to(dtype)[:, None, None, :].expand(-1, 1, length, length)
         encoded = self.encoder(input_ids=compact, position_ids=order, attention_mask=additive).last_hidden_state
-        index = order.unsqueeze(-1).expand_as(encoded)
-        scattered = torch.zeros_like(encoded).scatter(1, index, encoded)
-        decoder_input = torch.where(visible.unsqueeze(-1), scattered, self.mask_embedding.to(encoded.dtype))
+        projected = self.decoder_embed(encoded)
+        index = order.unsqueeze(-1).expand_as(projected)
+        scattered = torch.zeros_like(projected).scatter(1, index, projected)
+        decoder_input = torch.where(visible.unsqueeze(-1), scattered, self.mask_embedding.to(projected.dtype))
         return self.decoder(inputs_embeds=decoder_input).last_hidden_state
 
     def forward(self, input_ids: Tensor, visible: Tensor, pad_id: int) -> Tensor:
