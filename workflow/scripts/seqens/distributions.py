@@ -1,100 +1,143 @@
 """Metrics of predicted distributions, in bits. Inputs are probability rows ``probs`` [N, V]
-(each summing to 1, exact zeros allowed) and integer ``targets`` [N]. Computed in float64."""
+(each summing to 1, exact zeros allowed) and integer ``targets`` [N]. Computed in float64;
+0 log 0 is taken as 0 throughout."""
 
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Sequence
 
 import numpy as np
+from scipy.special import entr
 
 TOP_P_VALUES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-# Probabilities are clipped here before a log of a target's probability: a model that gives
-# a target exactly zero mass would otherwise have infinite cross-entropy.
+# A target's probability is clipped to at least this before its log, so a model that gives
+# the target exactly zero mass costs log2(1e12) ~ 39.9 bits instead of infinity.
 MIN_PROBABILITY = 1e-12
+# Top-p counts the mass before a token as having reached p when it is within this of p, so
+# that summation rounding (0.1 + 0.2 = 0.30000000000000004) does not add or drop a token.
+TOP_P_TOLERANCE = 1e-12
 
 
-def _xlog2x(p: np.ndarray) -> np.ndarray:
-    """p * log2(p) with 0 log 0 = 0."""
-    out = np.zeros_like(p, dtype=np.float64)
-    positive = p > 0
-    out[positive] = p[positive] * np.log2(p[positive])
-    return out
+def _float64(probs) -> np.ndarray:
+    return np.asarray(probs, dtype=np.float64)
 
 
 def entropy_bits(probs: np.ndarray) -> np.ndarray:
-    return -_xlog2x(np.asarray(probs, dtype=np.float64)).sum(axis=-1)
+    """Shannon entropy of each row, in bits: [N]."""
+    return entr(_float64(probs)).sum(axis=-1) / np.log(2.0)
 
 
 def kl_from_uniform_bits(probs: np.ndarray) -> np.ndarray:
-    """KL(p || uniform over the vocabulary) = log2 V - H(p)."""
+    """KL(p || uniform over the vocabulary) = log2 V - H(p), in bits: [N]."""
     return np.log2(np.shape(probs)[-1]) - entropy_bits(probs)
 
 
 def cross_entropy_bits(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    picked = np.take_along_axis(np.asarray(probs, dtype=np.float64), np.asarray(targets)[:, None], axis=1)[:, 0]
+    """-log2 p(target) per row: [N]. The target's probability is clipped to at least
+    ``MIN_PROBABILITY``, so a zero-probability target gives a large finite value."""
+    probs = _float64(probs)
+    targets = np.asarray(targets)
+    if targets.shape != probs.shape[:1] or ((targets < 0) | (targets >= probs.shape[1])).any():
+        raise ValueError(f"targets must be {probs.shape[0]} token ids in [0, {probs.shape[1]})")
+    picked = np.take_along_axis(probs, targets[:, None], axis=1)[:, 0]
     return -np.log2(np.maximum(picked, MIN_PROBABILITY))
 
 
 def perplexity(mean_cross_entropy_bits: float) -> float:
-    """Per-token perplexity from a mean cross-entropy in bits."""
+    """Per-token perplexity, 2 ** (mean cross-entropy in bits)."""
     return float(2.0**mean_cross_entropy_bits)
 
 
 def correct(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Whether the most probable token (the lowest id among ties) is the target: bool [N]."""
     return np.argmax(probs, axis=-1) == np.asarray(targets)
 
 
 def rank_curve(probs: np.ndarray) -> np.ndarray:
     """Mean over rows of the probabilities sorted in descending order: [V]."""
-    return -np.sort(-np.asarray(probs, dtype=np.float64), axis=-1).mean(axis=0)
+    return -np.sort(-_float64(probs), axis=-1).mean(axis=0)
+
+
+def _check_top_p(p: float) -> None:
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"top-p must be in (0, 1], got {p}")
+
+
+class _NucleusRanks:
+    """Each token's position in its row's descending order (ties: lower id first) and, per
+    row, the mass by position. Sorting once serves every top-p value."""
+
+    def __init__(self, probs: np.ndarray):
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        self.cumulative = np.cumsum(np.take_along_axis(probs, order, axis=-1), axis=-1)
+        self.rank = np.empty(order.shape, dtype=np.int32 if order.shape[-1] < 2**31 else np.int64)
+        np.put_along_axis(self.rank, order, np.arange(order.shape[-1], dtype=self.rank.dtype), axis=-1)
+        self.probs = probs
+
+    def truncate(self, p: float) -> np.ndarray:
+        """The smallest prefix whose mass reaches p (at least the top token), renormalised."""
+        if p == 1.0:
+            return self.probs
+        mass_before = self.cumulative[:, :-1]
+        n_kept = 1 + (mass_before < p - TOP_P_TOLERANCE).sum(axis=-1)
+        kept_mass = np.take_along_axis(self.cumulative, (n_kept - 1)[:, None], axis=-1)
+        return np.where(self.rank < n_kept[:, None], self.probs, 0.0) / kept_mass
 
 
 def top_p_truncate(probs: np.ndarray, p: float) -> np.ndarray:
-    """Keep the smallest set of most probable tokens whose mass reaches p (at least the top
-    one; among equal probabilities the lower token id comes first), renormalised."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if p >= 1.0:
-        return probs
-    order = np.argsort(-probs, axis=-1, kind="stable")
-    sorted_probs = np.take_along_axis(probs, order, axis=-1)
-    mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
-    keep_sorted = mass_before < p  # a token is kept while the mass before it is short of p
-    keep_sorted[..., 0] = True
-    kept = np.zeros_like(probs)
-    np.put_along_axis(kept, order, np.where(keep_sorted, sorted_probs, 0.0), axis=-1)
-    return kept / kept.sum(axis=-1, keepdims=True)
+    """Nucleus truncation of each row: keep the smallest set of most probable tokens whose
+    mass reaches p (always the top one; among equal probabilities the lower token id comes
+    first), renormalised. p = 1 returns the input unchanged."""
+    _check_top_p(p)
+    probs = _float64(probs)
+    return probs if p == 1.0 else _NucleusRanks(probs).truncate(p)
 
 
-def js_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Jensen-Shannon distance per row: sqrt of the base-2 JS divergence, in [0, 1]."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    m = 0.5 * (p + q)
-    divergence = 0.5 * (_xlog2x(p).sum(-1) + _xlog2x(q).sum(-1)) - _xlog2x(m).sum(-1)
+def _js_distance_from_entropies(p: np.ndarray, q: np.ndarray, entropy_p: np.ndarray, entropy_q: np.ndarray):
+    divergence = entropy_bits(0.5 * (p + q)) - 0.5 * (entropy_p + entropy_q)
     return np.sqrt(np.clip(divergence, 0.0, 1.0))
 
 
+def js_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon distance per row: sqrt of the base-2 JS divergence, in [0, 1]: [N]."""
+    p, q = _float64(p), _float64(q)
+    return _js_distance_from_entropies(p, q, entropy_bits(p), entropy_bits(q))
+
+
 def argmax_differs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Whether the two rows' most probable tokens differ: bool [N]."""
     return np.argmax(p, axis=-1) != np.argmax(q, axis=-1)
 
 
-def pairwise_disagreement(probs_by_member, top_p_values=TOP_P_VALUES, chunk_size: int = 1024) -> dict:
-    """For every member pair (i < j): JS distance per position after each top-p truncation
-    ([n_pairs, n_p, N]) and whether the argmax predictions differ ([n_pairs, N]).
+def pairwise_disagreement(
+    probs_by_member, top_p_values: Sequence[float] = TOP_P_VALUES, chunk_size: int = 128
+) -> dict:
+    """Disagreement of every member pair (i < j) at every position.
 
-    ``probs_by_member`` is indexed as [members, positions] (an array, or any object with
-    ``shape`` and ``[:, a:b]`` slicing), read in chunks of positions to bound memory."""
+    Returns ``pairs`` (the list of (i, j)), ``js_distance`` [n_pairs, n_p, N] (JS distance
+    after top-p truncation of both members, for each p in ``top_p_values``) and
+    ``argmax_differs`` [n_pairs, N]. ``probs_by_member`` is indexed [members, positions,
+    vocabulary] (an array, or any object with ``shape`` and ``[:, a:b]`` slicing); positions
+    are read ``chunk_size`` at a time, so memory is about 20 M + 16 bytes per member
+    probability of a chunk (M members), whatever N is."""
+    for p in top_p_values:
+        _check_top_p(p)
     n_members, n_positions = probs_by_member.shape[0], probs_by_member.shape[1]
     pairs = list(combinations(range(n_members), 2))
     js = np.empty((len(pairs), len(top_p_values), n_positions))
     differs = np.empty((len(pairs), n_positions), dtype=bool)
     for start in range(0, n_positions, chunk_size):
         stop = min(start + chunk_size, n_positions)
-        chunk = np.asarray(probs_by_member[:, start:stop], dtype=np.float64)
+        chunk = _float64(probs_by_member[:, start:stop])
+        nuclei = [_NucleusRanks(member) for member in chunk]
         for p_index, p in enumerate(top_p_values):
-            truncated = [top_p_truncate(member, p) for member in chunk]
+            truncated = [nucleus.truncate(p) for nucleus in nuclei]
+            entropies = [entropy_bits(member) for member in truncated]
             for pair_index, (i, j) in enumerate(pairs):
-                js[pair_index, p_index, start:stop] = js_distance(truncated[i], truncated[j])
+                js[pair_index, p_index, start:stop] = _js_distance_from_entropies(
+                    truncated[i], truncated[j], entropies[i], entropies[j]
+                )
         for pair_index, (i, j) in enumerate(pairs):
             differs[pair_index, start:stop] = argmax_differs(chunk[i], chunk[j])
     return {"pairs": pairs, "js_distance": js, "argmax_differs": differs}

@@ -29,6 +29,7 @@ from .base import Objective, bert_config, masked_token_nll
 
 DECODER_FILE = "mae_decoder.safetensors"
 DECODER_CONFIG = "mae_decoder_config.json"
+TIED = {"head.predictions.decoder.weight", "head.predictions.decoder.bias"}  # restored by tying
 
 
 class MaskedAutoencoderModel(nn.Module):
@@ -39,15 +40,16 @@ class MaskedAutoencoderModel(nn.Module):
         # The decoder takes embeddings, never token ids: drop its unused word embeddings.
         self.decoder = BertModel(decoder_config, add_pooling_layer=False)
         del self.decoder.embeddings.word_embeddings
-        # As in MAE (He et al.): encoder outputs enter the decoder through a linear map. With
-        # BERT's small initialisation it keeps them on the scale of the position embeddings,
-        # without which the decoder cannot learn where to look (its loss stays flat).
+        # As in MAE (He et al.): encoder outputs enter the decoder through a linear map.
         self.decoder_embed = nn.Linear(encoder_config.hidden_size, decoder_config.hidden_size)
-        nn.init.normal_(self.decoder_embed.weight, std=encoder_config.initializer_range)
-        nn.init.zeros_(self.decoder_embed.bias)
         self.mask_embedding = nn.Parameter(torch.randn(decoder_config.hidden_size) * encoder_config.initializer_range)
         self.head = BertOnlyMLMHead(encoder_config)
+        # BERT's initialisation and tying for the parts outside the two BertModels: with
+        # PyTorch's default initialisation of the head, training stalls at the unigram.
+        for module in (self.decoder_embed, *self.head.modules()):
+            self.encoder._init_weights(module)
         self.head.predictions.decoder.weight = self.encoder.embeddings.word_embeddings.weight
+        self.head.predictions.decoder.bias = self.head.predictions.bias
 
     def hidden(self, input_ids: Tensor, visible: Tensor, pad_id: int) -> Tensor:
         """Decoder output [B, L, H] for tokens where ``visible`` is False hidden from the encoder."""
@@ -141,7 +143,7 @@ class MaskedAutoencoder(Objective):
         directory = Path(directory)
         model.encoder.save_pretrained(directory)
         rest = {k: v.contiguous() for k, v in model.state_dict().items()
-                if not k.startswith("encoder.") and k != "head.predictions.decoder.weight"}
+                if not k.startswith("encoder.") and k not in TIED}
         save_file(rest, str(directory / DECODER_FILE))
         (directory / DECODER_CONFIG).write_text(json.dumps(model.decoder.config.to_dict(), indent=2, sort_keys=True))
 
@@ -152,6 +154,6 @@ class MaskedAutoencoder(Objective):
         model = MaskedAutoencoderModel(encoder.config, decoder_config)
         model.encoder.load_state_dict(encoder.state_dict())
         missing, unexpected = model.load_state_dict(load_file(str(directory / DECODER_FILE)), strict=False)
-        if unexpected or any(not k.startswith("encoder.") and k != "head.predictions.decoder.weight" for k in missing):
+        if unexpected or any(not k.startswith("encoder.") and k not in TIED for k in missing):
             raise InputError(f"{directory}: {DECODER_FILE} does not match the model ({missing[:3]}, {unexpected[:3]})")
         return model
