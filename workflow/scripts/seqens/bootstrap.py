@@ -4,23 +4,46 @@ Each draw resamples the ensemble's members (seeds) AND the evaluation examples w
 replacement and recomputes the statistic on the drawn members x examples grid, so an
 interval reflects both the seed-to-seed variation and the finite evaluation set.
 Intervals are percentile intervals; the estimate is the statistic on the full data.
+
+Pairwise metrics (one row per member pair) are resampled through the members: a draw of
+members with replacement keeps every pair of drawn slots that hold two distinct members,
+with multiplicity, i.e. pair (a, b) counts (times a was drawn) x (times b was drawn). A
+member paired with itself is no comparison and is left out; a draw whose slots all hold one
+member has no pair, gives NaN and is dropped (``Interval.n_draws`` counts the draws kept).
+
+Draws are vectorised for the mean (the default statistic): a grid's mean is a weighted mean
+with the draw's member and example counts as weights, so no grid is materialised, and
+examples are drawn in batches of bounded size. Any other statistic is called once per draw
+on the drawn grid. The member draws and each condition's example draws come from separate
+child generators of ``numpy.random.default_rng(seed)``, so results depend only on the seed.
+Values are assumed finite: a NaN makes every draw NaN and the interval NaN.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+
+Statistic = Callable[[np.ndarray], float]
+BATCH_ELEMENTS = 1 << 22  # example indices drawn at once (32 MiB of int64)
 
 
 @dataclass(frozen=True)
 class Interval:
+    """A point estimate with its percentile interval from ``n_draws`` bootstrap draws."""
+
     estimate: float
     low: float
     high: float
     n_draws: int
     level: float
+
+
+def _check(n_draws: int, level: float) -> None:
+    if n_draws < 1 or not 0.0 < level < 1.0:
+        raise ValueError(f"need n_draws >= 1 and 0 < level < 1, got {n_draws} and {level}")
 
 
 def _interval(estimate: float, draws: np.ndarray, level: float) -> Interval:
@@ -30,60 +53,92 @@ def _interval(estimate: float, draws: np.ndarray, level: float) -> Interval:
     return Interval(float(estimate), float(low), float(high), int(len(draws)), level)
 
 
-def _grid_means(values: np.ndarray, member_draws: np.ndarray, example_draws: np.ndarray) -> np.ndarray:
-    """Mean of values[m, n] over each draw's members x examples grid: [n_draws, ...]."""
+def _p_value(diffs: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of a difference: 2 min(P(d <= 0), P(d >= 0)), in [1/draws, 1]."""
+    finite = diffs[np.isfinite(diffs)]
+    if not len(finite):
+        return float("nan")
+    p_value = 2.0 * min((finite <= 0).mean(), (finite >= 0).mean())
+    return float(min(1.0, max(p_value, 1.0 / len(finite))))
+
+
+def _generators(seed: int, n_conditions: int) -> tuple[np.random.Generator, list[np.random.Generator]]:
+    """The member generator and one example generator per condition."""
+    members, *examples = np.random.default_rng(seed).spawn(1 + n_conditions)
+    return members, examples
+
+
+def _member_counts(rng: np.random.Generator, n_members: int, n_draws: int) -> np.ndarray:
+    """How often each member is drawn in each draw of n_members with replacement: [draws, M]."""
+    draws = rng.integers(0, n_members, size=(n_draws, n_members))
+    return _row_counts(draws, n_members)
+
+
+def _row_counts(indices: np.ndarray, n: int) -> np.ndarray:
+    """Counts of 0..n-1 in each row of ``indices``: [rows, n]."""
+    offsets = n * np.arange(len(indices))[:, None]
+    return np.bincount((indices + offsets).ravel(), minlength=n * len(indices)).reshape(len(indices), n)
+
+
+def _pair_weights(pairs: Sequence[tuple[int, int]], member_counts: np.ndarray) -> np.ndarray:
+    """Multiplicity of each pair (a, b) in each draw: the number of pairs of drawn slots that
+    hold a and b, counts[a] x counts[b]. [draws, P] from member counts [draws, M]."""
+    first, second = np.asarray(pairs).T
+    return member_counts[..., first] * member_counts[..., second]
+
+
+def _draw_statistics(
+    values: np.ndarray, row_weights: np.ndarray, rng: np.random.Generator, statistic: Statistic
+) -> np.ndarray:
+    """The statistic on each draw's grid: the rows of ``values`` [R, N, ...] repeated
+    row_weights[d] times [draws, R], crossed with N examples drawn with replacement.
+
+    For the mean, the result is [draws, ...] (trailing axes of ``values`` kept) and NaN where a
+    draw has no rows; for any other statistic it is [draws] from a call per draw."""
+    n_draws, n = len(row_weights), values.shape[1]
+    batch = max(1, BATCH_ELEMENTS // n)
     out = []
-    for members, examples in zip(member_draws, example_draws):
-        out.append(values[members][:, examples].mean(axis=(0, 1)))
-    return np.array(out)
+    for start in range(0, n_draws, batch):
+        examples = rng.integers(0, n, size=(min(batch, n_draws - start), n))
+        weights = row_weights[start : start + len(examples)].astype(np.float64)
+        if statistic is np.mean:
+            example_means = np.tensordot(_row_counts(examples, n).astype(np.float64), values, axes=(1, 1)) / n
+            with np.errstate(invalid="ignore", divide="ignore"):
+                totals = weights.sum(axis=1).reshape((-1,) + (1,) * (values.ndim - 2))
+                out.append(np.einsum("dr,dr...->d...", weights, example_means) / totals)
+        else:
+            out.append(
+                [
+                    statistic(values[np.repeat(np.arange(len(w)), w.astype(np.int64))][:, drawn])
+                    if w.any() else np.nan
+                    for w, drawn in zip(weights, examples)
+                ]
+            )
+    return np.concatenate([np.asarray(part, dtype=np.float64) for part in out])
+
+
+def _as_values(values: np.ndarray, ndim: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-d array, got shape {values.shape}")
+    return values
 
 
 def multi_bootstrap(
-    values: np.ndarray, *, n_draws: int = 1000, level: float = 0.95, seed: int = 0
+    values: np.ndarray,
+    *,
+    n_draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    statistic: Statistic = np.mean,
 ) -> Interval:
-    """Interval for the mean of a per-member, per-example metric ``values`` [M, N]."""
-    values = np.asarray(values, dtype=np.float64)
-    m, n = values.shape
-    rng = np.random.default_rng(seed)
-    member_draws = rng.integers(0, m, size=(n_draws, m))
-    example_draws = rng.integers(0, n, size=(n_draws, n))
-    return _interval(values.mean(), _grid_means(values, member_draws, example_draws), level)
-
-
-def multi_bootstrap_ratio(
-    values: np.ndarray, *, n_draws: int = 1000, level: float = 0.95, seed: int = 0
-) -> list[Interval]:
-    """Intervals for each share of a total: values [M, N, G] are per-example amounts in G
-    groups; the statistic for group g is mean(values[..., g]) / mean(values.sum(-1)) on the
-    drawn grid (a ratio of means, as the Fisher fractions are defined)."""
-    values = np.asarray(values, dtype=np.float64)
-    m, n, _ = values.shape
-    rng = np.random.default_rng(seed)
-    member_draws = rng.integers(0, m, size=(n_draws, m))
-    example_draws = rng.integers(0, n, size=(n_draws, n))
-    means = _grid_means(values, member_draws, example_draws)  # [draws, G]
-    shares = means / means.sum(axis=1, keepdims=True)
-    estimate = values.mean(axis=(0, 1))
-    estimate = estimate / estimate.sum()
-    return [_interval(estimate[g], shares[:, g], level) for g in range(values.shape[2])]
-
-
-def _pair_weights(pairs: Sequence[tuple[int, int]], member_draw: np.ndarray) -> np.ndarray:
-    """Weight of each original pair in a draw: how many pairs of distinct drawn members
-    (drawn slots i < j holding different members) it corresponds to."""
-    counts = np.bincount(member_draw, minlength=member_draw.max() + 1)
-    return np.array([counts[a] * counts[b] if a < len(counts) and b < len(counts) else 0 for a, b in pairs], float)
-
-
-def _pair_means(values: np.ndarray, pairs, member_draws, example_draws) -> np.ndarray:
-    out = []
-    for members, examples in zip(member_draws, example_draws):
-        weights = _pair_weights(pairs, members)
-        if weights.sum() == 0:  # every drawn slot holds the same member: no pair to compare
-            out.append(np.nan)
-            continue
-        out.append(float(weights @ values[:, examples].mean(axis=1) / weights.sum()))
-    return np.array(out)
+    """Interval for a statistic (default: the mean) of a per-member, per-example metric
+    ``values`` [M, N]; ``statistic`` maps a drawn [M, N] grid to a number."""
+    _check(n_draws, level)
+    values = _as_values(values, 2)
+    member_rng, (example_rng,) = _generators(seed, 1)
+    counts = _member_counts(member_rng, len(values), n_draws)
+    return _interval(statistic(values), _draw_statistics(values, counts, example_rng, statistic), level)
 
 
 def multi_bootstrap_pairs(
@@ -94,45 +149,49 @@ def multi_bootstrap_pairs(
     n_draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    statistic: Statistic = np.mean,
 ) -> Interval:
-    """Interval for the mean of a pairwise metric ``values`` [P, N] (one row per member pair).
-
-    A draw resamples members with replacement; every pair of drawn slots holding two
-    distinct members contributes that pair's values (a pair of a member with itself is not
-    a comparison and is left out). Examples are resampled as for single members. Draws in
-    which all slots hold one member carry no pair and are dropped."""
-    values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    member_draws = rng.integers(0, n_members, size=(n_draws, n_members))
-    example_draws = rng.integers(0, values.shape[1], size=(n_draws, values.shape[1]))
-    return _interval(values.mean(), _pair_means(values, pairs, member_draws, example_draws), level)
-
-
-def _p_value(diffs: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of a difference: 2 min(P(d <= 0), P(d >= 0)), at least 1/draws."""
-    finite = diffs[np.isfinite(diffs)]
-    p_value = 2 * min((finite <= 0).mean(), (finite >= 0).mean())
-    return float(min(1.0, max(p_value, 1.0 / max(1, len(finite)))))
+    """Interval for a statistic (default: the mean) of a pairwise metric ``values`` [P, N],
+    one row per member pair in ``pairs`` (indices into ``n_members`` members). Members are
+    drawn with replacement and pairs kept as described in the module docstring; examples are
+    resampled as for single members. ``statistic`` maps a drawn [pairs, N] grid to a number."""
+    _check(n_draws, level)
+    values = _as_values(values, 2)
+    if len(values) != len(pairs):
+        raise ValueError(f"{len(values)} rows of values for {len(pairs)} pairs")
+    member_rng, (example_rng,) = _generators(seed, 1)
+    weights = _pair_weights(pairs, _member_counts(member_rng, n_members, n_draws))
+    return _interval(statistic(values), _draw_statistics(values, weights, example_rng, statistic), level)
 
 
-def paired_share_difference(
-    values_a: np.ndarray, values_b: np.ndarray, *, n_draws: int = 1000, level: float = 0.95, seed: int = 0
-) -> list[tuple[Interval, float]]:
-    """Per group g, the difference of shares (as in ``multi_bootstrap_ratio``) between two
-    ensembles [M, N, G] with the same groups, paired by member as in ``paired_difference``."""
-    a = np.asarray(values_a, dtype=np.float64)
-    b = np.asarray(values_b, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    member_draws = rng.integers(0, a.shape[0], size=(n_draws, a.shape[0]))
-    draws_a = rng.integers(0, a.shape[1], size=(n_draws, a.shape[1]))
-    draws_b = rng.integers(0, b.shape[1], size=(n_draws, b.shape[1]))
+def _shares(means: np.ndarray) -> np.ndarray:
+    return means / means.sum(axis=-1, keepdims=True)
 
-    def shares(x: np.ndarray) -> np.ndarray:
-        return x / x.sum(axis=-1, keepdims=True)
 
-    diffs = shares(_grid_means(a, member_draws, draws_a)) - shares(_grid_means(b, member_draws, draws_b))
-    estimate = shares(a.mean(axis=(0, 1))) - shares(b.mean(axis=(0, 1)))
-    return [(_interval(estimate[g], diffs[:, g], level), _p_value(diffs[:, g])) for g in range(a.shape[2])]
+def multi_bootstrap_ratio(
+    values: np.ndarray, *, n_draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> list[Interval]:
+    """Intervals for each share of a total: values [M, N, G] are per-example amounts in G
+    groups; the statistic for group g is mean(values[..., g]) / mean(values.sum(-1)) on the
+    drawn grid (a ratio of means, as the Fisher fractions are defined)."""
+    _check(n_draws, level)
+    values = _as_values(values, 3)
+    member_rng, (example_rng,) = _generators(seed, 1)
+    counts = _member_counts(member_rng, len(values), n_draws)
+    shares = _shares(_draw_statistics(values, counts, example_rng, np.mean))  # [draws, G]
+    estimate = _shares(values.mean(axis=(0, 1)))
+    return [_interval(estimate[g], shares[:, g], level) for g in range(values.shape[2])]
+
+
+def _paired_weights(a, b, pairs, n_members, rng, n_draws) -> np.ndarray:
+    """Row weights shared by both conditions: member counts, or pair multiplicities."""
+    if len(a) != len(b):
+        raise ValueError(f"paired conditions need the same members or pairs, got {len(a)} and {len(b)} rows")
+    if pairs is None:
+        return _member_counts(rng, len(a), n_draws)
+    if len(a) != len(pairs) or n_members is None:
+        raise ValueError("pair metrics need one row per pair and n_members")
+    return _pair_weights(pairs, _member_counts(rng, n_members, n_draws))
 
 
 def paired_difference(
@@ -144,23 +203,32 @@ def paired_difference(
     n_draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    statistic: Statistic = np.mean,
 ) -> tuple[Interval, float]:
-    """Interval and two-sided p-value for mean(a) - mean(b) between two ensembles.
+    """Interval and two-sided p-value for statistic(a) - statistic(b) between two ensembles.
 
     The member draw is shared (both ensembles use the same seed list, so seed i of one is
     paired with seed i of the other); examples are resampled independently per ensemble
-    (they come from different corpora). With ``pairs`` the values are pairwise metrics
-    [P, N]; otherwise per-member metrics [M, N]. p = 2 min(P(d <= 0), P(d >= 0)), at least
-    1 / n_draws."""
-    a = np.asarray(values_a, dtype=np.float64)
-    b = np.asarray(values_b, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    m = n_members if pairs is not None else a.shape[0]
-    member_draws = rng.integers(0, m, size=(n_draws, m))
-    draws_a = rng.integers(0, a.shape[1], size=(n_draws, a.shape[1]))
-    draws_b = rng.integers(0, b.shape[1], size=(n_draws, b.shape[1]))
-    if pairs is None:
-        diffs = _grid_means(a, member_draws, draws_a) - _grid_means(b, member_draws, draws_b)
-    else:
-        diffs = _pair_means(a, pairs, member_draws, draws_a) - _pair_means(b, pairs, member_draws, draws_b)
-    return _interval(a.mean() - b.mean(), diffs, level), _p_value(diffs)
+    (they come from different corpora, and N may differ). With ``pairs`` (and ``n_members``)
+    the values are pairwise metrics [P, N] with the same pairs in both; otherwise per-member
+    metrics [M, N]. p = 2 min(P(d <= 0), P(d >= 0)) over the draws, at least 1 / n_draws."""
+    _check(n_draws, level)
+    a, b = _as_values(values_a, 2), _as_values(values_b, 2)
+    member_rng, (rng_a, rng_b) = _generators(seed, 2)
+    weights = _paired_weights(a, b, pairs, n_members, member_rng, n_draws)
+    diffs = _draw_statistics(a, weights, rng_a, statistic) - _draw_statistics(b, weights, rng_b, statistic)
+    return _interval(statistic(a) - statistic(b), diffs, level), _p_value(diffs)
+
+
+def paired_share_difference(
+    values_a: np.ndarray, values_b: np.ndarray, *, n_draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> list[tuple[Interval, float]]:
+    """Per group g, the difference of shares (as in ``multi_bootstrap_ratio``) between two
+    ensembles [M, N, G] with the same groups, paired by member as in ``paired_difference``."""
+    _check(n_draws, level)
+    a, b = _as_values(values_a, 3), _as_values(values_b, 3)
+    member_rng, (rng_a, rng_b) = _generators(seed, 2)
+    weights = _paired_weights(a, b, None, None, member_rng, n_draws)
+    diffs = _shares(_draw_statistics(a, weights, rng_a, np.mean)) - _shares(_draw_statistics(b, weights, rng_b, np.mean))
+    estimate = _shares(a.mean(axis=(0, 1))) - _shares(b.mean(axis=(0, 1)))
+    return [(_interval(estimate[g], diffs[:, g], level), _p_value(diffs[:, g])) for g in range(a.shape[2])]

@@ -119,8 +119,8 @@ def pairwise_disagreement(
     after top-p truncation of both members, for each p in ``top_p_values``) and
     ``argmax_differs`` [n_pairs, N]. ``probs_by_member`` is indexed [members, positions,
     vocabulary] (an array, or any object with ``shape`` and ``[:, a:b]`` slicing); positions
-    are read ``chunk_size`` at a time, so memory is about 20 M + 16 bytes per member
-    probability of a chunk (M members), whatever N is."""
+    are read ``chunk_size`` at a time, so memory is a few tens of bytes per probability of
+    a [M, chunk_size, V] chunk, whatever N is."""
     for p in top_p_values:
         _check_top_p(p)
     n_members, n_positions = probs_by_member.shape[0], probs_by_member.shape[1]

