@@ -1,70 +1,141 @@
-"""Embedding comparisons against scipy and constructed cases."""
+"""Embedding comparisons against scipy, brute-force references and constructed cases."""
 
 import numpy as np
 import pytest
-from scipy.linalg import orthogonal_procrustes
 from scipy.spatial import procrustes as scipy_procrustes
 from scipy.stats import spearmanr, special_ortho_group
 
 from seqens import embeddings as e
 
 
-def test_neighbours_exclude_self_and_chunking_does_not_matter():
+def unit(X):
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def on_arc(degrees):
+    """2-d unit vectors at the given angles: cosine neighbours are the angular neighbours."""
+    radians = np.deg2rad(degrees)
+    return np.stack([np.cos(radians), np.sin(radians)], axis=1)
+
+
+def jaccard(a, b):
+    return len(set(a) & set(b)) / len(set(a) | set(b))
+
+
+def test_neighbours_match_a_full_sort_whatever_the_chunking():
     X = np.random.default_rng(0).normal(size=(50, 8))
-    idx, sims = e.cosine_neighbours(X, 5, chunk_size=7)
-    idx_full, sims_full = e.cosine_neighbours(X, 5, chunk_size=1000)
-    np.testing.assert_array_equal(idx, idx_full)
-    np.testing.assert_allclose(sims, sims_full)
-    assert not (idx == np.arange(50)[:, None]).any()
-    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
-    full = unit @ unit.T
+    full = unit(X) @ unit(X).T
     np.fill_diagonal(full, -np.inf)
-    np.testing.assert_array_equal(idx[:, 0], full.argmax(axis=1))
-    assert (np.diff(sims, axis=1) <= 1e-12).all()
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :5]
+    for chunk_size in (1, 7, 1000):
+        idx, sims = e.cosine_neighbours(X, 5, chunk_size=chunk_size)
+        np.testing.assert_array_equal(idx, expected)
+        np.testing.assert_allclose(sims, np.take_along_axis(full, expected, axis=1), atol=1e-14)
+    assert not (idx == np.arange(50)[:, None]).any()
+    assert e.cosine_neighbours(X, 49)[0].shape == (50, 49)
+    for bad_k in (0, 50):
+        with pytest.raises(ValueError, match="k must be"):
+            e.cosine_neighbours(X, bad_k)
+
+
+def test_neighbour_ties_go_to_the_lower_index():
+    # Token 0 is orthogonal to tokens 1-3 (similarity exactly 0) and opposite to token 4;
+    # tokens 1-3 are identical (similarity exactly 1 to each other).
+    E = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
+    idx, sims = e.cosine_neighbours(E, 3, chunk_size=2)
+    assert idx.tolist() == [[1, 2, 3], [2, 3, 0], [1, 3, 0], [1, 2, 0], [1, 2, 3]]
+    np.testing.assert_array_equal(sims[1], [1.0, 1.0, 0.0])
+    # Many exact ties across the k-th place, where argpartition alone would pick arbitrarily.
+    scores = np.array([[3.0, 1, 1, 1, 1, 1, 1, 1, 2, 1], [1.0, 1, 1, 1, 1, 1, 1, 1, 1, 1]])
+    assert e._top_k(scores, 4).tolist() == [[0, 8, 1, 2], [0, 1, 2, 3]]
 
 
 def test_topk_overlap_on_constructed_neighbour_sets():
-    # Points on a line of angles: each token's nearest neighbours are its angular neighbours.
-    angles = np.linspace(0, np.pi / 2, 20)
-    A = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    overlap = e.topk_overlap(A, A.copy(), ks=(1, 2, 5, 50))
-    assert set(overlap) == {1, 2, 5}  # k >= V skipped
-    assert all(np.allclose(v, 1.0) for v in overlap.values())
-    # Reverse the order of B's tokens along the arc, except swapping... a permutation of tokens
-    perm = np.random.default_rng(1).permutation(20)
-    B = A[perm]
-    nn_a, _ = e.cosine_neighbours(A, 3)
-    nn_b, _ = e.cosine_neighbours(B, 3)
-    expected = [len(set(a) & set(b)) / len(set(a) | set(b)) for a, b in zip(nn_a, nn_b)]
-    np.testing.assert_allclose(e.topk_overlap(A, B, ks=(3,))[3], expected)
+    A = on_arc([0, 10, 25, 60])  # neighbours by distance: 0:1,2,3  1:0,2,3  2:1,0,3  3:2,1,0
+    B = on_arc([0, 50, 20, 60])  # neighbours by distance: 0:2,1,3  1:3,2,0  2:0,1,3  3:1,2,0
+    overlap = e.topk_overlap(A, B, ks=(1, 2, 3, 4, 10))
+    assert set(overlap) == {1, 2, 3}  # k >= V skipped
+    np.testing.assert_allclose(overlap[1], [0, 0, 0, 0])
+    np.testing.assert_allclose(overlap[2], [1, 1 / 3, 1, 1])  # token 1: {0, 2} vs {3, 2}
+    np.testing.assert_allclose(overlap[3], [1, 1, 1, 1])
+    assert all(np.allclose(v, 1.0) for v in e.topk_overlap(A, A.copy(), ks=(1, 2, 3)).values())
+    with pytest.raises(ValueError, match="positive"):
+        e.topk_overlap(A, B, ks=(0, 2))
+
+
+def test_topk_overlap_is_the_jaccard_index_of_the_neighbour_sets():
+    rng = np.random.default_rng(1)
+    A, B = rng.normal(size=(60, 5)), rng.normal(size=(60, 5))
+    B[:30] = A[:30] + 0.1 * rng.normal(size=(30, 5))  # half the tokens keep similar neighbours
+    ks = (1, 3, 10, 59, 60)
+    overlap = e.topk_overlap(A, B, ks=ks, chunk_size=7)
+    assert set(overlap) == {1, 3, 10, 59}
+    for k in (1, 3, 10, 59):
+        nn_a, _ = e.cosine_neighbours(A, k)
+        nn_b, _ = e.cosine_neighbours(B, k)
+        np.testing.assert_allclose(overlap[k], [jaccard(a, b) for a, b in zip(nn_a, nn_b)])
+    assert 0 < overlap[10].mean() < 1
+    found = (e.cosine_neighbours(A, 59), e.cosine_neighbours(B, 59))
+    precomputed = e.topk_overlap(A, B, ks=ks, neighbours=found)
+    assert all(np.array_equal(precomputed[k], overlap[k]) for k in overlap)
+    with pytest.raises(ValueError, match="precomputed"):
+        e.topk_overlap(A, B, ks=(3,), neighbours=(e.cosine_neighbours(A, 2), e.cosine_neighbours(B, 2)))
+
+
+def spearman_direction(own, other, E, k):
+    """One direction of local Spearman by a per-row scipy loop over E's own neighbours."""
+    nn, _ = e.cosine_neighbours(E, k)
+    return np.array([spearmanr(own[i] @ own[nn[i]].T, other[i] @ other[nn[i]].T)[0] for i in range(len(E))])
 
 
 def test_local_spearman_matches_per_row_scipy_and_is_symmetrised():
     rng = np.random.default_rng(2)
     A, B = rng.normal(size=(40, 6)), rng.normal(size=(40, 6))
     k = 8
-    unit_a = A / np.linalg.norm(A, axis=1, keepdims=True)
-    unit_b = B / np.linalg.norm(B, axis=1, keepdims=True)
+    from_a = spearman_direction(unit(A), unit(B), A, k)
+    from_b = spearman_direction(unit(B), unit(A), B, k)
+    assert np.abs(from_a - from_b).max() > 0.3  # the two neighbour sets really differ
+    np.testing.assert_allclose(e.local_spearman(A, B, k), 0.5 * (from_a + from_b), atol=1e-12)
+    np.testing.assert_allclose(e.local_spearman(B, A, k), e.local_spearman(A, B, k), atol=1e-12)
+    found = (e.cosine_neighbours(A, 20), e.cosine_neighbours(B, 20))
+    np.testing.assert_allclose(e.local_spearman(A, B, k, neighbours=found), 0.5 * (from_a + from_b), atol=1e-12)
+    rotation = special_ortho_group.rvs(6, random_state=3)
+    np.testing.assert_allclose(e.local_spearman(A, 3 * A @ rotation, k), 1.0)
 
-    def direction(own, other, E):
-        nn, _ = e.cosine_neighbours(E, k)
-        return np.array([spearmanr(own[i] @ own[nn[i]].T, other[i] @ other[nn[i]].T)[0] for i in range(40)])
 
-    expected = 0.5 * (direction(unit_a, unit_b, A) + direction(unit_b, unit_a, B))
-    np.testing.assert_allclose(e.local_spearman(A, B, k), expected, atol=1e-12)
-    np.testing.assert_allclose(e.local_spearman(A, B, k), e.local_spearman(B, A, k), atol=1e-12)
-    np.testing.assert_allclose(e.local_spearman(A, 3 * A, k), 1.0)
+def test_local_spearman_on_a_constructed_asymmetric_case():
+    # Token 0 at 0 degrees; B moves token 4 from 51 to 4 degrees and token 3 from 35 to 63
+    # (no two distances from any token are equal, so no rank ties).
+    A = on_arc([0, 10, 22, 35, 51])
+    B = on_arc([0, 10, 22, 63, 4])
+    # From A's neighbours {1, 2, 3}: both members rank them 1 > 2 > 3, rho = 1.
+    # From B's neighbours {4, 1, 2}: B ranks 4 > 1 > 2, A ranks 1 > 2 > 4, rho = -0.5.
+    assert e.local_spearman(A, B, 3)[0] == pytest.approx(0.25)
+    expected = 0.5 * (spearman_direction(A, B, A, 3) + spearman_direction(B, A, B, 3))
+    np.testing.assert_allclose(e.local_spearman(A, B, 3), expected, atol=1e-12)
+
+
+def test_local_spearman_constant_rows_are_nan():
+    # Token 0 is orthogonal to every other token: its similarities are all exactly 0.
+    E = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0, 1.0, 1.0]])
+    values = e.local_spearman(E, 2 * E, 2)
+    assert np.isnan(values[0]) and values[1] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="k >= 2"):
+        e.local_spearman(E, E, 1)
 
 
 def test_procrustes_matches_scipy_and_aligns_rotations():
     rng = np.random.default_rng(3)
     A, B = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
-    disparity, _ = e.procrustes(A, B)
-    assert disparity == pytest.approx(scipy_procrustes(A, B)[2], rel=1e-10)
+    disparity, cosine = e.procrustes(A, B)
+    standard_a, aligned_b, scipy_disparity = scipy_procrustes(A, B)
+    assert disparity == pytest.approx(scipy_disparity, rel=1e-10)
+    assert cosine == pytest.approx(np.mean(np.sum(unit(standard_a) * unit(aligned_b), axis=1)), rel=1e-10)
     rotation = special_ortho_group.rvs(5, random_state=4)
     disparity, cosine = e.procrustes(A, 2.5 * A @ rotation + 1.0)
     assert disparity == pytest.approx(0.0, abs=1e-12) and cosine == pytest.approx(1.0)
-    assert orthogonal_procrustes(A, A @ rotation)[0] is not None
+    with pytest.raises(ValueError, match="one shape"):
+        e.procrustes(A, B[:, :4])
 
 
 def test_linear_cka_invariances_and_reference():
@@ -72,11 +143,16 @@ def test_linear_cka_invariances_and_reference():
     X = rng.normal(size=(100, 10))
     Q = special_ortho_group.rvs(10, random_state=6)
     assert e.linear_cka(X, X @ Q) == pytest.approx(1.0)
-    assert e.linear_cka(X, 3.0 * X) == pytest.approx(1.0)
+    assert e.linear_cka(X, 3.0 * X + 2.0) == pytest.approx(1.0)
     Y = rng.normal(size=(100, 7))
-    # direct HSIC form: tr(K H L H) / sqrt(tr(K H K H) tr(L H L H)) with linear kernels
+    # Direct HSIC form with linear kernels: tr(K H L H) / sqrt(tr(K H K H) tr(L H L H)).
     H = np.eye(100) - 1.0 / 100
     K, L = X @ X.T, Y @ Y.T
-    hsic = lambda P, R: np.trace(P @ H @ R @ H)  # noqa: E731
-    assert e.linear_cka(X, Y) == pytest.approx(hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L)))
+
+    def hsic(P, R):
+        return np.trace(P @ H @ R @ H)
+
+    assert e.linear_cka(X, Y) == pytest.approx(hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L)), rel=1e-10)
     assert e.linear_cka(X, Y) < 0.3
+    Z = X[:, :3] @ rng.normal(size=(3, 4))  # a different width, partly shared
+    assert e.linear_cka(X, Z) == pytest.approx(hsic(K, Z @ Z.T) / np.sqrt(hsic(K, K) * hsic(Z @ Z.T, Z @ Z.T)))

@@ -83,7 +83,7 @@ def _row_counts(indices: np.ndarray, n: int) -> np.ndarray:
 def _pair_weights(pairs: Sequence[tuple[int, int]], member_counts: np.ndarray) -> np.ndarray:
     """Multiplicity of each pair (a, b) in each draw: the number of pairs of drawn slots that
     hold a and b, counts[a] x counts[b]. [draws, P] from member counts [draws, M]."""
-    first, second = np.asarray(pairs).T
+    first, second = np.asarray(pairs, dtype=np.int64).reshape(-1, 2).T
     return member_counts[..., first] * member_counts[..., second]
 
 
@@ -100,17 +100,16 @@ def _draw_statistics(
     out = []
     for start in range(0, n_draws, batch):
         examples = rng.integers(0, n, size=(min(batch, n_draws - start), n))
-        weights = row_weights[start : start + len(examples)].astype(np.float64)
+        weights = row_weights[start : start + len(examples)]
         if statistic is np.mean:
             example_means = np.tensordot(_row_counts(examples, n).astype(np.float64), values, axes=(1, 1)) / n
+            totals = weights.sum(axis=1).reshape((-1,) + (1,) * (values.ndim - 2))
             with np.errstate(invalid="ignore", divide="ignore"):
-                totals = weights.sum(axis=1).reshape((-1,) + (1,) * (values.ndim - 2))
-                out.append(np.einsum("dr,dr...->d...", weights, example_means) / totals)
+                out.append(np.einsum("dr,dr...->d...", weights.astype(np.float64), example_means) / totals)
         else:
             out.append(
                 [
-                    statistic(values[np.repeat(np.arange(len(w)), w.astype(np.int64))][:, drawn])
-                    if w.any() else np.nan
+                    statistic(values[np.repeat(np.arange(len(w)), w)][:, drawn]) if w.any() else np.nan
                     for w, drawn in zip(weights, examples)
                 ]
             )
@@ -229,6 +228,7 @@ def paired_share_difference(
     a, b = _as_values(values_a, 3), _as_values(values_b, 3)
     member_rng, (rng_a, rng_b) = _generators(seed, 2)
     weights = _paired_weights(a, b, None, None, member_rng, n_draws)
-    diffs = _shares(_draw_statistics(a, weights, rng_a, np.mean)) - _shares(_draw_statistics(b, weights, rng_b, np.mean))
+    shares_a = _shares(_draw_statistics(a, weights, rng_a, np.mean))
+    diffs = shares_a - _shares(_draw_statistics(b, weights, rng_b, np.mean))
     estimate = _shares(a.mean(axis=(0, 1))) - _shares(b.mean(axis=(0, 1)))
     return [(_interval(estimate[g], diffs[:, g], level), _p_value(diffs[:, g])) for g in range(a.shape[2])]

@@ -64,25 +64,36 @@ def _check_top_p(p: float) -> None:
         raise ValueError(f"top-p must be in (0, 1], got {p}")
 
 
-class _NucleusRanks:
-    """Each token's position in its row's descending order (ties: lower id first) and, per
-    row, the mass by position. Sorting once serves every top-p value."""
+class _Nuclei:
+    """Rows sorted once in descending order, with the cumulative mass along that order:
+    every top-p truncation follows without another sort. (The order of equal probabilities
+    does not change the sums, so a fast unstable sort of the values serves.)"""
 
     def __init__(self, probs: np.ndarray):
-        order = np.argsort(-probs, axis=-1, kind="stable")
-        self.cumulative = np.cumsum(np.take_along_axis(probs, order, axis=-1), axis=-1)
-        self.rank = np.empty(order.shape, dtype=np.int32 if order.shape[-1] < 2**31 else np.int64)
-        np.put_along_axis(self.rank, order, np.arange(order.shape[-1], dtype=self.rank.dtype), axis=-1)
         self.probs = probs
+        self.sorted = -np.sort(-probs, axis=-1)
+        self.cumulative_mass = np.cumsum(self.sorted, axis=-1)
+
+    def _kept(self, n_kept: np.ndarray) -> np.ndarray:
+        """The n_kept most probable tokens of each row, lower ids first among equal
+        probabilities: every token above the n_kept-th probability, then tied ones by id."""
+        threshold = np.take_along_axis(self.sorted, (n_kept - 1)[:, None], axis=-1)
+        above = self.probs > threshold
+        tied = self.probs == threshold
+        room = n_kept - above.sum(axis=-1)
+        crowded = tied.sum(axis=-1) > room
+        if crowded.any():
+            tied[crowded] &= np.cumsum(tied[crowded], axis=-1) <= room[crowded, None]
+        return above | tied
 
     def truncate(self, p: float) -> np.ndarray:
-        """The smallest prefix whose mass reaches p (at least the top token), renormalised."""
+        """The smallest set of most probable tokens whose mass reaches p (at least the top
+        one), renormalised: [N, V]."""
         if p == 1.0:
             return self.probs
-        mass_before = self.cumulative[:, :-1]
-        n_kept = 1 + (mass_before < p - TOP_P_TOLERANCE).sum(axis=-1)
-        kept_mass = np.take_along_axis(self.cumulative, (n_kept - 1)[:, None], axis=-1)
-        return np.where(self.rank < n_kept[:, None], self.probs, 0.0) / kept_mass
+        n_kept = 1 + (self.cumulative_mass[:, :-1] < p - TOP_P_TOLERANCE).sum(axis=-1)
+        mass = np.take_along_axis(self.cumulative_mass, (n_kept - 1)[:, None], axis=-1)
+        return np.where(self._kept(n_kept), self.probs, 0.0) / mass
 
 
 def top_p_truncate(probs: np.ndarray, p: float) -> np.ndarray:
@@ -91,10 +102,11 @@ def top_p_truncate(probs: np.ndarray, p: float) -> np.ndarray:
     first), renormalised. p = 1 returns the input unchanged."""
     _check_top_p(p)
     probs = _float64(probs)
-    return probs if p == 1.0 else _NucleusRanks(probs).truncate(p)
+    return probs if p == 1.0 else _Nuclei(probs).truncate(p)
 
 
 def _js_distance_from_entropies(p: np.ndarray, q: np.ndarray, entropy_p: np.ndarray, entropy_q: np.ndarray):
+    """JS distance from the rows and their entropies (which pairwise_disagreement reuses)."""
     divergence = entropy_bits(0.5 * (p + q)) - 0.5 * (entropy_p + entropy_q)
     return np.sqrt(np.clip(divergence, 0.0, 1.0))
 
@@ -130,7 +142,7 @@ def pairwise_disagreement(
     for start in range(0, n_positions, chunk_size):
         stop = min(start + chunk_size, n_positions)
         chunk = _float64(probs_by_member[:, start:stop])
-        nuclei = [_NucleusRanks(member) for member in chunk]
+        nuclei = [_Nuclei(member) for member in chunk]
         for p_index, p in enumerate(top_p_values):
             truncated = [nucleus.truncate(p) for nucleus in nuclei]
             entropies = [entropy_bits(member) for member in truncated]
