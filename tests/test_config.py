@@ -53,6 +53,10 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c["tokenizers"]["kmer6"].update(stride=4), "tokenizers.kmer6.stride"),
         (lambda c: c.update(objectives={"telepathy": {}}), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
+        (lambda c: c.update(objectives=["mlm", "telepathy"]), "objectives.telepathy: unknown objective"),
+        (lambda c: c.update(objectives=["mlm", "mlm"]), "objectives"),
+        (lambda c: c.update(objectives={"randommask": {"spans": [1, 2, 3, 4, 5]}}, training={"steps": 3}),
+         "objectives.randommask: objective 'randommask': 5 stages do not fit in 3 training steps"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment):
@@ -61,3 +65,12 @@ def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment)
     message = str(error.value)
     assert fragment in message
     assert "\n" not in message and message.startswith("config: ")
+
+
+def test_objectives_as_a_list_of_names_take_their_defaults(demo_config):
+    as_list = study_with(demo_config, lambda c: c.update(objectives=["mlm", "randommask", "mae", "clm"]))
+    as_mapping = study_with(demo_config, lambda c: c.update(objectives={"mlm": {}, "randommask": {}, "mae": None,
+                                                                        "clm": {}}))
+    assert as_list.objectives == as_mapping.objectives == ["mlm", "randommask", "mae", "clm"]
+    assert as_list.config["objectives"]["mae"] == {} and as_list.objective_params("mae") == {}
+    assert len(as_list.members) == 3 * 4 * 3

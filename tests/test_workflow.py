@@ -44,9 +44,11 @@ def test_dry_run_paper_config():
     assert jobs["fetch_corpus"] == 6 and jobs["train_member"] == 3 * 5
 
 
-def test_demo_with_all_four_objectives_dry_runs():
-    objectives = '{"mlm": {}, "randommask": {}, "mae": {}, "clm": {}}'
-    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--config", f"objectives={objectives}")
+def test_demo_with_all_four_objectives_dry_runs(tmp_path):
+    """The line a user adds to config/config.yaml, here in a second config file."""
+    extra = tmp_path / "objectives.yaml"
+    extra.write_text("objectives: [mlm, randommask, mae, clm]\n")
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/config.yaml", str(extra))
     assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4 * 3
 
 
@@ -141,7 +143,7 @@ conditions:
   - {corpus: wiki, tokenizer: bpe}
   - {corpus: athal, tokenizer: kmer6}
 seeds: [1, 2]
-objectives: {mlm: {}, randommask: {}, mae: {}, clm: {}}
+objectives: [mlm, randommask, mae, clm]
 training: {steps: 40, eval_every: 20, checkpoint_every: 20}
 data: {sequence_length: 64, train_sequences: 512, eval_sequences: 64}
 extraction: {fisher_sequences: 16, bootstrap_draws: 100}

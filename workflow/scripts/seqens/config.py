@@ -93,6 +93,10 @@ class Study:
 
     def __init__(self, config: dict, schema_path: Path = SCHEMA_PATH):
         self.config = validate_schema(config, schema_path)
+        # One form downstream: a list of names means each with its default parameters.
+        # In place, like the schema defaults, so that Snakemake's `config` sees it too.
+        if isinstance(self.config["objectives"], list):
+            self.config["objectives"] = {name: {} for name in self.config["objectives"]}
         self._check_cross_references()
 
     # --- expansion -------------------------------------------------------------------
