@@ -155,3 +155,36 @@ def test_mediawiki_dump_streams_articles_as_plain_text(tmp_path):
 
 def test_wikitext_nested_templates_and_links():
     assert wikitext_to_plain("a {{x|{{y|z}}|w}} b [[c|d]] [[e]]") == "a b d e"
+
+
+@pytest.mark.parametrize("block_size", [5, 64, 1 << 24])
+def test_fasta_index_equals_pyfaidx_own_index(tmp_path, block_size):
+    import random
+
+    import pyfaidx
+
+    from seqens.readers import fasta_index
+
+    rng = random.Random(block_size)
+    for trial in range(40):
+        records = []
+        for r in range(rng.randint(1, 4)):
+            seq = "".join(rng.choice("ACGTNacgtRY") for _ in range(rng.randint(1, 200)))
+            records.append((f"r{r}", seq))
+        text = fasta_text(records, width=rng.randint(1, 70))
+        text = text if rng.random() < 0.8 else text.rstrip("\n")  # last line without a newline
+        text = text if rng.random() < 0.7 else text.replace("\n", "\r\n")
+        path = tmp_path / f"t{trial}.fa"
+        path.write_bytes(text.encode())
+        reference = tmp_path / f"reference{trial}.fa"
+        reference.write_bytes(text.encode())
+        pyfaidx.Faidx(str(reference)).close()
+        assert fasta_index(path, block_size) == (tmp_path / f"reference{trial}.fa.fai").read_text(), text
+
+
+def test_fasta_with_uneven_lines_is_refused_with_its_record(tmp_path):
+    path = tmp_path / "uneven.fa"
+    path.write_text(">a\nACGT\nACGT\n>b\nACGT\nAC\nACGT\n")
+    with pytest.raises(InputError, match=r"uneven.fa: malformed FASTA \(uneven line lengths in record 'b'\)"):
+        read_all(path)
+    assert not (tmp_path / "uneven.fa.fai").exists()  # nothing half-written

@@ -29,6 +29,8 @@ from .readers import documents, fasta_records
 SPLITS = ("train", "eval")
 _NEWLINE = ord("\n")
 _N = ord("N")
+# Per byte: True for an ambiguity code, i.e. a letter other than A, C, G, T, N in either case.
+_AMBIGUOUS = np.array([chr(b).isalpha() and chr(b).upper() not in "ACGTN" for b in range(256)])
 
 # Byte translation tables: every IUPAC letter (any case) to A/C/G/T/N; anything else to 0,
 # which marks a byte that has no business in a DNA sequence.
@@ -157,18 +159,16 @@ def _process_windows(
         bad = raw[int(np.flatnonzero(clean.reshape(-1) == 0)[0])]
         raise InputError(f"{source}: record '{record}' has a character that is not a nucleotide code: {chr(bad)!r}")
     original = np.frombuffer(raw, dtype=np.uint8).reshape(-1, window)
-    n_counts = (clean == _N).sum(axis=1)
+    n_counts = np.count_nonzero(clean == _N, axis=1)
     keep = n_counts <= max_n_fraction * window
     stats.dropped_items += int((~keep).sum())
     indices = first_window + np.arange(clean.shape[0])
     blocks = indices // eval_block
     unique_blocks, block_of = np.unique(blocks, return_inverse=True)
     is_eval = _block_splits(seed, record, unique_blocks, eval_fraction)[block_of]
-    softmasked = (original >= ord("a")).sum(axis=1)
+    softmasked = np.count_nonzero(original >= ord("a"), axis=1)
     # Ambiguity codes are non-ACGTN letters in the original sequence.
-    upper = original & 0xDF
-    ambiguous = ~np.isin(upper, np.frombuffer(b"ACGTN", dtype=np.uint8))
-    ambiguous_counts = ambiguous.sum(axis=1)
+    ambiguous_counts = np.count_nonzero(_AMBIGUOUS[original], axis=1)
     lines = np.empty((clean.shape[0], window + 1), dtype=np.uint8)
     lines[:, :window] = clean
     lines[:, window] = _NEWLINE
