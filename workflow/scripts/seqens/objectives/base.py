@@ -54,7 +54,7 @@ def bert_config(preset: dict, special: SpecialTokens, **overrides) -> BertConfig
     return config
 
 
-def replace_80_10_10(
+def corrupt_selected(
     input_ids: Tensor,
     selected: Tensor,
     special: SpecialTokens,

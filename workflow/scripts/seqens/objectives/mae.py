@@ -4,16 +4,19 @@ Per sequence exactly round(mask_ratio x ordinary tokens) tokens are selected, an
 covers exactly those. As in BERT (and BarcodeMAE's ``mask_token_ratio``/``random_token_ratio``
 options), a selected token is hidden with probability ``hide_fraction`` (0.8), replaced by a
 random ordinary token with probability ``random_fraction`` (0.1), and otherwise kept.
+
 Hidden tokens are removed: the encoder (a ``BertModel`` with ``encoder_layers`` layers) sees
 only the other tokens, compacted to the front with their original position ids (padding and
-an attention mask fill the tail), so no [MASK] token ever enters it. (BarcodeMAE's default
-hides every selected token; measured here, a tiny model trained that way never leaves the
-unigram solution, nor does MLM with 100% [MASK] replacement, while both learn with BERT's
-split. ``hide_fraction: 1.0, random_fraction: 0.0`` gives BarcodeMAE's default.) A decoder (BERT layers, ``decoder_layers`` of them) receives the
-encoder outputs, linearly projected, scattered back to their positions and a learned mask embedding at hidden
-positions, plus full position embeddings, and an MLM head (tied to the encoder's word
-embeddings, as in BERT) predicts the hidden tokens; the loss covers hidden positions only.
-By default the preset's layers are split evenly, so the total depth matches the preset.
+an attention mask fill the tail), so no [MASK] token ever enters it. A decoder (BERT layers,
+``decoder_layers`` of them) receives the encoder outputs, linearly projected and scattered
+back to their positions, a learned mask embedding at hidden positions, and full position
+embeddings; an MLM head (tied to the encoder's word embeddings, as in BERT) predicts the
+selected tokens. By default the preset's layers are split evenly, so the total depth
+matches the preset. At extraction and for the Fisher every predicted position is hidden.
+
+BarcodeMAE's default hides every selected token (``hide_fraction: 1.0, random_fraction:
+0.0``). Measured here, a tiny model trained that way never leaves the unigram solution, and
+neither does MLM with 100% [MASK] replacement, while both learn with BERT's split.
 
 Saved so that ``AutoModel.from_pretrained(member_dir)`` loads the encoder as a BertModel;
 the decoder, mask embedding and head sit beside it in ``mae_decoder.safetensors``.
@@ -31,7 +34,7 @@ from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
 from ..io import InputError
-from .base import Objective, bert_config, masked_token_nll, replace_80_10_10
+from .base import Objective, bert_config, masked_token_nll, corrupt_selected
 
 DECODER_FILE = "mae_decoder.safetensors"
 DECODER_CONFIG = "mae_decoder_config.json"
@@ -120,7 +123,7 @@ class MaskedAutoencoder(Objective):
         rank = torch.argsort(torch.argsort(keys, dim=1), dim=1)
         counts = torch.round(self.params["mask_ratio"] * maskable.sum(dim=1, keepdim=True))
         selected = maskable & (rank < counts)
-        corrupted = replace_80_10_10(
+        corrupted = corrupt_selected(
             input_ids, selected, self.special, generator, self.params["hide_fraction"], self.params["random_fraction"]
         )
         hidden = corrupted == self.special.mask

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from transformers import BertForMaskedLM
 
 from ..io import InputError
-from .base import Objective, bert_config, bert_layer_groups, masked_token_nll, replace_80_10_10
+from .base import Objective, bert_config, bert_layer_groups, masked_token_nll, corrupt_selected
 
 
 class MaskedLM(Objective):
@@ -35,7 +35,7 @@ class MaskedLM(Objective):
 
     def training_batch(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> dict[str, Tensor]:
         selected = self.select(input_ids, generator, progress)
-        corrupted = replace_80_10_10(input_ids, selected, self.special, generator)
+        corrupted = corrupt_selected(input_ids, selected, self.special, generator)
         return {"input_ids": corrupted, "targets": input_ids, "selected": selected}
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
