@@ -3,6 +3,7 @@
 import bz2
 import gzip
 import json
+import os
 import struct
 import zlib
 from xml.sax.saxutils import escape
@@ -188,3 +189,16 @@ def test_fasta_with_uneven_lines_is_refused_with_its_record(tmp_path):
     with pytest.raises(InputError, match=r"uneven.fa: malformed FASTA \(uneven line lengths in record 'b'\)"):
         read_all(path)
     assert not (tmp_path / "uneven.fa.fai").exists()  # nothing half-written
+
+
+def test_fasta_index_is_renewed_when_stale_and_a_short_record_is_an_error(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_text(fasta_text())
+    assert read_all(path) == RECORDS  # writes g.fa.fai beside it
+    index = tmp_path / "g.fa.fai"
+    path.write_bytes(path.read_bytes() + b">chrX\nACGT\n")  # changed after indexing: indexed anew
+    assert read_all(path) == [*RECORDS, ("chrX", "ACGT")]
+    path.write_bytes(path.read_bytes()[:-28])  # truncated, with an index that looks newer
+    os.utime(index, (path.stat().st_mtime + 10,) * 2)
+    with pytest.raises(InputError, match=r"g.fa: record 'chrM' has 0 bases where its index says 1"):
+        read_all(path)

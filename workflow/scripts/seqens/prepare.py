@@ -29,8 +29,10 @@ from .readers import documents, fasta_records
 SPLITS = ("train", "eval")
 _NEWLINE = ord("\n")
 _N = ord("N")
-# Per byte: True for an ambiguity code, i.e. a letter other than A, C, G, T, N in either case.
-_AMBIGUOUS = np.array([chr(b).isalpha() and chr(b).upper() not in "ACGTN" for b in range(256)])
+# Byte translation tables that mark (as 1) an ambiguity code, i.e. a letter other than A, C,
+# G, T, N in either case, and a soft-masked (lower-case) base: counted at bytes.translate speed.
+_AMBIGUOUS = bytes(int(chr(b).isalpha() and chr(b).upper() not in "ACGTN") for b in range(256))
+_SOFTMASKED = bytes(int(b >= ord("a")) for b in range(256))
 
 # Byte translation tables: every IUPAC letter (any case) to A/C/G/T/N; anything else to 0,
 # which marks a byte that has no business in a DNA sequence.
@@ -158,7 +160,6 @@ def _process_windows(
     if not clean.all():
         bad = raw[int(np.flatnonzero(clean.reshape(-1) == 0)[0])]
         raise InputError(f"{source}: record '{record}' has a character that is not a nucleotide code: {chr(bad)!r}")
-    original = np.frombuffer(raw, dtype=np.uint8).reshape(-1, window)
     n_counts = np.count_nonzero(clean == _N, axis=1)
     keep = n_counts <= max_n_fraction * window
     stats.dropped_items += int((~keep).sum())
@@ -166,9 +167,8 @@ def _process_windows(
     blocks = indices // eval_block
     unique_blocks, block_of = np.unique(blocks, return_inverse=True)
     is_eval = _block_splits(seed, record, unique_blocks, eval_fraction)[block_of]
-    softmasked = np.count_nonzero(original >= ord("a"), axis=1)
-    # Ambiguity codes are non-ACGTN letters in the original sequence.
-    ambiguous_counts = np.count_nonzero(_AMBIGUOUS[original], axis=1)
+    softmasked = np.count_nonzero(np.frombuffer(raw.translate(_SOFTMASKED), np.uint8).reshape(-1, window), axis=1)
+    ambiguous_counts = np.count_nonzero(np.frombuffer(raw.translate(_AMBIGUOUS), np.uint8).reshape(-1, window), axis=1)
     lines = np.empty((clean.shape[0], window + 1), dtype=np.uint8)
     lines[:, :window] = clean
     lines[:, window] = _NEWLINE
