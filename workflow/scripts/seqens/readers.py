@@ -115,28 +115,40 @@ def _indexed_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _fixed_chunks(pieces: Iterator[bytes], chunk_size: int) -> Iterator[str]:
+    """The concatenated pieces re-cut into chunks of chunk_size characters (the last may be
+    shorter): the shape every FASTA record's ``chunks()`` yields."""
+    pending = b""
+    for piece in pieces:
+        pending += piece
+        cut = len(pending) - len(pending) % chunk_size
+        for start in range(0, cut, chunk_size):
+            yield pending[start : start + chunk_size].decode("latin-1")
+        pending = pending[cut:]
+    if pending:
+        yield pending.decode("latin-1")
+
+
 def _indexed_chunks(path: Path, name: str, entry, chunk_size: int, block_size: int = 1 << 22) -> Iterator[str]:
     """A record's bases, read as bytes from where pyfaidx's index puts them, line breaks
     removed by ``bytes.translate`` (pyfaidx's own fetch goes through str, twice as slow)."""
-    full_lines, rest = divmod(entry.rlen, entry.lenc)
-    remaining = full_lines * entry.lenb + rest  # bytes from the first base to the last
-    pending, length = b"", 0
-    with open(path, "rb") as handle:
-        handle.seek(entry.offset)
-        while remaining > 0:
-            block = handle.read(min(block_size, remaining))
-            if not block:
-                break
-            remaining -= len(block)
-            pending += block.translate(None, b"\r\n")
-            cut = len(pending) - len(pending) % chunk_size
-            for start in range(0, cut, chunk_size):
-                yield pending[start : start + chunk_size].decode("latin-1")
-            length += cut
-            pending = pending[cut:]
-    if pending:
-        length += len(pending)
-        yield pending.decode("latin-1")
+
+    def blocks() -> Iterator[bytes]:
+        full_lines, rest = divmod(entry.rlen, entry.lenc)
+        remaining = full_lines * entry.lenb + rest  # bytes from the first base to the last
+        with open(path, "rb") as handle:
+            handle.seek(entry.offset)
+            while remaining > 0:
+                block = handle.read(min(block_size, remaining))
+                if not block:
+                    return
+                remaining -= len(block)
+                yield block.translate(None, b"\r\n")
+
+    length = 0
+    for chunk in _fixed_chunks(blocks(), chunk_size):
+        length += len(chunk)
+        yield chunk
     if length != entry.rlen:
         raise InputError(f"{path}: record '{name}' has {length} bases where its index says {entry.rlen}")
 
@@ -242,22 +254,17 @@ class _StreamedRecord:
         self.exhausted = False
 
     def chunks(self) -> Iterator[str]:
-        pending = b""
+        for chunk in _fixed_chunks(self._sequence(), self.chunk_size):
+            self.length += len(chunk)
+            yield chunk
+        self.exhausted = True
+
+    def _sequence(self) -> Iterator[bytes]:
         for kind, payload in self.events:
             if kind == "header":
                 self.next_header = payload
-                break
-            pending += payload
-            if len(pending) >= self.chunk_size:
-                cut = len(pending) - len(pending) % self.chunk_size
-                for start in range(0, cut, self.chunk_size):
-                    yield pending[start : start + self.chunk_size].decode("latin-1")
-                self.length += cut
-                pending = pending[cut:]
-        self.exhausted = True
-        if pending:
-            self.length += len(pending)
-            yield pending.decode("latin-1")
+                return
+            yield payload
 
     def drain(self) -> None:
         if not self.exhausted:
