@@ -24,11 +24,14 @@ def study_with(config, mutate):
 def test_demo_and_paper_configs_validate_and_expand():
     demo = load_study(REPO / "config" / "config.yaml")
     assert [c.name for c in demo.conditions] == ["wiki-bpe", "athal-bpe", "athal-kmer6"]
-    assert len(demo.members) == len(demo.conditions) * len(demo.objectives) * len(demo.seeds)
+    assert len(demo.members) == (
+        len(demo.conditions) * len(demo.architectures) * len(demo.objectives) * len(demo.seeds)
+    )
     assert len(demo.seeds) >= 3
     assert demo.config["training"]["warmup_ratio"] == 0.1  # default filled in
     paper = load_study(REPO / "config" / "paper.yaml")
     assert paper.preset()["hidden"] == 768 and paper.config["training"]["grad_clip"] == 0.5
+    assert paper.architectures == ["bert"]
     assert len(paper.seeds) == 5
     for corpus in paper.config["corpora"].values():
         for source in [corpus["source"], *corpus["sources"]]:
@@ -46,7 +49,7 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c["conditions"].append({"corpus": "wiki", "tokenizer": "bpe"}), "listed twice"),
         (lambda c: c["tokenizers"].update(x={"type": "wordpiece"}), "tokenizers.x.type"),
         (lambda c: c.update(model="gigantic"), "unknown size preset 'gigantic'"),
-        (lambda c: c["data"].update(sequence_length=4096), "exceeds the 'tiny' preset's max_positions"),
+        (lambda c: c["data"].update(sequence_length=4096), "exceeds the 'demo' preset's max_positions"),
         (lambda c: c["corpora"]["athal"].update(format="json"), "corpora.athal.format"),
         (lambda c: c["corpora"]["wiki"].update(source={"url": "ftp://x"}), "corpora.wiki.source"),
         (lambda c: c["corpora"]["wiki"].update(source={"url": "https://x", "path": "y"}), "corpora.wiki.source"),
@@ -55,6 +58,15 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
         (lambda c: c.update(objectives=["mlm", "telepathy"]), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives=["mlm", "mlm"]), "objectives"),
+        (lambda c: c.update(architectures=["bert", "gpt9"]), "architectures.1: 'gpt9' is not one of"),
+        (lambda c: c.update(architectures=[]), "architectures"),
+        (lambda c: c.update(objectives=["mlm", "mae"]),
+         "objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'"),
+        (lambda c: c.update(architectures=["modernbert"], objectives=["clm"]),
+         "objectives.clm: objective 'clm' cannot be trained with architecture 'modernbert'"),
+        (lambda c: c["presets"]["demo"].update(hidden=66, heads=2),
+         "presets.demo: architecture 'roformer' rotates pairs of dimensions, so it needs an even head size"),
+        (lambda c: c["presets"]["demo"].update(hidden=66, heads=4), "presets.demo: hidden (66) must be a multiple"),
         (lambda c: c.update(objectives={"randommask": {"spans": [1, 2, 3, 4, 5]}}, training={"steps": 3}),
          "objectives.randommask: objective 'randommask': 5 stages do not fit in 3 training steps"),
     ],
@@ -68,9 +80,22 @@ def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment)
 
 
 def test_objectives_as_a_list_of_names_take_their_defaults(demo_config):
-    as_list = study_with(demo_config, lambda c: c.update(objectives=["mlm", "randommask", "mae", "clm"]))
-    as_mapping = study_with(demo_config, lambda c: c.update(objectives={"mlm": {}, "randommask": {}, "mae": None,
-                                                                        "clm": {}}))
+    def bert_with(objectives):
+        return lambda c: c.update(architectures=["bert"], objectives=objectives)
+
+    as_list = study_with(demo_config, bert_with(["mlm", "randommask", "mae", "clm"]))
+    as_mapping = study_with(demo_config, bert_with({"mlm": {}, "randommask": {}, "mae": None, "clm": {}}))
     assert as_list.objectives == as_mapping.objectives == ["mlm", "randommask", "mae", "clm"]
     assert as_list.config["objectives"]["mae"] == {} and as_list.objective_params("mae") == {}
     assert len(as_list.members) == 3 * 4 * 3
+
+
+def test_architectures_are_an_axis_of_the_study(demo_config):
+    study = study_with(demo_config, lambda c: c.update(architectures=["bert", "roformer", "modernbert"]))
+    assert study.architectures == ["bert", "roformer", "modernbert"]
+    assert len(study.members) == 3 * 3 * 1 * 3
+    assert {m.architecture for m in study.members} == {"bert", "roformer", "modernbert"}
+    member = study.members[0]
+    assert study.member_slice(member.condition.corpus, member.condition.tokenizer, "bert", "mlm", 1)["architecture"] == "bert"
+    default = study_with(demo_config, lambda c: c.pop("architectures"))
+    assert default.architectures == ["bert"]

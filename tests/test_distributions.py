@@ -134,3 +134,40 @@ def test_pairwise_disagreement_matches_the_single_pair_metrics_in_bounded_chunks
         np.testing.assert_array_equal(result["argmax_differs"][pair_index], differs)
     whole = d.pairwise_disagreement(members, top_p, chunk_size=1000)
     np.testing.assert_allclose(whole["js_distance"], result["js_distance"], atol=1e-12)
+
+
+def test_unigram_surprisal_is_the_targets_own_entropy():
+    targets = np.array([7, 7, 9, 11])  # q = (1/2, 1/4, 1/4)
+    assert np.allclose(d.unigram_surprisal_bits(targets), [1.0, 1.0, 2.0, 2.0])
+    _, counts = np.unique(targets, return_counts=True)
+    assert d.unigram_surprisal_bits(targets).mean() == pytest.approx(scipy_entropy(counts, base=2))
+
+
+def test_bits_beyond_unigram_per_token_and_per_character():
+    from seqens.compare import Ensemble, compare_outputs, per_position_metrics
+
+    targets = np.array([0, 0, 1, 2])
+    uniform = np.full((4, 4), 0.25)  # 2 bits everywhere: 0.5 bit worse than the unigram's 1.5
+    metrics = per_position_metrics(uniform, targets, characters_per_target=2.0)
+    assert metrics["unigram_entropy_bits"].mean() == pytest.approx(1.5)
+    assert metrics["bits_beyond_unigram"].mean() == pytest.approx(-0.5)
+    assert metrics["bits_beyond_unigram_per_character"].mean() == pytest.approx(-0.25)
+    assert metrics["cross_entropy_bits_per_character"].mean() == pytest.approx(1.0)
+    # A model that knows each target gains exactly the unigram surprisal of it.
+    oracle = np.eye(4)[targets] * (1 - 1e-9) + 1e-9 / 4
+    gained = per_position_metrics(oracle, targets)["bits_beyond_unigram"]
+    assert np.allclose(gained, d.unigram_surprisal_bits(targets), atol=1e-6)
+    # Against a training unigram (here uniform over the 4 ids) instead of the targets' own.
+    trained_on_uniform = per_position_metrics(uniform, targets, unigram_log2=np.full(4, -2.0))
+    assert trained_on_uniform["unigram_cross_entropy_bits"].mean() == pytest.approx(2.0)
+    assert trained_on_uniform["bits_beyond_unigram"].mean() == pytest.approx(0.0)
+    assert trained_on_uniform["unigram_entropy_bits"].mean() == pytest.approx(1.5)
+    ensemble = Ensemble("c", "t", "text", "roformer", "mlm", (1, 2))
+    result = compare_outputs(ensemble, [uniform, oracle], targets, characters_per_target=2.0, draws=50)
+    members = result["members"].set_index("seed")
+    assert members.loc[1, "bits_beyond_unigram"] == pytest.approx(-0.5)
+    assert members.loc[2, "bits_beyond_unigram_per_character"] == pytest.approx(0.75, abs=1e-6)
+    summary = result["summary"].set_index("metric")
+    assert summary.loc["bits_beyond_unigram", "estimate"] == pytest.approx((-0.5 + 1.5) / 2, abs=1e-6)
+    assert summary.loc["bits_beyond_unigram", "low"] <= summary.loc["bits_beyond_unigram", "estimate"]
+    assert set(summary["architecture"]) == {"roformer"}

@@ -135,3 +135,25 @@ def test_tiny_model_learns_real_text_below_unigram_entropy(wiki_tokens):
     _, result = train_member(objective, preset, train, evaluation, settings, checkpoint_path=None, progress=False)
     eval_bits = result.log["eval_loss"].dropna().iloc[-1] / math.log(2)
     assert eval_bits < unigram_bits - 0.1, (eval_bits, unigram_bits)
+
+
+def test_a_member_is_never_extracted_under_another_architecture_or_objective(dna_data, tmp_path):
+    from types import SimpleNamespace
+
+    from seqens.extraction import load_member
+
+    tokenizer = dna_data[0]
+    objective, model, result = run(dna_data, seed=1, steps=2)
+    out = tmp_path / "member"
+    record = {"config": {}, "member": {"architecture": "bert", "objective": "mlm"}, "objective_params": objective.params}
+    write_member(objective, model, result, tokenizer.directory, out, record)
+
+    def wildcards(architecture, objective_name):
+        return SimpleNamespace(corpus="c", tokenizer="t", architecture=architecture, objective=objective_name, seed="1")
+
+    loaded = load_member(out, tokenizer.directory, wildcards("bert", "mlm"))
+    assert type(loaded.model).__name__ == "BertForMaskedLM"
+    with pytest.raises(InputError, match=r"trained as \{'architecture': 'bert', 'objective': 'mlm'\}, not as roformer/mlm"):
+        load_member(out, tokenizer.directory, wildcards("roformer", "mlm"))
+    with pytest.raises(InputError, match="not as bert/randommask"):
+        load_member(out, tokenizer.directory, wildcards("bert", "randommask"))

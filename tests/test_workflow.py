@@ -32,7 +32,8 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
 def test_dry_run_demo_schedules_every_stage():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
-    assert jobs["train_member"] == 3 * 1 * 3  # conditions x objectives x seeds
+    assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
+    assert jobs["data_entropy"] == 3
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_outputs", "extract_embeddings", "extract_fisher", "compare_fisher", "figure_fisher"):
         assert jobs.get(rule), rule
@@ -45,11 +46,32 @@ def test_dry_run_paper_config():
 
 
 def test_demo_with_all_four_objectives_dry_runs(tmp_path):
-    """The line a user adds to config/config.yaml, here in a second config file."""
+    """The lines a user adds to config/config.yaml, here in a second config file."""
     extra = tmp_path / "objectives.yaml"
-    extra.write_text("objectives: [mlm, randommask, mae, clm]\n")
+    extra.write_text("architectures: [bert]\nobjectives: [mlm, randommask, mae, clm]\n")
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/config.yaml", str(extra))
     assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4 * 3
+
+
+def test_a_study_of_two_architectures_dry_runs(tmp_path):
+    extra = tmp_path / "architectures.yaml"
+    extra.write_text("architectures: [bert, roformer]\nobjectives: [mlm, clm]\n")
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/config.yaml", str(extra))
+    output = result.stdout + result.stderr
+    assert jobs_of(output)["train_member"] == 3 * 2 * 2 * 3
+    assert jobs_of(output)["eval_positions"] == 3  # one set of positions per condition, shared
+    for architecture in ("bert", "roformer"):
+        assert f"results/models/athal/kmer6/{architecture}/clm/seed3" in output
+
+
+def test_an_architecture_that_cannot_train_an_objective_stops_before_any_job(tmp_path):
+    extra = tmp_path / "mae.yaml"
+    extra.write_text("objectives: [mlm, mae]\n")  # the demo's roformer has no position ids
+    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(extra), check=False)
+    assert result.returncode != 0
+    assert "config: objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'" in (
+        result.stdout + result.stderr
+    )
 
 
 def test_fisher_figure_schedules_only_what_it_needs():
@@ -124,17 +146,20 @@ def copy_of_repo(tmp_path):
 def test_fisher_figure_on_the_demo(tmp_path):
     """`snakemake results/figures/fisher.pdf` on the demo study builds that figure (and only its inputs)."""
     work = copy_of_repo(tmp_path)
-    snakemake_cmd("results/figures/fisher.pdf", "--cores", "2", cwd=work, timeout=1200)
+    (work / "shorter.yaml").write_text("training: {steps: 200, eval_every: 100}\n")  # the demo, briefer
+    options = ["--cores", "2", "--configfile", "config/config.yaml", "shorter.yaml"]
+    snakemake_cmd("results/figures/fisher.pdf", *options, cwd=work, timeout=1200)
     assert (work / "results" / "figures" / "fisher.pdf").read_bytes().startswith(b"%PDF")
-    assert not (work / "results" / "extract" / "wiki" / "bpe" / "mlm" / "seed1" / "distributions.npy").exists()
+    member = ("roformer", "mlm", "seed1")
+    assert not (work / "results" / "extract" / "wiki" / "bpe" / member[0] / member[1] / member[2] / "distributions.npy").exists()
     summary = pd.read_csv(work / "results" / "tables" / "fisher_summary.csv")
     assert set(summary["condition"]) == {"wiki-bpe", "athal-bpe", "athal-kmer6"}
     for _, part in summary.groupby("condition"):
         assert part["estimate"].sum() == pytest.approx(1.0)
         assert (part["low"] <= part["estimate"]).all() and (part["estimate"] <= part["high"]).all()
     # every member records what made it
-    manifest = (work / "results" / "models" / "athal" / "kmer6" / "mlm" / "seed2" / "manifest.json").read_text()
-    for key in ('"sha256"', '"torch"', '"seed": 2', '"data_seed": 1234'):
+    manifest = (work / "results" / "models" / "athal" / "kmer6" / "roformer" / "mlm" / "seed2" / "manifest.json").read_text()
+    for key in ('"sha256"', '"torch"', '"seed": 2', '"data_seed": 1234', '"architecture": "roformer"'):
         assert key in manifest
 
 
@@ -143,6 +168,7 @@ conditions:
   - {corpus: wiki, tokenizer: bpe}
   - {corpus: athal, tokenizer: kmer6}
 seeds: [1, 2]
+architectures: [bert]
 objectives: [mlm, randommask, mae, clm]
 training: {steps: 40, eval_every: 20, checkpoint_every: 20}
 data: {sequence_length: 64, train_sequences: 512, eval_sequences: 64}
@@ -169,3 +195,41 @@ def test_every_objective_end_to_end_with_tables_figures_and_report(tmp_path):
     assert (work / "results" / "tables" / "fisher_summary.tex").read_text().startswith("\\begin{tabular}")
     snakemake_cmd(*options, "--report", "report.html", cwd=work, timeout=600)
     assert (work / "report.html").stat().st_size > 10_000
+
+
+SMALL_ALL_ARCHITECTURES = """
+conditions:
+  - {corpus: wiki, tokenizer: bpe}
+  - {corpus: athal, tokenizer: kmer6}
+seeds: [1, 2]
+architectures: [bert, roformer, modernbert]
+objectives: [mlm]
+training: {steps: 40, eval_every: 20, checkpoint_every: 20}
+data: {sequence_length: 64, train_sequences: 512, eval_sequences: 64}
+extraction: {fisher_sequences: 16, bootstrap_draws: 100, markov_max_order: 2}
+"""
+
+
+def test_every_architecture_end_to_end_with_an_architecture_facet(tmp_path):
+    """Three architectures, one ensemble each per condition, compared on the same positions;
+    text and DNA contrasted within an architecture only; the data's own entropy beside them."""
+    work = copy_of_repo(tmp_path)
+    (work / "small.yaml").write_text(SMALL_ALL_ARCHITECTURES)
+    snakemake_cmd("--cores", "2", "--configfile", "config/config.yaml", "small.yaml", cwd=work, timeout=1800)
+    tables = work / "results" / "tables"
+    architectures = {"bert", "roformer", "modernbert"}
+    for table in ("outputs_summary", "outputs_members", "embeddings_summary", "fisher_summary", "training_log"):
+        assert set(pd.read_csv(tables / f"{table}.csv")["architecture"]) == architectures, table
+    contrasts = pd.read_csv(tables / "outputs_contrasts.csv")
+    assert len(contrasts.drop_duplicates(["architecture", "dna_condition", "text_condition"])) == 3
+    members = pd.read_csv(tables / "outputs_members.csv")
+    learned = members["unigram_cross_entropy_bits"] - members["cross_entropy_bits"]
+    assert learned.to_numpy() == pytest.approx(members["bits_beyond_unigram"].to_numpy())
+    data_entropy = pd.read_csv(tables / "data_entropy.csv")
+    assert sorted(data_entropy["order"].unique()) == [0, 1, 2]
+    text = data_entropy[data_entropy["kind"] == "text"].set_index("order")["bits_per_token"]
+    assert text[1] < text[0] - 1  # words follow words
+    from transformers import AutoModelForMaskedLM
+
+    loaded = AutoModelForMaskedLM.from_pretrained(work / "results" / "models" / "wiki" / "bpe" / "modernbert" / "mlm" / "seed1")
+    assert type(loaded).__name__ == "ModernBertForMaskedLM"

@@ -17,6 +17,7 @@ CORPORA = STUDY.corpora_in_use
 wildcard_constraints:
     corpus="[A-Za-z0-9]+",
     tokenizer="[A-Za-z0-9]+",
+    architecture="[a-z0-9]+",
     split="train|eval",
     filename="[^/]+",
 
@@ -59,16 +60,18 @@ def condition_files(pattern):
     return [pattern.format(corpus=c.corpus, tokenizer=c.tokenizer) for c in CONDITIONS]
 
 
-# Ensembles in a fixed order (condition, objective); members of each in seed order.
+# Ensembles in a fixed order (condition, architecture, objective); members in seed order.
 ENSEMBLES = [
     {
         "corpus": c.corpus,
         "tokenizer": c.tokenizer,
         "kind": config["corpora"][c.corpus]["kind"],
+        "architecture": architecture,
         "objective": objective,
         "seeds": STUDY.seeds,
     }
     for c in CONDITIONS
+    for architecture in STUDY.architectures
     for objective in STUDY.objectives
 ]
 
@@ -79,6 +82,7 @@ def member_files(pattern):
         pattern.format(
             corpus=e["corpus"],
             tokenizer=e["tokenizer"],
+            architecture=e["architecture"],
             objective=e["objective"],
             seed=seed,
         )

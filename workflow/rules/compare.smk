@@ -2,12 +2,15 @@ rule compare_outputs:
     """Per-member output metrics, pairwise disagreement and text-vs-DNA contrasts, with intervals."""
     input:
         distributions=member_files(
-            "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.npy"
+            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy"
         ),
         records=member_files(
-            "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.json"
+            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json"
         ),
         positions=condition_files("results/extract/{corpus}/{tokenizer}/positions.npz"),
+        targets=condition_files("results/extract/{corpus}/{tokenizer}/targets.json"),
+        markov=condition_files("results/extract/{corpus}/{tokenizer}/markov.csv"),
+        unigram=condition_files("results/extract/{corpus}/{tokenizer}/unigram.npy"),
     output:
         members="results/tables/outputs_members.csv",
         summary="results/tables/outputs_summary.csv",
@@ -15,12 +18,14 @@ rule compare_outputs:
         rank_curve="results/tables/rank_curve.csv",
         contrasts="results/tables/outputs_contrasts.csv",
         latex="results/tables/outputs_summary.tex",
+        data_entropy="results/tables/data_entropy.csv",
     log:
         "logs/compare_outputs.log",
     conda:
         "../../envs/plot.yaml"
     params:
         ensembles=ENSEMBLES,
+        conditions=[c.name for c in CONDITIONS],
         extraction=config["extraction"],
         seed=config["data_seed"],
     script:
@@ -31,7 +36,7 @@ rule compare_embeddings:
     """Pairwise static-embedding stability and text-vs-DNA contrasts, with intervals."""
     input:
         embeddings=member_files(
-            "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/embeddings.npy"
+            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
         ),
     output:
         pairs="results/tables/embeddings_pairs.csv",
@@ -54,10 +59,10 @@ rule compare_fisher:
     """Fraction of Fisher information per layer group and text-vs-DNA contrasts, with intervals."""
     input:
         tables=member_files(
-            "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher.csv"
+            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
         ),
         per_sequence=member_files(
-            "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher_per_sequence.npy"
+            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
         ),
     output:
         members="results/tables/fisher_members.csv",
@@ -79,7 +84,9 @@ rule compare_fisher:
 rule training_curves:
     """Every member's training log in one table."""
     input:
-        member_files("results/models/{corpus}/{tokenizer}/{objective}/seed{seed}"),
+        member_files(
+            "results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
+        ),
     output:
         "results/tables/training_log.csv",
     log:

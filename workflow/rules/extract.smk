@@ -15,17 +15,41 @@ rule eval_positions:
         "../scripts/eval_positions.py"
 
 
+rule data_entropy:
+    """The condition's own entropy: smoothed Markov models of its tokens, order 0..K, the
+    training unigram (the baseline of learning) and the characters per token at the
+    evaluation positions (bits per token -> per character)."""
+    input:
+        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        train="results/tokens/{corpus}/{tokenizer}/train.npy",
+        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+    output:
+        markov="results/extract/{corpus}/{tokenizer}/markov.csv",
+        targets="results/extract/{corpus}/{tokenizer}/targets.json",
+        unigram="results/extract/{corpus}/{tokenizer}/unigram.npy",
+    log:
+        "logs/data_entropy/{corpus}/{tokenizer}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        max_order=config["extraction"]["markov_max_order"],
+        train_sequences=config["extraction"]["markov_train_sequences"],
+    script:
+        "../scripts/data_entropy.py"
+
+
 rule extract_outputs:
     """One member's predicted distributions at the fixed evaluation positions."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
         positions="results/extract/{corpus}/{tokenizer}/positions.npz",
     output:
-        distributions="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.npy",
-        record="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/distributions.json",
+        distributions="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy",
+        record="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json",
     log:
-        "logs/extract_outputs/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+        "logs/extract_outputs/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
     threads: workflow.cores
@@ -39,12 +63,12 @@ rule extract_outputs:
 rule extract_embeddings:
     """One member's static input-embedding matrix."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
     output:
-        "results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/embeddings.npy",
+        "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy",
     log:
-        "logs/extract_embeddings/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+        "logs/extract_embeddings/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
     script:
@@ -54,14 +78,14 @@ rule extract_embeddings:
 rule extract_fisher:
     """One member's layer-wise empirical Fisher information on the evaluation positions."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{objective}/seed{seed}",
+        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
         positions="results/extract/{corpus}/{tokenizer}/positions.npz",
     output:
-        table="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher.csv",
-        per_sequence="results/extract/{corpus}/{tokenizer}/{objective}/seed{seed}/fisher_per_sequence.npy",
+        table="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv",
+        per_sequence="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy",
     log:
-        "logs/extract_fisher/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+        "logs/extract_fisher/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
     threads: workflow.cores

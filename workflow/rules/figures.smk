@@ -2,6 +2,7 @@ rule figure_entropy:
     input:
         summary="results/tables/outputs_summary.csv",
         rank_curve="results/tables/rank_curve.csv",
+        data_entropy="results/tables/data_entropy.csv",
     output:
         pdf="results/figures/entropy.pdf",
         png=report(

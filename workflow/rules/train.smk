@@ -5,20 +5,23 @@ rule train_member:
         train="results/tokens/{corpus}/{tokenizer}/train.npy",
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
     output:
-        directory("results/models/{corpus}/{tokenizer}/{objective}/seed{seed}"),
+        directory(
+            "results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
+        ),
     log:
-        "logs/train_member/{corpus}/{tokenizer}/{objective}/seed{seed}.log",
+        "logs/train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
-    threads: workflow.cores
+    threads: config["training"]["threads"]
     params:
         preset=STUDY.preset(),
         training=config["training"],
+        threads=config["training"]["threads"],
         data_seed=config["data_seed"],
         objective_params=lambda wc: STUDY.objective_params(wc.objective),
         config_slice=lambda wc: STUDY.member_slice(
-            wc.corpus, wc.tokenizer, wc.objective, int(wc.seed)
+            wc.corpus, wc.tokenizer, wc.architecture, wc.objective, int(wc.seed)
         ),
-        checkpoint="results/checkpoints/{corpus}/{tokenizer}/{objective}/seed{seed}/checkpoint.pt",
+        checkpoint="results/checkpoints/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/checkpoint.pt",
     script:
         "../scripts/train_member.py"

@@ -14,12 +14,12 @@ def main(snakemake):
     paths = iter(snakemake.input.embeddings)
     results, per_token, pairs = [], {}, {}
     for spec in snakemake.params.ensembles:
-        ensemble = Ensemble(spec["corpus"], spec["tokenizer"], spec["kind"], spec["objective"], tuple(spec["seeds"]))
+        ensemble = Ensemble.from_spec(spec)
         matrices = [np.load(next(paths)) for _ in ensemble.seeds]
         result = compare_embeddings(
             ensemble, matrices, ks=extraction["top_k"], spearman_k=extraction["spearman_k"], **options
         )
-        log.info("%s/%s:\n%s", ensemble.condition, ensemble.objective, result["summary"][["metric", "k", "estimate"]])
+        log.info("%s:\n%s", ensemble.name, result["summary"][["metric", "k", "estimate"]])
         results.append(result)
         per_token[ensemble] = {
             f"{metric}@{k}" if k is not None else metric: values for (metric, k), values in result["per_token"].items()

@@ -14,11 +14,11 @@ def main(snakemake):
     tables, arrays = iter(snakemake.input.tables), iter(snakemake.input.per_sequence)
     results = {}
     for spec in snakemake.params.ensembles:
-        ensemble = Ensemble(spec["corpus"], spec["tokenizer"], spec["kind"], spec["objective"], tuple(spec["seeds"]))
+        ensemble = Ensemble.from_spec(spec)
         member_tables = [pd.read_csv(next(tables)) for _ in ensemble.seeds]
         member_arrays = [np.load(next(arrays)) for _ in ensemble.seeds]
         results[ensemble] = compare_fisher(ensemble, member_tables, member_arrays, **options)
-        log.info("%s/%s:\n%s", ensemble.condition, ensemble.objective, results[ensemble]["summary"][["group", "estimate"]])
+        log.info("%s:\n%s", ensemble.name, results[ensemble]["summary"][["group", "estimate"]])
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)

@@ -6,7 +6,7 @@ from seqens import plotting
 from seqens.runner import run_script
 
 FIGURES = {
-    "figure_entropy": lambda t: plotting.plot_entropy(t["summary"], t["rank_curve"]),
+    "figure_entropy": lambda t: plotting.plot_entropy(t["summary"], t["rank_curve"], t["data_entropy"]),
     "figure_js_distance": lambda t: plotting.plot_js_distance(t["js_distance"]),
     "figure_embeddings": lambda t: plotting.plot_embeddings(t["summary"]),
     "figure_fisher": lambda t: plotting.plot_fisher(t["summary"]),

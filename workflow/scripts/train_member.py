@@ -14,10 +14,13 @@ from seqens.training import TrainSettings, fingerprint, train_member, write_memb
 
 def main(snakemake):
     wildcards, params = snakemake.wildcards, snakemake.params
-    member = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.objective}/seed{wildcards.seed}"
-    torch.set_num_threads(snakemake.threads)
+    member = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective}/seed{wildcards.seed}"
+    # The config's thread count, never the allocation: it changes the sums, so the weights.
+    torch.set_num_threads(params.threads)
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
-    objective = make_objective(wildcards.objective, special_tokens(tokenizer.vocab_size), params.objective_params)
+    objective = make_objective(
+        wildcards.objective, special_tokens(tokenizer.vocab_size), params.objective_params, wildcards.architecture
+    )
     train_tokens, eval_tokens = load_tokens(snakemake.input.train), load_tokens(snakemake.input.eval)
     for name, tokens in (("train", train_tokens), ("eval", eval_tokens)):
         if int(tokens.max()) >= tokenizer.vocab_size:
@@ -33,8 +36,8 @@ def main(snakemake):
             "train_tokens": snakemake.input.train,
             "eval_tokens": snakemake.input.eval,
         },
-        member={"corpus": wildcards.corpus, "tokenizer": wildcards.tokenizer, "objective": wildcards.objective,
-                "seed": int(wildcards.seed)},
+        member={"corpus": wildcards.corpus, "tokenizer": wildcards.tokenizer, "architecture": wildcards.architecture,
+                "objective": wildcards.objective, "seed": int(wildcards.seed)},
         objective_params=objective.params,
     )
     checkpoint = Path(params.checkpoint)

@@ -20,6 +20,7 @@ def main(snakemake):
                     corpus=spec["corpus"],
                     tokenizer=spec["tokenizer"],
                     kind=spec["kind"],
+                    architecture=spec["architecture"],
                     objective=spec["objective"],
                     seed=seed,
                 )

@@ -19,6 +19,7 @@ TABLE_COLUMNS = {
     "corpus": "corpus name",
     "tokenizer": "tokenizer name",
     "kind": "text or dna",
+    "architecture": "encoder architecture",
     "objective": "pre-training objective",
     "seed": "member seed",
     "seed_a": "first member of a pair",
@@ -42,13 +43,23 @@ TABLE_COLUMNS = {
 
 @dataclass(frozen=True)
 class Ensemble:
-    """One condition x objective ensemble and where its members' extractions are."""
+    """One condition x architecture x objective ensemble."""
 
     corpus: str
     tokenizer: str
     kind: str
+    architecture: str
     objective: str
     seeds: tuple[int, ...]
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Ensemble":
+        """From an entry of the workflow's ENSEMBLES list."""
+        return cls(**{**spec, "seeds": tuple(spec["seeds"])})
+
+    @property
+    def name(self) -> str:
+        return f"{self.condition}/{self.architecture}/{self.objective}"
 
     @property
     def condition(self) -> str:
@@ -60,6 +71,7 @@ class Ensemble:
             "corpus": self.corpus,
             "tokenizer": self.tokenizer,
             "kind": self.kind,
+            "architecture": self.architecture,
             "objective": self.objective,
         }
 
@@ -79,11 +91,35 @@ class MemberStack:
 
 # --- model outputs ------------------------------------------------------------------------
 
-PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
+PER_POSITION_METRICS = (
+    "entropy_bits",
+    "kl_from_uniform_bits",
+    "cross_entropy_bits",
+    "unigram_cross_entropy_bits",
+    "bits_beyond_unigram",
+    "unigram_entropy_bits",
+    "accuracy",
+)
+# Bits per token that are also reported per character of input (the suffix names them).
+PER_CHARACTER_METRICS = ("cross_entropy_bits", "unigram_cross_entropy_bits", "bits_beyond_unigram", "unigram_entropy_bits")
+PER_CHARACTER = "_per_character"
 
 
-def per_position_metrics(probs: np.ndarray, targets: np.ndarray, chunk: int = 4096) -> dict[str, np.ndarray]:
-    """Entropy, KL from uniform, cross-entropy (bits) and correctness at each position."""
+def per_position_metrics(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    unigram_log2: np.ndarray | None = None,
+    characters_per_target: float = 1.0,
+    chunk: int = 4096,
+) -> dict[str, np.ndarray]:
+    """At each position: entropy, KL from uniform and cross-entropy of the prediction;
+    ``unigram_cross_entropy_bits``, the surprisal of the target under the training unigram
+    model (``unigram_log2``: log2 P(id), default the targets' own frequencies), and
+    ``bits_beyond_unigram``, how much less the model's is: what it learned beyond token
+    frequencies; ``unigram_entropy_bits``, the surprisal under the targets' own frequencies
+    (its mean is their unigram entropy: no fixed predictor does better at these positions);
+    correctness; and the bit metrics per character (divided by the mean characters of a
+    target token, so that their means are total bits over total characters)."""
     out = {name: [] for name in PER_POSITION_METRICS}
     for start in range(0, len(targets), chunk):
         p = np.asarray(probs[start : start + chunk], dtype=np.float64)
@@ -92,7 +128,15 @@ def per_position_metrics(probs: np.ndarray, targets: np.ndarray, chunk: int = 40
         out["kl_from_uniform_bits"].append(distributions.kl_from_uniform_bits(p))
         out["cross_entropy_bits"].append(distributions.cross_entropy_bits(p, t))
         out["accuracy"].append(distributions.correct(p, t).astype(np.float64))
-    return {name: np.concatenate(parts) for name, parts in out.items()}
+    metrics = {name: np.concatenate(parts) for name, parts in out.items() if parts}
+    metrics["unigram_entropy_bits"] = distributions.unigram_surprisal_bits(targets)
+    metrics["unigram_cross_entropy_bits"] = (
+        metrics["unigram_entropy_bits"] if unigram_log2 is None else -np.asarray(unigram_log2, dtype=np.float64)[targets]
+    )
+    metrics["bits_beyond_unigram"] = metrics["unigram_cross_entropy_bits"] - metrics["cross_entropy_bits"]
+    for name in PER_CHARACTER_METRICS:
+        metrics[name + PER_CHARACTER] = metrics[name] / characters_per_target
+    return metrics
 
 
 def rank_curve(probs: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -110,24 +154,26 @@ def compare_outputs(
     member_probs: Sequence[np.ndarray],
     targets: np.ndarray,
     *,
+    unigram_log2: np.ndarray | None = None,
+    characters_per_target: float = 1.0,
     top_p_values=distributions.TOP_P_VALUES,
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame | dict]:
     """Per-member metrics, their Multi-Bootstrap summary, pairwise JS distance per top-p and
-    argmax disagreement, and the mean rank curve of one ensemble."""
+    argmax disagreement, and the mean rank curve of one ensemble. ``unigram_log2`` is the
+    training unigram model (the baseline of ``bits_beyond_unigram``); ``characters_per_target``
+    (mean characters of a target token) converts bits per token into bits per character."""
     labels = ensemble.labels()
-    metrics = [per_position_metrics(p, targets) for p in member_probs]
+    metrics = [per_position_metrics(p, targets, unigram_log2, characters_per_target) for p in member_probs]
     members = pd.DataFrame(
-        [
-            {**labels, "seed": s, **{name: float(m[name].mean()) for name in PER_POSITION_METRICS}}
-            for s, m in zip(ensemble.seeds, metrics)
-        ]
+        [{**labels, "seed": s, **{name: float(values.mean()) for name, values in m.items()}} for s, m in zip(ensemble.seeds, metrics)]
     )
     members["perplexity"] = [distributions.perplexity(v) for v in members["cross_entropy_bits"]]
     members["log2_vocab"] = np.log2(member_probs[0].shape[1])
-    per_position = {name: np.stack([m[name] for m in metrics]) for name in PER_POSITION_METRICS}
+    members["characters_per_target"] = characters_per_target
+    per_position = {name: np.stack([m[name] for m in metrics]) for name in metrics[0]}
     summary = [
         _interval_row(labels, name, bootstrap.multi_bootstrap(values, n_draws=draws, level=level, seed=seed))
         for name, values in per_position.items()
@@ -274,7 +320,7 @@ def contrasts(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Paired bootstrap differences (dna minus text) between every DNA ensemble and every text
-    ensemble of the same objective, for each metric both have.
+    ensemble of the same architecture and objective, for each metric both have.
 
     ``per_example[ensemble][metric]`` is [M, N] for per-member metrics, or [P, N] for pair
     metrics (one row per member pair, listed in ``pairs[ensemble]``)."""
@@ -302,14 +348,16 @@ def _is_pair_metric(metric: str) -> bool:
 
 
 def _contrast_pairs(per_example: dict):
-    """Every (dna, text) pair of ensembles with the same objective."""
+    """Every (dna, text) pair of ensembles with the same architecture and objective."""
     for dna in (e for e in per_example if e.kind == "dna"):
-        for text in (e for e in per_example if e.kind == "text" and e.objective == dna.objective):
-            yield dna, text
+        for text in per_example:
+            if text.kind == "text" and (text.architecture, text.objective) == (dna.architecture, dna.objective):
+                yield dna, text
 
 
 def _contrast_row(dna: Ensemble, text: Ensemble, metric: str, interval, p_value: float) -> dict:
     return {
+        "architecture": dna.architecture,
         "objective": dna.objective,
         "dna_condition": dna.condition,
         "text_condition": text.condition,

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .architectures import get_architecture
 from .io import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -84,6 +85,7 @@ class Condition:
 @dataclass(frozen=True)
 class Member:
     condition: Condition
+    architecture: str
     objective: str
     seed: int
 
@@ -105,6 +107,10 @@ class Study:
         return [Condition(c["corpus"], c["tokenizer"]) for c in self.config["conditions"]]
 
     @property
+    def architectures(self) -> list[str]:
+        return list(self.config["architectures"])
+
+    @property
     def objectives(self) -> list[str]:
         return list(self.config["objectives"])
 
@@ -114,7 +120,13 @@ class Study:
 
     @property
     def members(self) -> list[Member]:
-        return [Member(c, o, s) for c in self.conditions for o in self.objectives for s in self.seeds]
+        return [
+            Member(c, a, o, s)
+            for c in self.conditions
+            for a in self.architectures
+            for o in self.objectives
+            for s in self.seeds
+        ]
 
     @property
     def corpora_in_use(self) -> list[str]:
@@ -138,10 +150,11 @@ class Study:
             "data": self.config["data"],
         }
 
-    def member_slice(self, corpus: str, tokenizer: str, objective: str, seed: int) -> dict:
+    def member_slice(self, corpus: str, tokenizer: str, architecture: str, objective: str, seed: int) -> dict:
         """The part of the config that determines one trained member."""
         return {
             **self.condition_slice(corpus, tokenizer),
+            "architecture": architecture,
             "objective": {objective: self.objective_params(objective)},
             "seed": seed,
             "model": {self.config["model"]: self.preset()},
@@ -195,10 +208,11 @@ class Study:
         if cfg["model"] not in presets:
             raise ConfigError(f"config: model: unknown size preset '{cfg['model']}' (known: {sorted(presets)})")
         preset = presets[cfg["model"]]
-        if preset["hidden"] % preset["heads"]:
-            raise ConfigError(
-                f"config: presets.{cfg['model']}: hidden ({preset['hidden']}) must be a multiple of heads ({preset['heads']})"
-            )
+        for architecture in self.architectures:
+            try:
+                get_architecture(architecture).check_preset(preset)
+            except InputError as error:
+                raise ConfigError(f"config: presets.{cfg['model']}: {error}") from None
         if cfg["data"]["sequence_length"] > preset["max_positions"]:
             raise ConfigError(
                 f"config: data.sequence_length: {cfg['data']['sequence_length']} exceeds the "
@@ -221,11 +235,12 @@ class Study:
         for name in self.config["objectives"]:
             if name not in REGISTRY:
                 raise ConfigError(f"config: objectives.{name}: unknown objective (known: {sorted(REGISTRY)})")
-            try:
-                objective = make_objective(name, placeholder, self.objective_params(name))
-                objective.check_schedule(self.config["training"]["steps"])
-            except InputError as error:
-                raise ConfigError(f"config: objectives.{name}: {error}") from None
+            for architecture in self.architectures:
+                try:
+                    objective = make_objective(name, placeholder, self.objective_params(name), architecture)
+                    objective.check_schedule(self.config["training"]["steps"])
+                except InputError as error:
+                    raise ConfigError(f"config: objectives.{name}: {error}") from None
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> Study:

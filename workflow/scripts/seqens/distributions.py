@@ -44,6 +44,14 @@ def cross_entropy_bits(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return -np.log2(np.maximum(picked, MIN_PROBABILITY))
 
 
+def unigram_surprisal_bits(targets: np.ndarray) -> np.ndarray:
+    """-log2 q(target) under q, the empirical distribution of the targets themselves: the best
+    any context-free predictor can do at these positions. Its mean is the targets' unigram
+    entropy, so a model's cross-entropy below it is information taken from the context."""
+    _, inverse, counts = np.unique(targets, return_inverse=True, return_counts=True)
+    return -np.log2(counts[inverse] / len(targets))
+
+
 def perplexity(mean_cross_entropy_bits: float) -> float:
     """Per-token perplexity, 2 ** (mean cross-entropy in bits)."""
     return float(2.0**mean_cross_entropy_bits)

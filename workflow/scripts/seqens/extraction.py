@@ -130,14 +130,22 @@ def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wil
     from .objectives import make_objective
     from .tokenization import SequenceTokenizer, special_tokens
 
-    name = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.objective}/seed{wildcards.seed}"
+    name = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective}/seed{wildcards.seed}"
     member_dir = Path(member_dir)
     if not (member_dir / "manifest.json").is_file():
         raise InputError(f"member {name}: {member_dir} is missing or incomplete (no manifest.json)")
     check_member_tokenizer(member_dir, Path(condition_tokenizer_dir), name)
     record = json.loads((member_dir / "manifest.json").read_text())
+    trained_as = {key: record.get("member", {}).get(key) for key in ("architecture", "objective")}
+    if trained_as != {"architecture": wildcards.architecture, "objective": wildcards.objective}:
+        raise InputError(
+            f"member {name}: {member_dir} holds a model trained as {trained_as}, not as "
+            f"{wildcards.architecture}/{wildcards.objective} (retrain it)"
+        )
     vocab_size = SequenceTokenizer(condition_tokenizer_dir).vocab_size
-    objective = make_objective(wildcards.objective, special_tokens(vocab_size), record.get("objective_params"))
+    objective = make_objective(
+        wildcards.objective, special_tokens(vocab_size), record.get("objective_params"), wildcards.architecture
+    )
     model = objective.load_pretrained(member_dir).eval()
     return LoadedMember(name, objective, model)
 

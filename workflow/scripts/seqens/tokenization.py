@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .io import InputError, atomic_path
@@ -147,6 +148,18 @@ class SequenceTokenizer:
     def overlapping_k(self) -> int | None:
         spec = self.spec
         return spec["k"] if spec["type"] == "kmer" and spec.get("stride", spec["k"]) != spec["k"] else None
+
+    def characters_per_token(self) -> np.ndarray:
+        """Characters of the input each token id stands for (0 for the special tokens): the
+        token's length for BPE (bytes for byte-level text BPE) and char, the stride for k-mers
+        (an overlapping k-mer advances one base). Converts bits per token into bits per character."""
+        lengths = np.zeros(self.vocab_size, dtype=np.float64)
+        for token, index in self.tokenizer.get_vocab(with_added_tokens=False).items():
+            lengths[index] = len(token)
+        if self.spec["type"] == "kmer":
+            lengths[:] = self.spec.get("stride", self.spec["k"])
+        lengths[: len(SPECIAL_TOKENS)] = 0.0
+        return lengths
 
     def encode_texts(self, texts: list[str]) -> list[list[int]]:
         """Token ids without special tokens, batched through the Rust tokenizer."""

@@ -18,7 +18,7 @@ then ``objectives: {electra: {mask_ratio: 0.2}}`` in the config.
 from __future__ import annotations
 
 from ..io import InputError
-from .base import Objective, SpecialTokens, bert_config, bert_layer_groups
+from .base import Objective, SpecialTokens
 from .clm import CausalLM
 from .mae import MaskedAutoencoder
 from .mlm import MaskedLM
@@ -32,11 +32,14 @@ REGISTRY: dict[str, type[Objective]] = {
 }
 
 
-def make_objective(name: str, special: SpecialTokens, params: dict | None = None) -> Objective:
-    """The objective called ``name`` with its parameters (defaults for those not given)."""
+def make_objective(
+    name: str, special: SpecialTokens, params: dict | None = None, architecture: str = "bert"
+) -> Objective:
+    """The objective called ``name`` with its parameters (defaults for those not given),
+    training models of the named architecture (see seqens.architectures)."""
     if name not in REGISTRY:
         raise InputError(f"objective '{name}': unknown (known: {sorted(REGISTRY)})")
-    return REGISTRY[name](special, **(params or {}))
+    return REGISTRY[name](special, architecture, **(params or {}))
 
 
-__all__ = ["REGISTRY", "Objective", "SpecialTokens", "bert_config", "bert_layer_groups", "make_objective"]
+__all__ = ["REGISTRY", "Objective", "SpecialTokens", "make_objective"]

@@ -9,8 +9,7 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
-from transformers import BertConfig
-
+from ..architectures import Architecture, get_architecture
 from ..io import InputError
 
 
@@ -31,27 +30,6 @@ class SpecialTokens:
         """True where a token is an ordinary token (none of the five specials)."""
         special = torch.tensor(self.ids, device=input_ids.device)
         return ~torch.isin(input_ids, special)
-
-
-def bert_config(preset: dict, special: SpecialTokens, **overrides) -> BertConfig:
-    """A BertConfig from a size preset, with SDPA attention (the Fisher computation switches
-    a model to eager attention, which torch.func.vmap can batch)."""
-    values = dict(
-        vocab_size=special.vocab_size,
-        hidden_size=preset["hidden"],
-        num_hidden_layers=preset["layers"],
-        num_attention_heads=preset["heads"],
-        intermediate_size=preset["ffn"],
-        max_position_embeddings=preset["max_positions"],
-        hidden_dropout_prob=preset.get("dropout", 0.1),
-        attention_probs_dropout_prob=preset.get("dropout", 0.1),
-        pad_token_id=special.pad,
-        type_vocab_size=1,
-    )
-    values.update(overrides)
-    config = BertConfig(**values)
-    config._attn_implementation = overrides.get("attn_implementation", "sdpa")
-    return config
 
 
 def corrupt_selected(
@@ -83,7 +61,9 @@ class Objective(ABC):
     name: ClassVar[str]
     defaults: ClassVar[dict] = {}
 
-    def __init__(self, special: SpecialTokens, **params):
+    def __init__(self, special: SpecialTokens, architecture: str = "bert", **params):
+        self.architecture: Architecture = get_architecture(architecture)
+        self.architecture.check_objective(self.name)
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise InputError(
@@ -116,37 +96,18 @@ class Objective(ABC):
     @abstractmethod
     def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor: ...
 
-    @abstractmethod
-    def layer_groups(self, model: nn.Module) -> dict[str, list[str]]: ...
+    def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
+        """Fisher groups: embeddings, layer.i, head (see seqens.architectures)."""
+        return self.architecture.layer_groups(model)
 
-    @abstractmethod
-    def input_embeddings(self, model: nn.Module) -> Tensor: ...
+    def input_embeddings(self, model: nn.Module) -> Tensor:
+        return model.get_input_embeddings().weight
 
     @abstractmethod
     def save_pretrained(self, model: nn.Module, directory: Path) -> None: ...
 
     @abstractmethod
     def load_pretrained(self, directory: Path) -> nn.Module: ...
-
-
-def bert_layer_groups(model: nn.Module, prefix: str = "bert") -> dict[str, list[str]]:
-    """Parameters of a Hugging Face BERT grouped as embeddings, layer.0..n-1, head.
-
-    Tied weights (the MLM decoder shares the word embeddings) appear once in
-    ``named_parameters()``, under the embeddings."""
-    groups: dict[str, list[str]] = {"embeddings": []}
-    n_layers = model.config.num_hidden_layers
-    for i in range(n_layers):
-        groups[f"layer.{i}"] = []
-    groups["head"] = []
-    for name, _ in model.named_parameters():
-        if name.startswith(f"{prefix}.embeddings."):
-            groups["embeddings"].append(name)
-        elif name.startswith(f"{prefix}.encoder.layer."):
-            groups[f"layer.{int(name.split('.')[3])}"].append(name)
-        else:
-            groups["head"].append(name)
-    return groups
 
 
 def masked_token_nll(logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor:

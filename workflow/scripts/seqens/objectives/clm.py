@@ -1,7 +1,8 @@
 """Causal language modelling with the same size preset as MLM.
 
-The model is a BERT-style decoder (``BertLMHeadModel`` with ``is_decoder=True``): the same
-embeddings, layers, parameter count and tied output layer as the MLM model, only the
+The model is the architecture's encoder run as a decoder (``BertLMHeadModel`` or
+``RoFormerForCausalLM`` with ``is_decoder=True``; ``AutoModelForCausalLM`` loads it): the
+same embeddings, layers, parameter count and tied output layer as the MLM model, only the
 attention mask differs. That keeps static embeddings and Fisher layer groups comparable
 across objectives, which a GPT-2 with matched dimensions (another layer-norm placement,
 other embeddings) would not.
@@ -16,9 +17,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from transformers import BertLMHeadModel
 
-from .base import Objective, bert_config, bert_layer_groups, masked_token_nll
+from .base import Objective, masked_token_nll
 
 
 class CausalLM(Objective):
@@ -26,7 +26,7 @@ class CausalLM(Objective):
     defaults = {}
 
     def build_model(self, preset: dict) -> nn.Module:
-        return BertLMHeadModel(bert_config(preset, self.special, is_decoder=True, use_cache=False))
+        return self.architecture.causal_lm(self.architecture.config(preset, self.special, causal=True))
 
     def training_batch(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> dict[str, Tensor]:
         # Every ordinary or [SEP]/[UNK] token after the first is a target; [CLS] and [PAD] are not.
@@ -35,8 +35,8 @@ class CausalLM(Objective):
         return {"input_ids": input_ids, "targets": input_ids, "selected": selected}
 
     def _next_token_logits(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
-        hidden = model.bert(input_ids=input_ids, use_cache=False).last_hidden_state
-        return model.cls(hidden[:, :-1][positions[:, 1:]])
+        hidden = self.architecture.backbone(model)(**self.architecture.inputs(input_ids, causal=True), use_cache=False).last_hidden_state
+        return self.architecture.head(model, hidden[:, :-1][positions[:, 1:]])
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
         logits = self._next_token_logits(model, batch["input_ids"], batch["selected"])
@@ -46,17 +46,11 @@ class CausalLM(Objective):
         return self._next_token_logits(model, input_ids, positions)
 
     def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
-        logits = model(input_ids=input_ids.unsqueeze(0), use_cache=False).logits[0]
+        logits = model(**self.architecture.inputs(input_ids.unsqueeze(0), causal=True), use_cache=False).logits[0]
         return masked_token_nll(logits[:-1], input_ids[1:], positions[1:])
-
-    def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
-        return bert_layer_groups(model)
-
-    def input_embeddings(self, model: nn.Module) -> Tensor:
-        return model.bert.embeddings.word_embeddings.weight
 
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
 
     def load_pretrained(self, directory: Path) -> nn.Module:
-        return BertLMHeadModel.from_pretrained(directory)
+        return self.architecture.load("causal_lm", directory)

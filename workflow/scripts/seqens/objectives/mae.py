@@ -18,7 +18,8 @@ BarcodeMAE's default hides every selected token (``hide_fraction: 1.0, random_fr
 0.0``). Measured here, a tiny model trained that way never leaves the unigram solution, and
 neither does MLM with 100% [MASK] replacement, while both learn with BERT's split.
 
-Saved so that ``AutoModel.from_pretrained(member_dir)`` loads the encoder as a BertModel;
+BERT only (``seqens.architectures`` says why the others are refused). Saved so that
+``AutoModel.from_pretrained(member_dir)`` loads the encoder as a BertModel;
 the decoder, mask embedding and head sit beside it in ``mae_decoder.safetensors``.
 """
 
@@ -34,7 +35,7 @@ from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
 from ..io import InputError
-from .base import Objective, bert_config, masked_token_nll, corrupt_selected
+from .base import Objective, corrupt_selected, masked_token_nll
 
 DECODER_FILE = "mae_decoder.safetensors"
 DECODER_CONFIG = "mae_decoder_config.json"
@@ -109,8 +110,8 @@ class MaskedAutoencoder(Objective):
     def _configs(self, preset: dict) -> tuple[BertConfig, BertConfig]:
         encoder_layers, decoder_layers = self._depths(preset)
         return (
-            bert_config(preset, self.special, num_hidden_layers=encoder_layers),
-            bert_config(preset, self.special, num_hidden_layers=decoder_layers, vocab_size=1, pad_token_id=0),
+            self.architecture.config(preset, self.special, num_hidden_layers=encoder_layers),
+            self.architecture.config(preset, self.special, num_hidden_layers=decoder_layers, vocab_size=1, pad_token_id=0),
         )
 
     def build_model(self, preset: dict) -> nn.Module:

@@ -1,4 +1,5 @@
-"""BERT masked language modelling: 15% of ordinary tokens are selected, 80/10/10 replaced."""
+"""BERT masked language modelling: 15% of ordinary tokens are selected, 80/10/10 replaced.
+The model is the architecture's masked LM (``AutoModelForMaskedLM`` loads it)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from transformers import BertForMaskedLM
 
 from ..io import InputError
-from .base import Objective, bert_config, bert_layer_groups, masked_token_nll, corrupt_selected
+from .base import Objective, corrupt_selected, masked_token_nll
 
 
 class MaskedLM(Objective):
@@ -26,7 +26,7 @@ class MaskedLM(Objective):
             raise InputError(f"objective '{self.name}': mask_ratio must be in (0, 1), got {self.params['mask_ratio']}")
 
     def build_model(self, preset: dict) -> nn.Module:
-        return BertForMaskedLM(bert_config(preset, self.special))
+        return self.architecture.masked_lm(self.architecture.config(preset, self.special))
 
     def select(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> Tensor:
         """Positions to predict: each ordinary token independently with probability mask_ratio."""
@@ -38,30 +38,26 @@ class MaskedLM(Objective):
         corrupted = corrupt_selected(input_ids, selected, self.special, generator)
         return {"input_ids": corrupted, "targets": input_ids, "selected": selected}
 
+    def _logits_where(self, model: nn.Module, input_ids: Tensor, where: Tensor) -> Tensor:
+        hidden = self.architecture.backbone(model)(**self.architecture.inputs(input_ids)).last_hidden_state
+        return self.architecture.head(model, hidden[where])
+
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        hidden = model.bert(input_ids=batch["input_ids"]).last_hidden_state
         selected = batch["selected"]
-        logits = model.cls(hidden[selected])
+        logits = self._logits_where(model, batch["input_ids"], selected)
         return nn.functional.cross_entropy(logits.float(), batch["targets"][selected])
 
     def logits_at(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
-        hidden = model.bert(input_ids=masked).last_hidden_state
-        return model.cls(hidden[positions])
+        return self._logits_where(model, masked, positions)
 
     def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
-        logits = model(input_ids=masked.unsqueeze(0)).logits[0]
+        logits = model(**self.architecture.inputs(masked.unsqueeze(0))).logits[0]
         return masked_token_nll(logits, input_ids, positions)
-
-    def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
-        return bert_layer_groups(model)
-
-    def input_embeddings(self, model: nn.Module) -> Tensor:
-        return model.bert.embeddings.word_embeddings.weight
 
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
 
     def load_pretrained(self, directory: Path) -> nn.Module:
-        return BertForMaskedLM.from_pretrained(directory)
+        return self.architecture.load("masked_lm", directory)

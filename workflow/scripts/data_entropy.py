@@ -1,0 +1,42 @@
+"""One condition's own entropy: held-out cross-entropy of smoothed k-th order Markov models
+of its tokens (see seqens.markov); the training unigram model, the baseline of what members
+learned; and the characters per token at its evaluation positions."""
+
+import numpy as np
+
+from seqens.io import atomic_path, write_json_atomic
+from seqens.markov import markov_cross_entropies, unigram_log2_probs
+from seqens.packing import load_tokens
+from seqens.runner import log, run_script
+from seqens.tables import write_table
+from seqens.tokenization import SPECIAL_TOKENS, SequenceTokenizer
+
+
+def main(snakemake):
+    params = snakemake.params
+    tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
+    characters = tokenizer.characters_per_token()
+    train = load_tokens(snakemake.input.train)[: params.train_sequences]
+    held_out = np.asarray(load_tokens(snakemake.input.eval))
+    table = markov_cross_entropies(
+        np.asarray(train), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size
+    )
+    # The Markov models score every ordinary held-out token after a row's first.
+    scored = held_out[:, 1:][held_out[:, 1:] >= len(SPECIAL_TOKENS)]
+    table["characters_per_token"] = characters[scored].mean()
+    table["bits_per_character"] = table["bits_per_token"] / table["characters_per_token"]
+    table["log2_vocab"] = np.log2(tokenizer.vocab_size)
+    write_table(table, snakemake.output.markov)
+    with atomic_path(snakemake.output.unigram) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size))
+    with np.load(snakemake.input.positions) as positions:
+        targets = positions["input_ids"][positions["positions"]]
+    write_json_atomic(
+        snakemake.output.targets,
+        {"positions": int(len(targets)), "characters_per_target": float(characters[targets].mean())},
+    )
+    log.info("Markov cross-entropy (bits/token) by order:\n%s", table[["order", "bits_per_token", "bits_per_character"]])
+
+
+run_script(snakemake, main)
