@@ -52,10 +52,11 @@ rule extract_outputs:
         "logs/extract_outputs/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
-    threads: workflow.cores
+    threads: config["extraction"]["threads"]
     params:
         extraction=config["extraction"],
         device=config["training"]["device"],
+        threads=config["extraction"]["threads"],
     script:
         "../scripts/extract_outputs.py"
 
@@ -88,9 +89,10 @@ rule extract_fisher:
         "logs/extract_fisher/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
         "../../envs/torch.yaml"
-    threads: workflow.cores
+    threads: config["extraction"]["threads"]
     params:
         extraction=config["extraction"],
         device=config["training"]["device"],
+        threads=config["extraction"]["threads"],
     script:
         "../scripts/extract_fisher.py"

@@ -12,7 +12,7 @@ from seqens.training import resolve_device
 
 
 def main(snakemake):
-    torch.set_num_threads(snakemake.threads)
+    torch.set_num_threads(snakemake.params.threads)  # the config's, not the allocation
     member = load_member(snakemake.input.member, snakemake.input.tokenizer, snakemake.wildcards)
     positions = EvalPositions.load(Path(snakemake.input.positions))
     probs = output_distributions(
