@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # torch is imported by the models, not by config checks
 @dataclass(frozen=True)
 class Architecture:
     name: str
-    summary: str
     config_class: str
     masked_lm_class: str
     causal_lm_class: str | None
@@ -41,7 +40,7 @@ class Architecture:
     layer_pattern: str  # parameter names of encoder layer i, after the backbone prefix
     attention: str  # attention implementation for training and extraction
     head: Callable[["nn.Module", "Tensor"], "Tensor"]
-    config_values: Callable[[dict, object, dict], dict]
+    config_values: Callable[[dict, object], dict]  # (preset, special tokens) -> config keys
     refusals: dict = field(default_factory=dict)  # objective -> why it cannot be trained
     # Pass a ready attention mask: without one, RoFormer checks the ids for padding, and its
     # mask helper skips an all-ones 2D mask, both with data-dependent control flow, which
@@ -58,7 +57,8 @@ class Architecture:
 
     def config(self, preset: dict, special, *, causal: bool = False, **overrides):
         """A model config from a size preset; ``causal`` makes a decoder (causal attention)."""
-        values = self.config_values(preset, special, overrides)
+        values = self.config_values(preset, special)
+        values.update({key: value for key, value in overrides.items() if key != "attn_implementation"})
         if causal:
             values.update(is_decoder=True, use_cache=False)
         config = self._class(self.config_class)(**values)
@@ -145,21 +145,19 @@ def _common(preset: dict, special) -> dict:
     )
 
 
-def _bert_values(preset: dict, special, overrides: dict) -> dict:
+def _bert_values(preset: dict, special) -> dict:
     dropout = preset.get("dropout", 0.1)
-    values = dict(
+    return dict(
         **_common(preset, special),
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
         type_vocab_size=1,
     )
-    values.update({k: v for k, v in overrides.items() if k != "attn_implementation"})
-    return values
 
 
-def _modernbert_values(preset: dict, special, overrides: dict) -> dict:
+def _modernbert_values(preset: dict, special) -> dict:
     dropout = preset.get("dropout", 0.1)
-    values = dict(
+    return dict(
         **_common(preset, special),
         cls_token_id=special.cls,
         sep_token_id=special.sep,
@@ -169,8 +167,6 @@ def _modernbert_values(preset: dict, special, overrides: dict) -> dict:
         attention_dropout=dropout,
         mlp_dropout=dropout,
     )
-    values.update({k: v for k, v in overrides.items() if k != "attn_implementation"})
-    return values
 
 
 def _bert_head(model: nn.Module, hidden: Tensor) -> Tensor:
@@ -189,7 +185,6 @@ _NO_POSITION_IDS = (
 ARCHITECTURES: dict[str, Architecture] = {
     "bert": Architecture(
         name="bert",
-        summary="BERT: learned absolute positions, post-LayerNorm (the paper's model)",
         config_class="BertConfig",
         masked_lm_class="BertForMaskedLM",
         causal_lm_class="BertLMHeadModel",
@@ -201,7 +196,6 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "roformer": Architecture(
         name="roformer",
-        summary="RoFormer: BERT with rotary position embeddings",
         config_class="RoFormerConfig",
         masked_lm_class="RoFormerForMaskedLM",
         causal_lm_class="RoFormerForCausalLM",
@@ -217,7 +211,6 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "modernbert": Architecture(
         name="modernbert",
-        summary="ModernBERT: rotary positions, pre-LayerNorm, GLU, global/local attention",
         config_class="ModernBertConfig",
         masked_lm_class="ModernBertForMaskedLM",
         causal_lm_class=None,
