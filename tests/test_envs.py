@@ -40,5 +40,9 @@ def test_rules_point_at_existing_envs():
 
 
 def test_torch_rules_use_the_torch_env():
+    """Training and model extraction run in the torch env; the data's own entropy (numpy and
+    tokenizers only) in the data env."""
     text = (REPO / "workflow" / "rules" / "train.smk").read_text() + (REPO / "workflow" / "rules" / "extract.smk").read_text()
-    assert text.count("envs/torch.yaml") == text.count("conda:")
+    envs = dict(re.findall(r'\nrule (\w+):.*?conda:\s*\n\s*"[^"]*envs/(\w+)\.yaml"', text, flags=re.S))
+    assert envs.pop("data_entropy") == "data"
+    assert envs and set(envs.values()) == {"torch"}, envs
