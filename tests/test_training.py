@@ -157,3 +157,23 @@ def test_a_member_is_never_extracted_under_another_architecture_or_objective(dna
         load_member(out, tokenizer.directory, wildcards("roformer", "mlm"))
     with pytest.raises(InputError, match="not as bert/randommask"):
         load_member(out, tokenizer.directory, wildcards("bert", "randommask"))
+
+
+def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_path):
+    from types import SimpleNamespace
+
+    from seqens.extraction import load_member
+
+    tokenizer = dna_data[0]
+    objective, model, result = run(dna_data, seed=1, steps=2)
+    out = tmp_path / "member"
+    write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
+    assert set(json.loads((out / "manifest.json").read_text())["weights"]) == {"model.safetensors"}
+    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
+    weights = out / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote"):
+        load_member(out, tokenizer.directory, wildcards)
+    weights.unlink()
+    with pytest.raises(InputError, match=r"model.safetensors is missing"):
+        load_member(out, tokenizer.directory, wildcards)

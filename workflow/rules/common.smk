@@ -11,7 +11,6 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CONDITIONS = STUDY.conditions
-CORPORA = STUDY.corpora_in_use
 
 
 wildcard_constraints:
@@ -49,10 +48,6 @@ def source_of(wildcards):
     raise WorkflowError(
         f"no source of corpus '{wildcards.corpus}' is stored as '{wildcards.filename}'"
     )
-
-
-def tokenizer_dir(corpus, tokenizer):
-    return f"results/tokenizers/{corpus}/{tokenizer}"
 
 
 def condition_files(pattern):

@@ -1,7 +1,6 @@
 """Ensemble comparisons: per-member metrics, pairwise disagreement, embedding stability and
 Fisher fractions, each with a Multi-Bootstrap interval, and text-vs-DNA contrasts as paired
-bootstrap differences. Every function returns a tidy DataFrame (columns documented in
-``TABLE_COLUMNS``)."""
+bootstrap differences. Every function returns a tidy DataFrame (columns: README, "Tables")."""
 
 from __future__ import annotations
 
@@ -13,32 +12,6 @@ import numpy as np
 import pandas as pd
 
 from . import bootstrap, distributions, embeddings
-
-TABLE_COLUMNS = {
-    "condition": "corpus-tokenizer",
-    "corpus": "corpus name",
-    "tokenizer": "tokenizer name",
-    "kind": "text or dna",
-    "architecture": "encoder architecture",
-    "objective": "pre-training objective",
-    "seed": "member seed",
-    "seed_a": "first member of a pair",
-    "seed_b": "second member of a pair",
-    "metric": "metric name (see docs/metrics)",
-    "k": "neighbourhood size (embedding metrics)",
-    "top_p": "nucleus truncation mass before the JS distance (1.0 = full distributions)",
-    "group": "Fisher layer group (embeddings, layer.i, decoder.layer.i, head)",
-    "order": "position of the group from input to output",
-    "value": "the metric for one member or one pair",
-    "estimate": "point estimate over all members and examples",
-    "low": "lower end of the Multi-Bootstrap interval",
-    "high": "upper end of the Multi-Bootstrap interval",
-    "level": "confidence level of the interval",
-    "difference": "dna minus text",
-    "p_value": "two-sided paired-bootstrap p-value of the difference",
-    "text_condition": "the text condition of a contrast",
-    "dna_condition": "the dna condition of a contrast",
-}
 
 
 @dataclass(frozen=True)

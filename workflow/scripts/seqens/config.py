@@ -128,10 +128,6 @@ class Study:
             for s in self.seeds
         ]
 
-    @property
-    def corpora_in_use(self) -> list[str]:
-        return list(dict.fromkeys(c.corpus for c in self.conditions))
-
     def preset(self) -> dict:
         presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
         return dict(presets[self.config["model"]])
@@ -224,7 +220,39 @@ class Study:
             raise ConfigError(
                 f"config: training.micro_batch_size: batch_size ({training['batch_size']}) must be a multiple of it ({micro})"
             )
+        self._check_counts()
         self._check_objectives()
+
+    def _check_counts(self) -> None:
+        """Requests the data cannot meet, refused before any job rather than clipped later."""
+        cfg = self.config
+        seeds = cfg["seeds"]
+        if len(seeds) < 2:
+            raise ConfigError(f"config: seeds: an ensemble needs at least 2 members to compare, got {seeds}")
+        eval_sequences = cfg["data"]["eval_sequences"]
+        extraction = cfg["extraction"]
+        sequences = extraction["sequences"] or eval_sequences
+        if sequences > eval_sequences:
+            raise ConfigError(
+                f"config: extraction.sequences: {sequences} exceeds the held-out split (data.eval_sequences: {eval_sequences})"
+            )
+        if extraction["fisher_sequences"] > sequences:
+            raise ConfigError(
+                f"config: extraction.fisher_sequences: {extraction['fisher_sequences']} exceeds the evaluation "
+                f"sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
+            )
+        vocabularies = {
+            c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], cfg["corpora"][c.corpus]["kind"])
+            for c in self.conditions
+        }
+        smallest = min(vocabularies, key=vocabularies.get)
+        for key, values in (("top_k", extraction["top_k"]), ("spearman_k", [extraction["spearman_k"]])):
+            too_large = [k for k in values if k >= vocabularies[smallest]]
+            if too_large:
+                raise ConfigError(
+                    f"config: extraction.{key}: {too_large} not below the vocabulary of condition {smallest} "
+                    f"({vocabularies[smallest]} tokens; a token has V - 1 neighbours)"
+                )
 
     def _check_objectives(self) -> None:
         # Imported lazily: the objectives pull in torch, which plain config checks do not need.
@@ -241,6 +269,17 @@ class Study:
                     objective.check_schedule(self.config["training"]["steps"])
                 except InputError as error:
                     raise ConfigError(f"config: objectives.{name}: {error}") from None
+
+
+def vocabulary_bound(tokenizer: dict, kind: str) -> int:
+    """The tokenizer's vocabulary size, special tokens included (for char on text, the
+    configured upper bound): known from the config alone."""
+    specials = 5
+    if tokenizer["type"] == "kmer":
+        return 4 ** tokenizer["k"] + specials
+    if tokenizer["type"] == "char" and kind == "dna":
+        return len("ACGTN") + specials
+    return tokenizer.get("vocab_size", 1024)
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> Study:

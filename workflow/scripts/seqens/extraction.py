@@ -116,6 +116,21 @@ def _vocab_of(tokenizer_json: Path) -> dict:
     return Tokenizer.from_file(str(tokenizer_json)).get_vocab(with_added_tokens=True)
 
 
+def check_weights(member_dir: Path, record: dict, member: str) -> None:
+    """The member's weight files must be those its training wrote (manifest checksums)."""
+    if not record.get("weights"):
+        raise InputError(f"member {member}: {member_dir}/manifest.json records no weight checksums (retrain the member)")
+    for name, digest in record["weights"].items():
+        path = member_dir / name
+        if not path.is_file():
+            raise InputError(f"member {member}: {path} is missing (retrain the member)")
+        if sha256_file(path) != digest:
+            raise InputError(
+                f"member {member}: {path} is not the file its training wrote (sha256 differs from manifest.json: "
+                "truncated or replaced; retrain the member)"
+            )
+
+
 @dataclass
 class LoadedMember:
     name: str
@@ -136,6 +151,7 @@ def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wil
         raise InputError(f"member {name}: {member_dir} is missing or incomplete (no manifest.json)")
     check_member_tokenizer(member_dir, Path(condition_tokenizer_dir), name)
     record = json.loads((member_dir / "manifest.json").read_text())
+    check_weights(member_dir, record, name)
     trained_as = {key: record.get("member", {}).get(key) for key in ("architecture", "objective")}
     if trained_as != {"architecture": wildcards.architecture, "objective": wildcards.objective}:
         raise InputError(

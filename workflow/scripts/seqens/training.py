@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .io import InputError, atomic_path
+from .io import InputError, atomic_path, sha256_file
 from .objectives import Objective
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,6 @@ class TrainResult:
     device: str
     autocast: str | None
     parameters: int
-    extra: dict = field(default_factory=dict)
 
 
 def fingerprint(*parts) -> str:
@@ -345,6 +344,7 @@ def write_member(
 
     with atomic_path(out_dir, directory=True) as tmp:
         objective.save_pretrained(model.cpu(), tmp)
+        weights = {path.name: sha256_file(path) for path in sorted(tmp.glob("*.safetensors"))}
         AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(tmp)
         for extra in ("seqens_tokenizer.json",):
             source = Path(tokenizer_dir) / extra
@@ -353,6 +353,7 @@ def write_member(
         result.log.to_csv(tmp / "training_log.csv", index=False)
         record = {
             **manifest,
+            "weights": weights,  # checked before extraction: a truncated or replaced file is named
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "resumed_from_step": result.resumed_from_step,
@@ -364,7 +365,3 @@ def write_member(
             },
         }
         (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def settings_record(settings: TrainSettings) -> dict:
-    return asdict(settings)
