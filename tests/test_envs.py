@@ -43,6 +43,6 @@ def test_torch_rules_use_the_torch_env():
     """Training and model extraction run in the torch env; the data's own entropy (numpy and
     tokenizers only) in the data env."""
     text = (REPO / "workflow" / "rules" / "train.smk").read_text() + (REPO / "workflow" / "rules" / "extract.smk").read_text()
-    envs = dict(re.findall(r'\nrule (\w+):.*?conda:\s*\n\s*"[^"]*envs/(\w+)\.yaml"', text, flags=re.S))
+    envs = dict(re.findall(r'(?:^|\n)rule (\w+):.*?conda:\s*\n\s*"[^"]*envs/(\w+)\.yaml"', text, flags=re.S))
     assert envs.pop("data_entropy") == "data"
-    assert envs and set(envs.values()) == {"torch"}, envs
+    assert {"train_member", "extract_outputs", "extract_fisher"} <= set(envs) and set(envs.values()) == {"torch"}, envs
