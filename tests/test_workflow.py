@@ -250,12 +250,19 @@ extraction: {fisher_sequences: 16, bootstrap_draws: 100, markov_max_order: 2}
 """
 
 
-def test_every_architecture_end_to_end_with_an_architecture_facet(tmp_path):
-    """Three architectures, one ensemble each per condition, compared on the same positions;
-    text and DNA contrasted within an architecture only; the data's own entropy beside them."""
-    work = copy_of_repo(tmp_path)
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    """SMALL_ALL_ARCHITECTURES run to the end in a copy of the repository."""
+    work = copy_of_repo(tmp_path_factory.mktemp("small"))
     (work / "small.yaml").write_text(SMALL_ALL_ARCHITECTURES)
     snakemake_cmd("--cores", "2", "--configfile", "config/config.yaml", "small.yaml", cwd=work, timeout=1800)
+    return work
+
+
+def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
+    """Three architectures, one ensemble each per condition, compared on the same positions;
+    text and DNA contrasted within an architecture only; the data's own entropy beside them."""
+    work = small_study
     tables = work / "results" / "tables"
     architectures = {"bert", "roformer", "modernbert"}
     for table in ("outputs_summary", "outputs_members", "embeddings_summary", "fisher_summary", "training_log"):
@@ -273,3 +280,46 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(tmp_path):
 
     loaded = AutoModelForMaskedLM.from_pretrained(work / "results" / "models" / "wiki" / "bpe" / "modernbert" / "mlm" / "seed1")
     assert type(loaded).__name__ == "ModernBertForMaskedLM"
+
+
+EDITS = {  # one new value per key of the rerun table in config/README.md
+    "study": "renamed",
+    "training.log_every": 7,
+    "training.checkpoint_every": 7,
+    "training.eval_every": 13,
+    "training.device": "cpu",
+    "extraction.bootstrap_draws": 120,
+    "extraction.confidence_level": 0.9,
+    "extraction.top_k": [1, 5],
+    "extraction.spearman_k": 5,
+    "extraction.markov_max_order": 1,
+    "extraction.batch_size": 16,
+    "extraction.fisher_sequences": 8,
+    "extraction.mask_fraction": 0.2,
+    "training.learning_rate": 0.001,
+    "preparation.tokenizer_training_characters": 1500000,
+}
+
+
+def rerun_table() -> dict[str, set[str]]:
+    """config/README.md's "What an edit reruns": key -> rules."""
+    text = (REPO / "config" / "README.md").read_text().split("## What an edit reruns")[1].split("\n## ")[0]
+    table = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`"):
+            table[cells[0].strip("`")] = set() if cells[1] == "—" else {r.strip() for r in cells[1].split(",")}
+    return table
+
+
+def test_an_edit_reruns_what_the_documented_table_says(small_study):
+    table = rerun_table()
+    assert set(table) == set(EDITS)
+    base = yaml.safe_load(SMALL_ALL_ARCHITECTURES)
+    for key, value in EDITS.items():
+        section, _, name = key.rpartition(".")
+        edit = {section: {**base.get(section, {}), name: value}} if section else {name: value}
+        (small_study / "edit.yaml").write_text(yaml.safe_dump(edit))
+        result = snakemake_cmd("-n", "--configfile", "config/config.yaml", "small.yaml", "edit.yaml", cwd=small_study)
+        scheduled = set(jobs_of(result.stdout + result.stderr)) - {"all"}
+        assert scheduled == table[key], (key, sorted(scheduled ^ table[key]))

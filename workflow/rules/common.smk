@@ -50,6 +50,12 @@ def source_of(wildcards):
     )
 
 
+def extraction(*keys):
+    """The extraction settings a rule uses, and only those: editing another reruns nothing
+    of it (config/README.md, "What an edit reruns")."""
+    return {key: config["extraction"][key] for key in keys}
+
+
 def local_source(wildcards):
     """A local `path:` source is an input of its fetch job: a missing file stops a dry run,
     an edited one reruns what depends on it."""

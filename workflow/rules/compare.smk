@@ -26,7 +26,7 @@ rule compare_outputs:
     params:
         ensembles=ENSEMBLES,
         conditions=[c.name for c in CONDITIONS],
-        extraction=config["extraction"],
+        extraction=extraction("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_outputs.py"
@@ -49,7 +49,9 @@ rule compare_embeddings:
         "../../envs/plot.yaml"
     params:
         ensembles=ENSEMBLES,
-        extraction=config["extraction"],
+        extraction=extraction(
+            "top_k", "spearman_k", "bootstrap_draws", "confidence_level"
+        ),
         seed=config["data_seed"],
     script:
         "../scripts/compare_embeddings.py"
@@ -75,7 +77,7 @@ rule compare_fisher:
         "../../envs/plot.yaml"
     params:
         ensembles=ENSEMBLES,
-        extraction=config["extraction"],
+        extraction=extraction("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_fisher.py"

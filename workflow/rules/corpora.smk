@@ -29,7 +29,7 @@ rule prepare_corpus:
         "../../envs/data.yaml"
     params:
         corpus=lambda wc: config["corpora"][wc.corpus],
-        preparation=config["preparation"],
+        preparation=STUDY.preparation_for_splits(),
         seed=config["data_seed"],
     script:
         "../scripts/prepare_corpus.py"

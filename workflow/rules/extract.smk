@@ -9,7 +9,7 @@ rule eval_positions:
     conda:
         "../../envs/torch.yaml"
     params:
-        extraction=config["extraction"],
+        extraction=extraction("sequences", "mask_fraction"),
         seed=config["data_seed"],
     script:
         "../scripts/eval_positions.py"
@@ -54,8 +54,7 @@ rule extract_outputs:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
     params:
-        extraction=config["extraction"],
-        device=config["training"]["device"],
+        extraction=extraction("batch_size"),
         threads=config["extraction"]["threads"],
     script:
         "../scripts/extract_outputs.py"
@@ -91,8 +90,7 @@ rule extract_fisher:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
     params:
-        extraction=config["extraction"],
-        device=config["training"]["device"],
+        extraction=extraction("fisher_sequences", "fisher_method", "fisher_chunk_size"),
         threads=config["extraction"]["threads"],
     script:
         "../scripts/extract_fisher.py"

@@ -15,7 +15,7 @@ rule train_member:
     threads: config["training"]["threads"]
     params:
         preset=STUDY.preset(),
-        training=config["training"],
+        training=STUDY.training_for_weights(),
         threads=config["training"]["threads"],
         data_seed=config["data_seed"],
         objective_params=lambda wc: STUDY.objective_params(wc.objective),

@@ -22,7 +22,7 @@ def main(snakemake):
         n_sequences=extraction["fisher_sequences"],
         method=extraction["fisher_method"],
         chunk_size=extraction["fisher_chunk_size"],
-        device=resolve_device(snakemake.params.device),
+        device=resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param,
     )
     with atomic_path(snakemake.output.per_sequence) as tmp:
         with open(tmp, "wb") as handle:

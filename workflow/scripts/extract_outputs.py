@@ -20,7 +20,7 @@ def main(snakemake):
         member.model,
         positions,
         batch_size=snakemake.params.extraction["batch_size"],
-        device=resolve_device(snakemake.params.device),
+        device=resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param,
     )
     with atomic_path(snakemake.output.distributions) as tmp:
         with open(tmp, "wb") as handle:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from seqens.config import RUNTIME_TRAINING_KEYS
 from seqens.io import InputError, manifest
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
@@ -28,7 +29,12 @@ def main(snakemake):
                 f"member {member}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
                 f"{tokenizer.vocab_size} entries (tokens and tokenizer are out of sync: rerun pack_tokens)"
             )
-    settings = TrainSettings.from_config(params.training, seed=int(wildcards.seed), data_seed=params.data_seed)
+    # Cadence and device reach the job from the config, not as params: they change how the
+    # run is carried out, not its weights, so editing them reruns nothing.
+    runtime = {key: snakemake.config["training"][key] for key in RUNTIME_TRAINING_KEYS}
+    settings = TrainSettings.from_config(
+        {**params.training, **runtime}, seed=int(wildcards.seed), data_seed=params.data_seed
+    )
     record = manifest(
         config=params.config_slice,
         inputs={

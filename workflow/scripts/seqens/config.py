@@ -24,6 +24,12 @@ BUILTIN_PRESETS = {
     "bert-90m": {"layers": 12, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
 }
 
+# Training keys that change how a run is carried out or reported, never its weights: they
+# reach the job at run time (from the config, not as params), so editing them reruns nothing.
+RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device")
+# Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
+SPLIT_KEYS = ("eval_fraction", "max_characters")
+
 FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "mediawiki"}}
 
 
@@ -135,10 +141,18 @@ class Study:
     def objective_params(self, objective: str) -> dict:
         return dict(self.config["objectives"][objective] or {})
 
+    def preparation_for_splits(self) -> dict:
+        """The preparation keys that shape a corpus's train/eval splits."""
+        return {key: self.config["preparation"][key] for key in SPLIT_KEYS if key in self.config["preparation"]}
+
+    def training_for_weights(self) -> dict:
+        """The training keys that determine a member's weights (RUNTIME_TRAINING_KEYS aside)."""
+        return {key: value for key, value in self.config["training"].items() if key not in RUNTIME_TRAINING_KEYS}
+
     def condition_slice(self, corpus: str, tokenizer: str) -> dict:
-        """The part of the config that determines one condition's data (for manifests)."""
+        """The part of the config that determines one condition's data (for manifests). The
+        study's name is not part of it: renaming a study retrains nothing."""
         return {
-            "study": self.config["study"],
             "data_seed": self.config["data_seed"],
             "corpus": {corpus: self.config["corpora"][corpus]},
             "tokenizer": {tokenizer: self.config["tokenizers"][tokenizer]},
@@ -154,7 +168,7 @@ class Study:
             "objective": {objective: self.objective_params(objective)},
             "seed": seed,
             "model": {self.config["model"]: self.preset()},
-            "training": self.config["training"],
+            "training": self.training_for_weights(),
         }
 
     # --- checks the schema cannot express ----------------------------------------------
