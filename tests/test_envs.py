@@ -46,3 +46,58 @@ def test_torch_rules_use_the_torch_env():
     envs = dict(re.findall(r'(?:^|\n)rule (\w+):.*?conda:\s*\n\s*"[^"]*envs/(\w+)\.yaml"', text, flags=re.S))
     assert envs.pop("data_entropy") == "data"
     assert {"train_member", "extract_outputs", "extract_fisher"} <= set(envs) and set(envs.values()) == {"torch"}, envs
+
+
+# Import name of each pinned distribution that an env may or may not hold.
+MODULE_OF = {
+    "torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "safetensors": "safetensors",
+    "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "matplotlib": "matplotlib", "seaborn": "seaborn",
+    "pyfaidx": "pyfaidx", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
+}
+
+BLOCKER = """
+import ast, importlib.abc, sys
+blocked = set(sys.argv[2].split(","))
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is not in this rule's env")
+
+sys.meta_path.insert(0, Blocker())
+tree = ast.parse(open(sys.argv[1]).read())
+imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+exec(compile(ast.Module(body=imports, type_ignores=[]), sys.argv[1], "exec"), {})
+"""
+
+
+def rules_with_env_and_script():
+    """(rule, env file name, script path) of every rule that runs a script."""
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for body in re.split(r"(?:^|\n)rule ", smk.read_text())[1:]:
+            name = body.split(":")[0]
+            env = re.search(r'conda:\s*\n\s*"[^"]*envs/([\w.]+)"', body)
+            script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
+            if script:
+                yield name, env.group(1), (smk.parent / script.group(1)).resolve()
+
+
+def test_every_script_imports_only_what_its_env_has():
+    """Each script's imports (and what they import) resolve with the packages its rule's env
+    lacks blocked, so `--sdm conda` runs every job."""
+    import subprocess
+    import sys
+
+    checked = set()
+    for rule, env, script in rules_with_env_and_script():
+        spec = yaml.safe_load((REPO / "envs" / env).read_text())
+        pip_section = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        present = {MODULE_OF[name] for name in pins(pip_section)}
+        blocked = set(MODULE_OF.values()) - present
+        result = subprocess.run(
+            [sys.executable, "-c", BLOCKER, str(script), ",".join(sorted(blocked))],
+            capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO / "workflow" / "scripts")},
+        )
+        assert result.returncode == 0, f"rule {rule} ({env}): {script.name}: {result.stderr.strip().splitlines()[-1]}"
+        checked.add(rule)
+    assert {"compare_outputs", "figure_entropy", "data_entropy", "train_member", "fetch_corpus"} <= checked

@@ -11,7 +11,8 @@ from seqens.architectures import ARCHITECTURES
 from seqens.compare import per_position_metrics
 from seqens.config import BUILTIN_PRESETS
 from seqens.distributions import cross_entropy_bits
-from seqens.extraction import draw_eval_positions, output_distributions
+from seqens.extraction import output_distributions
+from seqens.positions import draw_eval_positions
 from seqens.fisher import _group_index
 from seqens.io import InputError
 from seqens.markov import unigram_log2_probs

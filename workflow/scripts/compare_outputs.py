@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from seqens.compare import Ensemble, compare_outputs, contrasts
-from seqens.extraction import EvalPositions
+from seqens.positions import EvalPositions
 from seqens.io import InputError
 from seqens.runner import log, run_script
 from seqens.tables import write_table

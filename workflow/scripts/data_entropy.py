@@ -9,7 +9,8 @@ from seqens.markov import markov_cross_entropies, unigram_log2_probs
 from seqens.packing import load_tokens
 from seqens.runner import log, run_script
 from seqens.tables import write_table
-from seqens.tokenization import SPECIAL_TOKENS, SequenceTokenizer
+from seqens.special import SPECIAL_TOKENS
+from seqens.tokenization import SequenceTokenizer
 
 
 def main(snakemake):

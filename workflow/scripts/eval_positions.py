@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from seqens.extraction import draw_eval_positions
+from seqens.positions import draw_eval_positions
 from seqens.runner import log, run_script
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqens.extraction import EvalPositions, load_member, output_distributions
+from seqens.extraction import load_member, output_distributions
+from seqens.positions import EvalPositions
 from seqens.io import atomic_path, write_json_atomic
 from seqens.runner import log, run_script
 from seqens.training import resolve_device

@@ -1,0 +1,78 @@
+"""The evaluation positions of a condition, drawn once from the data seed: a fixed set of
+held-out sequences and, in each, ``mask_fraction`` of its non-special tokens (at least one).
+Every member of every objective is queried at exactly these positions. numpy only: the
+comparisons read them in an environment without torch."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .io import InputError, atomic_path, sha256_file
+from .special import SPECIAL_TOKENS
+
+
+@dataclass
+class EvalPositions:
+    """Held-out sequences and the boolean mask of the positions to predict."""
+
+    input_ids: np.ndarray  # [S, L] int64
+    positions: np.ndarray  # [S, L] bool
+    sequence_indices: np.ndarray  # rows of the eval array they come from
+    eval_sha256: str
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.input_ids[self.positions]
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(self.input_ids.tobytes())
+        digest.update(np.packbits(self.positions).tobytes())
+        return digest.hexdigest()
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    input_ids=self.input_ids,
+                    positions=self.positions,
+                    sequence_indices=self.sequence_indices,
+                    eval_sha256=np.array(self.eval_sha256),
+                )
+
+    @classmethod
+    def load(cls, path: Path) -> "EvalPositions":
+        with np.load(path) as data:
+            return cls(
+                input_ids=data["input_ids"],
+                positions=data["positions"],
+                sequence_indices=data["sequence_indices"],
+                eval_sha256=str(data["eval_sha256"]),
+            )
+
+
+def draw_eval_positions(
+    eval_tokens_path: Path, *, n_sequences: int | None, mask_fraction: float, seed: int
+) -> EvalPositions:
+    """Pick the evaluation sequences (the first n, in order) and, per sequence, exactly
+    round(mask_fraction x non-special tokens) positions (at least one), from ``seed``."""
+    tokens = np.load(eval_tokens_path, mmap_mode="r")
+    n = len(tokens) if n_sequences is None else n_sequences
+    if n > len(tokens):
+        raise InputError(f"{eval_tokens_path}: extraction asks for {n} sequences, the eval split has {len(tokens)}")
+    input_ids = np.asarray(tokens[:n], dtype=np.int64)
+    maskable = input_ids >= len(SPECIAL_TOKENS)
+    rng = np.random.default_rng([seed, 2])  # stream 2: evaluation positions
+    # Random keys, with non-maskable tokens pushed to the end; take the first k per row.
+    keys = np.where(maskable, rng.random(input_ids.shape), np.inf)
+    order = np.argsort(keys, axis=1, kind="stable")
+    counts = np.maximum(1, np.round(mask_fraction * maskable.sum(axis=1))).astype(int)
+    counts = np.minimum(counts, maskable.sum(axis=1))
+    rank = np.argsort(order, axis=1)
+    positions = rank < counts[:, None]
+    return EvalPositions(input_ids, positions, np.arange(n), sha256_file(eval_tokens_path))
