@@ -63,8 +63,9 @@ def main() -> None:
           f"tokens, vocab {args.vocab}")
     print(f"{'preset':<7} {'objective':<10} {'params':>7} {'loop s':>7} {'chunk':>5} {'vmap s':>7} {'speed-up':>8} "
           f"{'max rel diff':>12}")
+    known = {**BUILTIN_PRESETS, **demo.config["presets"]}
     for preset_name in presets:
-        preset = {**BUILTIN_PRESETS[preset_name], "max_positions": max(length, 64)}
+        preset = {**known[preset_name], "max_positions": max(length, 64)}
         for name in args.objectives:
             objective = make_objective(name, special_tokens(args.vocab))
             torch.manual_seed(0)

@@ -70,9 +70,9 @@ def step_flops(preset: dict, vocab: int, batch: int, length: int, predicted_shar
     return encoder + attention + head
 
 
-def measure(preset_name: str, precision: str, device: torch.device, steps: int, batch: int, length: int,
+def measure(preset: dict, precision: str, device: torch.device, steps: int, batch: int, length: int,
             vocab: int, mask_ratio: float) -> dict:
-    preset = {**BUILTIN_PRESETS[preset_name], "dropout": 0.1}
+    preset = {**preset, "dropout": 0.1}
     objective = make_objective("mlm", special_tokens(vocab), {"mask_ratio": mask_ratio})
     rng = np.random.default_rng(0)
     train = rng.integers(5, vocab, size=(batch * steps, length), dtype=np.int64).astype(np.uint16)
@@ -109,8 +109,9 @@ def main() -> None:
         print(f"matmul peak {precision}: {peak / 1e9:,.1f} GFLOP/s")
     print(f"{'preset':<10} {'precision':<9} {'params':>8} {'batch x len':>11} {'tokens/s':>10} "
           f"{'GFLOP/s':>9} {'MFU':>6}")
+    known = {**BUILTIN_PRESETS, **demo.config["presets"]}
     for preset_name in presets:
-        large = BUILTIN_PRESETS[preset_name]["hidden"] >= 512
+        large = known[preset_name]["hidden"] >= 512
         if device.type == "cuda":
             batch, length = (64, 512) if large else (256, demo.config["data"]["sequence_length"])
         else:  # a few steps of the 90M model fit in minutes on a laptop CPU
@@ -118,7 +119,7 @@ def main() -> None:
                                                     demo.config["data"]["sequence_length"])
         steps = args.steps or (8 if large else 40)
         for precision in args.precisions:
-            row = measure(preset_name, precision, device, steps, batch, length, vocab=4096, mask_ratio=0.15)
+            row = measure(known[preset_name], precision, device, steps, batch, length, vocab=4096, mask_ratio=0.15)
             mfu = row["model_flops"] / peaks[precision]
             print(f"{preset_name:<10} {precision:<9} {row['parameters'] / 1e6:7.1f}M {f'{batch} x {length}':>11} "
                   f"{row['tokens_per_s']:10,.0f} {row['model_flops'] / 1e9:9.1f} {mfu:6.1%}")
