@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -37,10 +38,13 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
     """Yield a temporary sibling of ``path`` that replaces ``path`` only on success.
 
     On any exception the temporary file (or directory) is removed and an existing
-    ``path`` is left untouched, so a failed job never leaves a partial output.
+    ``path`` is left untouched, so a failed job never leaves a partial output. A job killed
+    outright (SIGKILL, out of memory) cannot clean up: its temporaries are removed when
+    ``path`` is next written (Snakemake never runs two jobs for one output at once).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     else:
@@ -61,6 +65,17 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove what an earlier, killed atomic write of ``path`` left: ``.NAME.XXXXXXXX.tmp``."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    for stale in path.parent.iterdir():
+        if pattern.fullmatch(stale.name):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
