@@ -202,3 +202,19 @@ def test_fasta_index_is_renewed_when_stale_and_a_short_record_is_an_error(tmp_pa
     os.utime(index, (path.stat().st_mtime + 10,) * 2)
     with pytest.raises(InputError, match=r"g.fa: record 'chrM' has 0 bases where its index says 1"):
         read_all(path)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, bgzf])
+def test_a_truncated_or_corrupt_compressed_file_is_named(tmp_path, compress):
+    genome = tmp_path / "genome.fa.gz"
+    data = compress(fasta_text(width=60).encode() * 200)
+    genome.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"genome\.fa\.gz: truncated or corrupt compressed file"):
+        for record in fasta_records(genome):
+            for _ in record.chunks():
+                pass
+    text = tmp_path / "wiki.txt.gz"
+    body = compress(("A document.\n\n" * 5000).encode())
+    text.write_bytes(body[:20] + bytes(255 - b for b in body[20:60]) + body[60:])
+    with pytest.raises(InputError, match=r"wiki\.txt\.gz: truncated or corrupt compressed file"):
+        list(text_documents(text))

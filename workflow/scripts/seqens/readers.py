@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ElementTree
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,14 +35,36 @@ CHUNK_SIZE = 1 << 22
 
 
 def _open_bytes(path: Path):
-    """Open a possibly gzip- or bzip2-compressed file as a binary stream."""
+    """Open a possibly gzip- or bzip2-compressed file as a binary stream; a truncated or
+    corrupt compressed file is an InputError naming it."""
     with open(path, "rb") as handle:
         magic = handle.read(3)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        return io.BufferedReader(_Decompressing(gzip.open(path, "rb"), path), buffer_size=1 << 20)
     if magic == b"BZh":
-        return bz2.open(path, "rb")
+        return io.BufferedReader(_Decompressing(bz2.open(path, "rb"), path), buffer_size=1 << 20)
     return open(path, "rb")
+
+
+class _Decompressing(io.RawIOBase):
+    """A decompressing stream whose read errors name the file: a truncated gzip otherwise
+    ends in a bare EOFError, a corrupt one in a zlib error, neither saying which file."""
+
+    def __init__(self, stream, path: Path):
+        self._stream, self._path = stream, path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            return self._stream.readinto(buffer)
+        except (EOFError, OSError, zlib.error) as error:
+            raise InputError(f"{self._path}: truncated or corrupt compressed file ({error})") from None
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 # --- FASTA ------------------------------------------------------------------------------------
@@ -274,7 +297,7 @@ class _StreamedRecord:
 
 def _stream_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
     """gzip or BGZF FASTA in one pass; a record must be read before the next one is asked for."""
-    with gzip.open(path, "rb") as raw:
+    with _open_bytes(path) as raw:
         events = _fasta_events(raw)
         header = next((payload for kind, payload in events if kind == "header"), b"")
         while header:
