@@ -85,6 +85,14 @@ def test_corrupt_or_foreign_checkpoint_is_ignored(dna_data, tmp_path, caplog):
     assert_identical(weights(reference), weights(model))
 
 
+def test_a_checkpoint_resumes_only_under_the_same_arithmetic(dna_data, tmp_path, caplog):
+    """`device` (and so autocast) may change between attempts of a job; a checkpoint written
+    under fp32 is not continued under bf16."""
+    run(dna_data, seed=3, tmp_path=tmp_path, stop_after=6)
+    _, _, result = run(dna_data, seed=3, tmp_path=tmp_path, precision="bf16")
+    assert result.resumed_from_step is None and "written for another configuration" in caplog.text
+
+
 def test_gradient_accumulation_matches_full_batch(dna_data, monkeypatch):
     monkeypatch.setitem(TINY_PRESET, "dropout", 0.0)  # dropout masks depend on the micro-batch shape
     _, full, _ = run(dna_data, seed=6, steps=3, eval_every=3)

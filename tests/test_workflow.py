@@ -178,6 +178,7 @@ def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
     options = [str(member.relative_to(work)), "--configfile", "config/config.yaml", "short.yaml"]
     snakemake_cmd(*options, "--cores", "1", cwd=work)
     first = (member / "model.safetensors").read_bytes()
+    assert json.loads((member / "manifest.json").read_text())["training"]["torch_threads"] == 2
     snakemake_cmd(*options, "--cores", "2", "--forcerun", "train_member", cwd=work)
     assert (member / "model.safetensors").read_bytes() == first
     assert json.loads((member / "manifest.json").read_text())["training"]["torch_threads"] == 2

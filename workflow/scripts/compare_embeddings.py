@@ -16,6 +16,9 @@ def main(snakemake):
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)
         matrices = [np.load(next(paths)) for _ in ensemble.seeds]
+        skipped = [k for k in extraction["top_k"] if k >= len(matrices[0])]
+        if skipped:
+            log.warning("%s: top-k %s skipped (a vocabulary of %d has fewer neighbours)", ensemble.name, skipped, len(matrices[0]))
         result = compare_embeddings(
             ensemble, matrices, ks=extraction["top_k"], spearman_k=extraction["spearman_k"], **options
         )

@@ -17,10 +17,15 @@ def main(snakemake):
     params = snakemake.params
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
     characters = tokenizer.characters_per_token()
-    train = load_tokens(snakemake.input.train)[: params.train_sequences]
+    train = load_tokens(snakemake.input.train)
     held_out = np.asarray(load_tokens(snakemake.input.eval))
+    # Markov counts on evenly spaced training sequences when capped (not the head of the
+    # split, which is one region of one genome); the unigram baseline on all of them.
+    counted = train
+    if params.train_sequences and params.train_sequences < len(train):
+        counted = train[np.unique(np.linspace(0, len(train) - 1, params.train_sequences).astype(np.int64))]
     table = markov_cross_entropies(
-        np.asarray(train), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size
+        np.asarray(counted), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size
     )
     # The Markov models score every ordinary held-out token after a row's first.
     scored = held_out[:, 1:][held_out[:, 1:] >= len(SPECIAL_TOKENS)]

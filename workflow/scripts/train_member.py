@@ -29,8 +29,9 @@ def main(snakemake):
                 f"member {member}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
                 f"{tokenizer.vocab_size} entries (tokens and tokenizer are out of sync: rerun pack_tokens)"
             )
-    # Cadence and device reach the job from the config, not as params: they change how the
-    # run is carried out, not its weights, so editing them reruns nothing.
+    # Cadence and device reach the job from the config, not as params: editing them reruns
+    # nothing. (The device changes the arithmetic: train_member resumes a checkpoint only on
+    # the same kind of device and autocast.)
     runtime = {key: snakemake.config["training"][key] for key in RUNTIME_TRAINING_KEYS}
     settings = TrainSettings.from_config(
         {**params.training, **runtime}, seed=int(wildcards.seed), data_seed=params.data_seed

@@ -36,7 +36,6 @@ class Architecture:
     config_class: str
     masked_lm_class: str
     causal_lm_class: str | None
-    encoder_class: str
     layer_pattern: str  # parameter names of encoder layer i, after the backbone prefix
     attention: str  # attention implementation for training and extraction
     head: Callable[["nn.Module", "Tensor"], "Tensor"]
@@ -74,8 +73,8 @@ class Architecture:
         return self._class(self.causal_lm_class)(config)
 
     def load(self, kind: str, directory) -> nn.Module:
-        """Load a saved model: kind is 'masked_lm', 'causal_lm' or 'encoder'."""
-        name = {"masked_lm": self.masked_lm_class, "causal_lm": self.causal_lm_class, "encoder": self.encoder_class}[kind]
+        """Load a saved model: kind is 'masked_lm' or 'causal_lm'."""
+        name = {"masked_lm": self.masked_lm_class, "causal_lm": self.causal_lm_class}[kind]
         model = self._class(name).from_pretrained(directory, attn_implementation=self.attention)
         if self.frozen:  # loading marks every parameter trainable again
             for parameter_name, parameter in model.named_parameters():
@@ -188,7 +187,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         config_class="BertConfig",
         masked_lm_class="BertForMaskedLM",
         causal_lm_class="BertLMHeadModel",
-        encoder_class="BertModel",
         layer_pattern=r"encoder\.layer\.(\d+)\.",
         attention="sdpa",
         head=_bert_head,
@@ -199,7 +197,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         config_class="RoFormerConfig",
         masked_lm_class="RoFormerForMaskedLM",
         causal_lm_class="RoFormerForCausalLM",
-        encoder_class="RoFormerModel",
         layer_pattern=r"encoder\.layer\.(\d+)\.",
         attention="eager",  # the only one transformers implements for RoFormer
         head=_bert_head,
@@ -214,7 +211,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         config_class="ModernBertConfig",
         masked_lm_class="ModernBertForMaskedLM",
         causal_lm_class=None,
-        encoder_class="ModernBertModel",
         layer_pattern=r"layers\.(\d+)\.",
         attention="sdpa",
         head=_modernbert_head,

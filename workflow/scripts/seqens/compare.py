@@ -172,8 +172,10 @@ def compare_outputs(
     )
     curve = np.mean([rank_curve(p) for p in member_probs], axis=0)
     ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})
+    # The targets' own entropy is a plug-in estimate, biased low by a margin that depends on
+    # how many positions there are per vocabulary entry: descriptive only, never contrasted.
     per_position_arrays = {
-        **per_position,
+        **{name: values for name, values in per_position.items() if not name.startswith("unigram_entropy_bits")},
         "js_distance": disagreement["js_distance"][:, -1, :],
         "argmax_disagreement": disagreement["argmax_differs"].astype(np.float64),
     }

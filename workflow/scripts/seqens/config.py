@@ -259,13 +259,18 @@ class Study:
             c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], cfg["corpora"][c.corpus]["kind"])
             for c in self.conditions
         }
-        smallest = min(vocabularies, key=vocabularies.get)
-        for key, values in (("top_k", extraction["top_k"]), ("spearman_k", [extraction["spearman_k"]])):
-            too_large = [k for k in values if k >= vocabularies[smallest]]
+        # A top-k at or above one condition's vocabulary is skipped there (and logged); one
+        # at or above every condition's is no measurement at all. spearman_k needs every one.
+        smallest, largest = min(vocabularies, key=vocabularies.get), max(vocabularies, key=vocabularies.get)
+        for key, values, condition in (
+            ("top_k", extraction["top_k"], largest),
+            ("spearman_k", [extraction["spearman_k"]], smallest),
+        ):
+            too_large = [k for k in values if k >= vocabularies[condition]]
             if too_large:
                 raise ConfigError(
-                    f"config: extraction.{key}: {too_large} not below the vocabulary of condition {smallest} "
-                    f"({vocabularies[smallest]} tokens; a token has V - 1 neighbours)"
+                    f"config: extraction.{key}: {too_large} not below the vocabulary of condition {condition} "
+                    f"({vocabularies[condition]} tokens; a token has V - 1 neighbours)"
                 )
 
     def _check_objectives(self) -> None:

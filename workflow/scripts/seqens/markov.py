@@ -237,8 +237,13 @@ def markov_cross_entropies(
     )
 
 
-def unigram_log2_probs(train: np.ndarray, *, vocab_size: int) -> np.ndarray:
-    """log2 P(w) of the order-0 model (the training tokens' smoothed frequencies) for every
-    id w < vocab_size: the best context-free predictor a model could learn from ``train``."""
+def unigram_log2_probs(train: np.ndarray, *, vocab_size: int, n_special: int = 5) -> np.ndarray:
+    """log2 P(w) for every id w < vocab_size of the order-0 model (the training tokens'
+    smoothed frequencies) restricted to the ordinary tokens (ids >= n_special; the special
+    ids get -inf): the best context-free predictor a model could learn from ``train`` of the
+    tokens evaluation asks for, which are always ordinary."""
     model = KneserNey(train, max_order=0, vocab_size=vocab_size)
-    return model.log2_probs(np.zeros((vocab_size, 0), dtype=np.int64), np.arange(vocab_size))[0]
+    probs = np.exp2(model.log2_probs(np.zeros((vocab_size, 0), dtype=np.int64), np.arange(vocab_size))[0])
+    probs[:n_special] = 0.0
+    with np.errstate(divide="ignore"):
+        return np.log2(probs / probs.sum())

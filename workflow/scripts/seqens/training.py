@@ -207,6 +207,9 @@ def train_member(
     rows: list[dict] = []
     start_step = 0
     resumed_from = None
+    # The device and autocast change the arithmetic, so a checkpoint resumes only on the same
+    # kind of device (the config's `device` may change between attempts: it is a run-time key).
+    run_fingerprint = fingerprint(run_fingerprint, device.type, str(amp_dtype))
     state = _load_checkpoint(checkpoint_path, run_fingerprint) if checkpoint_path else None
     if state is not None:
         model.load_state_dict(state["model"])
