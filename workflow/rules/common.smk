@@ -51,7 +51,7 @@ def source_of(wildcards):
 
 
 def extraction(*keys):
-    """The extraction settings a rule uses, and only those: editing another reruns nothing
+    """The extraction settings a job uses, and only those: editing another reruns nothing
     of it (config/README.md, "What an edit reruns")."""
     return {key: config["extraction"][key] for key in keys}
 
