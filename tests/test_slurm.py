@@ -251,7 +251,7 @@ def demo_check(work: Path, output: str) -> None:
     assert "SLURM run ID" in output
     log = pd.read_csv(work / "results" / "tables" / "training_log.csv")
     assert len(log.groupby(["condition", "objective", "seed"])) == 9 and log["step"].max() == 20
-    manifests = sorted((work / "results" / "models").glob("*/*/*/seed*/manifest.json"))
+    manifests = sorted((work / "results" / "models").glob("*/*/*/*/seed*/manifest.json"))
     assert len(manifests) == 9
     job_ids = {json.loads(m.read_text())["training"]["slurm_job_id"] for m in manifests}
     assert None not in job_ids and len(job_ids) == 9  # each member was its own SLURM job
