@@ -5,11 +5,10 @@ learned; and the characters per token at its evaluation positions."""
 import numpy as np
 
 from seqens.io import atomic_path, write_json_atomic
-from seqens.markov import markov_cross_entropies, unigram_log2_probs
+from seqens.markov import held_out_positions, markov_cross_entropies, unigram_log2_probs
 from seqens.packing import load_tokens
 from seqens.runner import log, run_script
 from seqens.tables import write_table
-from seqens.special import SPECIAL_TOKENS
 from seqens.tokenization import SequenceTokenizer
 
 
@@ -27,8 +26,7 @@ def main(snakemake):
     table = markov_cross_entropies(
         np.asarray(counted), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size
     )
-    # The Markov models score every ordinary held-out token after a row's first.
-    scored = held_out[:, 1:][held_out[:, 1:] >= len(SPECIAL_TOKENS)]
+    _, scored = held_out_positions(held_out, max_order=0, vocab_size=tokenizer.vocab_size)
     table["characters_per_token"] = characters[scored].mean()
     table["bits_per_character"] = table["bits_per_token"] / table["characters_per_token"]
     table["log2_vocab"] = np.log2(tokenizer.vocab_size)

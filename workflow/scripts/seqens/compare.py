@@ -64,15 +64,7 @@ class MemberStack:
 
 # --- model outputs ------------------------------------------------------------------------
 
-PER_POSITION_METRICS = (
-    "entropy_bits",
-    "kl_from_uniform_bits",
-    "cross_entropy_bits",
-    "unigram_cross_entropy_bits",
-    "bits_beyond_unigram",
-    "unigram_entropy_bits",
-    "accuracy",
-)
+PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
 # Bits per token that are also reported per character of input (the suffix names them).
 PER_CHARACTER_METRICS = ("cross_entropy_bits", "unigram_cross_entropy_bits", "bits_beyond_unigram", "unigram_entropy_bits")
 PER_CHARACTER = "_per_character"
@@ -101,7 +93,7 @@ def per_position_metrics(
         out["kl_from_uniform_bits"].append(distributions.kl_from_uniform_bits(p))
         out["cross_entropy_bits"].append(distributions.cross_entropy_bits(p, t))
         out["accuracy"].append(distributions.correct(p, t).astype(np.float64))
-    metrics = {name: np.concatenate(parts) for name, parts in out.items() if parts}
+    metrics = {name: np.concatenate(parts) for name, parts in out.items()}
     metrics["unigram_entropy_bits"] = distributions.unigram_surprisal_bits(targets)
     metrics["unigram_cross_entropy_bits"] = (
         metrics["unigram_entropy_bits"] if unigram_log2 is None else -np.asarray(unigram_log2, dtype=np.float64)[targets]

@@ -12,6 +12,7 @@ import yaml
 
 from .architectures import get_architecture
 from .io import InputError
+from .special import SPECIAL_TOKENS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -293,7 +294,7 @@ class Study:
 def vocabulary_bound(tokenizer: dict, kind: str) -> int:
     """The tokenizer's vocabulary size, special tokens included (for char on text, the
     configured upper bound): known from the config alone."""
-    specials = 5
+    specials = len(SPECIAL_TOKENS)
     if tokenizer["type"] == "kmer":
         return 4 ** tokenizer["k"] + specials
     if tokenizer["type"] == "char" and kind == "dna":
