@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from seqens.config import BUILTIN_PRESETS, load_study  # noqa: E402
 from seqens.fisher import per_sample_fisher, per_sample_fisher_loop  # noqa: E402
 from seqens.objectives import REGISTRY, make_objective  # noqa: E402
-from seqens.tokenization import special_tokens  # noqa: E402
+from seqens.special import special_tokens  # noqa: E402
 
 
 def evaluation_batches(n: int, length: int, vocab: int, chunk: int) -> list[dict[str, torch.Tensor]]:

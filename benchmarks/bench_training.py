@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from seqens.config import BUILTIN_PRESETS, load_study  # noqa: E402
 from seqens.objectives import make_objective  # noqa: E402
-from seqens.tokenization import special_tokens  # noqa: E402
+from seqens.special import special_tokens  # noqa: E402
 from seqens.training import TrainSettings, train_member  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}

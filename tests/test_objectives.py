@@ -17,7 +17,7 @@ from seqens.fisher import _group_index
 from seqens.io import InputError
 from seqens.markov import unigram_log2_probs
 from seqens.objectives import REGISTRY, SpecialTokens, make_objective
-from seqens.tokenization import special_tokens
+from seqens.special import special_tokens
 from seqens.training import TrainSettings, train_member
 
 from conftest import TINY_PRESET
@@ -64,7 +64,7 @@ def run_lengths(row: np.ndarray) -> list[int]:
 @pytest.mark.parametrize("progress, span", [(0.0, 1), (0.3, 2), (0.5, 3), (0.7, 4), (0.99, 5)])
 def test_randommask_spans_grow_by_stage_at_the_target_ratio(progress, span):
     objective = make_objective("randommask", SPECIAL)
-    assert objective.span_at(progress) == span
+    assert objective.parameters.span_at(progress) == span
     ids = token_batch(300, length=256)
     ids[:, 128] = 7  # no [SEP]: long runs of ordinary tokens
     maskable = SPECIAL.maskable(ids)
@@ -83,7 +83,7 @@ def test_randommask_schedule_and_params_are_checked():
     with pytest.raises(InputError, match="stage_fractions"):
         make_objective("randommask", SPECIAL, {"spans": [1, 2], "stage_fractions": [0.5, 0.6]})
     custom = make_objective("randommask", SPECIAL, {"spans": [2, 8], "stage_fractions": [0.25, 0.75]})
-    assert (custom.span_at(0.2), custom.span_at(0.3)) == (2, 8)
+    assert (custom.parameters.span_at(0.2), custom.parameters.span_at(0.3)) == (2, 8)
 
 
 def test_mae_encoder_sees_only_visible_tokens_with_original_positions():
@@ -218,7 +218,7 @@ def test_unknown_architecture_is_an_error_naming_it():
 
 
 def test_unknown_objective_or_parameter_is_an_error_naming_it():
-    with pytest.raises(InputError, match="objective 'electra': unknown"):
+    with pytest.raises(InputError, match="unknown objective 'electra'"):
         make_objective("electra", SPECIAL)
     with pytest.raises(InputError, match=r"objective 'mae': unknown parameter\(s\) \['span'\]"):
         make_objective("mae", SPECIAL, {"span": 3})

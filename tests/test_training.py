@@ -11,7 +11,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from seqens.io import InputError
 from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
-from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer, special_tokens
+from seqens.special import special_tokens
+from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
 from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine, write_member
 
 from conftest import TINY_PRESET

@@ -9,7 +9,8 @@ from seqens.io import InputError, manifest
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
 from seqens.runner import log, run_script
-from seqens.tokenization import SequenceTokenizer, special_tokens
+from seqens.special import special_tokens
+from seqens.tokenization import SequenceTokenizer
 from seqens.training import TrainSettings, fingerprint, train_member, write_member
 
 

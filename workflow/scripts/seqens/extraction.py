@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .io import InputError, sha256_file
-from .objectives import Objective
+from .objectives.base import Objective
 from .positions import EvalPositions
 
 
@@ -76,7 +76,8 @@ def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wil
     import json
 
     from .objectives import make_objective
-    from .tokenization import SequenceTokenizer, special_tokens
+    from .special import special_tokens
+    from .tokenization import SequenceTokenizer
 
     name = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective}/seed{wildcards.seed}"
     member_dir = Path(member_dir)

@@ -28,7 +28,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .io import InputError, atomic_path
-from .special import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
+from .special import CLS_ID, SEP_ID, SPECIAL_TOKENS
 DNA_ALPHABET = "ACGTN"
 SPEC_FILE = "seqens_tokenizer.json"
 
@@ -174,10 +174,3 @@ def capped_texts(texts: Iterable[str], max_characters: int) -> Iterator[str]:
         total += len(text)
         if total >= max_characters:
             return
-
-
-def special_tokens(vocab_size: int):
-    """The objectives' view of the special ids, which are the same for every tokenizer here."""
-    from .objectives import SpecialTokens
-
-    return SpecialTokens(pad=PAD_ID, unk=UNK_ID, cls=CLS_ID, sep=SEP_ID, mask=MASK_ID, vocab_size=vocab_size)

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .io import InputError, atomic_path, sha256_file
-from .objectives import Objective
+from .objectives.base import Objective
 
 log = logging.getLogger(__name__)
 

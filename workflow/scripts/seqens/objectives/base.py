@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+
 from ..architectures import Architecture, get_architecture
-from ..io import InputError
-
-
-@dataclass(frozen=True)
-class SpecialTokens:
-    pad: int
-    unk: int
-    cls: int
-    sep: int
-    mask: int
-    vocab_size: int
-
-    @property
-    def ids(self) -> tuple[int, ...]:
-        return (self.pad, self.unk, self.cls, self.sep, self.mask)
-
-    def maskable(self, input_ids: Tensor) -> Tensor:
-        """True where a token is an ordinary token (none of the five specials)."""
-        special = torch.tensor(self.ids, device=input_ids.device)
-        return ~torch.isin(input_ids, special)
+from ..special import SpecialTokens
+from .parameters import Parameters
 
 
 def corrupt_selected(
@@ -54,30 +36,22 @@ def corrupt_selected(
 class Objective(ABC):
     """A pre-training objective: how inputs are corrupted, what the model is, what it predicts.
 
-    Subclasses set ``name`` and ``defaults`` (every accepted parameter with its default) and
-    implement the abstract methods. ``sequence_loss`` must be vmap-compatible (no boolean
-    indexing, no data-dependent shapes): the Fisher computation maps it over sequences."""
+    Subclasses set ``name`` and implement the abstract methods; their parameters (defaults
+    and checks) are a ``parameters.Parameters`` subclass. ``sequence_loss`` must be
+    vmap-compatible (no boolean indexing, no data-dependent shapes): the Fisher computation
+    maps it over sequences."""
 
     name: ClassVar[str]
-    defaults: ClassVar[dict] = {}
 
-    def __init__(self, special: SpecialTokens, architecture: str = "bert", **params):
+    def __init__(self, special: SpecialTokens, architecture: str, parameters: Parameters):
         self.architecture: Architecture = get_architecture(architecture)
-        self.architecture.check_objective(self.name)
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            raise InputError(
-                f"objective '{self.name}': unknown parameter(s) {unknown} (accepted: {sorted(self.defaults)})"
-            )
         self.special = special
-        self.params = {**self.defaults, **params}
-        self.validate_params()
-
-    def validate_params(self) -> None:
-        """Raise InputError for parameter values that make no sense."""
+        self.parameters = parameters
+        self.params = parameters.values
 
     def check_schedule(self, total_steps: int) -> None:
         """Raise InputError if the objective's schedule does not fit ``total_steps``."""
+        self.parameters.check_schedule(total_steps)
 
     @abstractmethod
     def build_model(self, preset: dict) -> nn.Module: ...

@@ -23,7 +23,6 @@ from .base import Objective, masked_token_nll
 
 class CausalLM(Objective):
     name = "clm"
-    defaults = {}
 
     def build_model(self, preset: dict) -> nn.Module:
         return self.architecture.causal_lm(self.architecture.config(preset, self.special, causal=True))

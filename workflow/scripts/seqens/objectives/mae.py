@@ -84,23 +84,6 @@ class MaskedAutoencoderModel(nn.Module):
 
 class MaskedAutoencoder(Objective):
     name = "mae"
-    defaults = {
-        "mask_ratio": 0.5,
-        "hide_fraction": 0.8,
-        "random_fraction": 0.1,
-        "encoder_layers": None,
-        "decoder_layers": None,
-    }
-
-    def validate_params(self) -> None:
-        if not 0 < self.params["mask_ratio"] < 1:
-            raise InputError(f"objective '{self.name}': mask_ratio must be in (0, 1), got {self.params['mask_ratio']}")
-        hide, random = self.params["hide_fraction"], self.params["random_fraction"]
-        if not (0 < hide <= 1 and 0 <= random and hide + random <= 1):
-            raise InputError(
-                f"objective '{self.name}': hide_fraction must be in (0, 1] and random_fraction >= 0 with "
-                f"hide_fraction + random_fraction <= 1, got {hide} and {random}"
-            )
 
     def _depths(self, preset: dict) -> tuple[int, int]:
         encoder = self.params["encoder_layers"] or max(1, preset["layers"] // 2)

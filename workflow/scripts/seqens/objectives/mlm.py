@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..io import InputError
 from .base import Objective, corrupt_selected, masked_token_nll
 
 
@@ -19,11 +18,6 @@ class MaskedLM(Objective):
     vocabulary projection (the largest matrix of a small model) runs on 15% of the tokens."""
 
     name = "mlm"
-    defaults = {"mask_ratio": 0.15}
-
-    def validate_params(self) -> None:
-        if not 0 < self.params["mask_ratio"] < 1:
-            raise InputError(f"objective '{self.name}': mask_ratio must be in (0, 1), got {self.params['mask_ratio']}")
 
     def build_model(self, preset: dict) -> nn.Module:
         return self.architecture.masked_lm(self.architecture.config(preset, self.special))

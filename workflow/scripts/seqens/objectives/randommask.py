@@ -11,55 +11,17 @@ The model, predictions at fixed positions and the Fisher are those of MLM.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from ..io import InputError
 from .mlm import MaskedLM
 
 
 class RandomMask(MaskedLM):
     name = "randommask"
-    defaults = {"mask_ratio": 0.15, "spans": [1, 2, 3, 4, 5], "stage_fractions": None}
-
-    def validate_params(self) -> None:
-        super().validate_params()
-        spans, fractions = self.params["spans"], self.params["stage_fractions"]
-        if not spans or any(not isinstance(m, int) or m < 1 for m in spans):
-            raise InputError(f"objective '{self.name}': spans must be a non-empty list of positive integers")
-        if fractions is not None:
-            if len(fractions) != len(spans) or any(f <= 0 for f in fractions) or not math.isclose(sum(fractions), 1.0):
-                raise InputError(
-                    f"objective '{self.name}': stage_fractions must be {len(spans)} positive numbers summing to 1"
-                )
-
-    @property
-    def stage_ends(self) -> list[float]:
-        fractions = self.params["stage_fractions"] or [1.0 / len(self.params["spans"])] * len(self.params["spans"])
-        ends, total = [], 0.0
-        for fraction in fractions:
-            total += fraction
-            ends.append(total)
-        return ends
-
-    def check_schedule(self, total_steps: int) -> None:
-        shortest = min(b - a for a, b in zip([0.0, *self.stage_ends], self.stage_ends)) * total_steps
-        if shortest < 1:
-            raise InputError(
-                f"objective '{self.name}': {len(self.params['spans'])} stages do not fit in {total_steps} training steps"
-            )
-
-    def span_at(self, progress: float) -> int:
-        """The span length of the curriculum stage that `progress` (0..1) falls in."""
-        for span, end in zip(self.params["spans"], self.stage_ends):
-            if progress < end:
-                return span
-        return self.params["spans"][-1]
 
     def select(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> Tensor:
-        m = self.span_at(progress)
+        m = self.parameters.span_at(progress)
         maskable = self.special.maskable(input_ids)
         centre_probability = 1.0 - (1.0 - self.params["mask_ratio"]) ** (1.0 / m)
         centres = maskable & (torch.rand(input_ids.shape, generator=generator) < centre_probability)
