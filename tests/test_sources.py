@@ -2,13 +2,14 @@
 
 import hashlib
 import http.server
+import json
 import threading
 
 import pytest
 import yaml
 
 from seqens.io import InputError
-from seqens.sources import fetch_source
+from seqens.sources import fetch_source, lock_checksums
 
 PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000
 
@@ -87,16 +88,23 @@ def test_always_dropping_and_404_are_one_line_errors(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_checksum_lock_file_records_then_verifies(server, tmp_path, caplog):
+def test_a_learned_checksum_is_locked_only_when_asked_then_verified(server, tmp_path, caplog):
     lock = tmp_path / "checksums.lock.yaml"
-    fetch({"url": f"{server}/good"}, tmp_path / "a.fa", lock)
-    assert yaml.safe_load(lock.read_text()) == {f"{server}/good": SHA}
-    assert "commit that file" in caplog.text
+    record = fetch({"url": f"{server}/good"}, tmp_path / "a.fa", lock)
+    assert record["sha256"] == SHA and not lock.exists()  # a fetch never writes the lock
+    assert "verified against nothing" in caplog.text and "make checksums" in caplog.text
+    record_file = tmp_path / "a.fa.json"
+    record_file.write_text(json.dumps(record))
+    lock.write_text(yaml.safe_dump({"https://example.org/other.fa": "3" * 64}))
+    lock_checksums([record_file], lock)
+    assert yaml.safe_load(lock.read_text()) == {f"{server}/good": SHA, "https://example.org/other.fa": "3" * 64}
     assert lock.read_text().startswith("# sha256")
     fetch({"url": f"{server}/good"}, tmp_path / "b.fa", lock)  # verified against the lock
     lock.write_text(yaml.safe_dump({f"{server}/good": "1" * 64}))
     with pytest.raises(InputError, match="sha256 mismatch"):
         fetch({"url": f"{server}/good"}, tmp_path / "c.fa", lock)
+    with pytest.raises(InputError, match=f"a.fa.json: {server}/good was downloaded with sha256 {SHA}"):
+        lock_checksums([record_file], lock)
 
 
 def test_path_source(tmp_path):

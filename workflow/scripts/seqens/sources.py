@@ -2,13 +2,17 @@
 
 Whatever the kind, the file lands at ``dest`` atomically (a failed or interrupted fetch
 leaves nothing there, and a file already there stays intact) and its sha256 is checked
-against the config or, for URLs without one, against the checksum lock file.
+against the config or, for URLs without one, against the checksum lock file. A job never
+writes that file: the checksum a first download learns is in its provenance record, and
+``lock_checksums`` (``make checksums``) copies learned checksums into the lock file when
+the user asks.
 """
 
 from __future__ import annotations
 
 import difflib
 import http.client
+import json
 import logging
 import shutil
 import time
@@ -24,7 +28,7 @@ from .io import InputError, atomic_path, sha256_file
 log = logging.getLogger(__name__)
 
 LOCK_HEADER = (
-    "# sha256 of each downloaded corpus source, recorded on its first download.\n"
+    "# sha256 of downloaded corpus sources, as their first download found them (make checksums).\n"
     "# Commit this file: later downloads are verified against it.\n"
 )
 
@@ -52,11 +56,11 @@ def fetch_source(
         with atomic_path(dest) as tmp:
             _download(corpus, origin, tmp, retries=retries, timeout=timeout, backoff=backoff, progress=progress)
             digest = _verify(corpus, origin, tmp, expected)
-        if expected is None and lock_file is not None:
-            _record_checksum(lock_file, origin, digest)
+        if expected is None:
             log.warning(
-                "corpus '%s': recorded sha256 %s of %s in %s; commit that file so later downloads are verified",
-                corpus, digest, origin, lock_file,
+                "corpus '%s': %s has sha256 %s, verified against nothing; pin it with `sha256:` in the "
+                "config or `make checksums` (writes %s; commit it)",
+                corpus, origin, digest, lock_file or "the lock file",
             )
         kind = "url"
     else:
@@ -149,7 +153,27 @@ def _locked_checksum(lock_file: Path | None, url: str) -> str | None:
     return _read_lock(lock_file).get(url)
 
 
-def _record_checksum(lock_file: Path, url: str, digest: str) -> None:
-    entries = {**_read_lock(lock_file), url: digest}
+def lock_checksums(records: list[Path], lock_file: Path) -> dict:
+    """Add the checksums that downloads learned (their provenance records) to the lock
+    file, keeping its other entries; refuse one that contradicts an entry already there."""
+    entries = _read_lock(lock_file)
+    for path in records:
+        record = json.loads(Path(path).read_text())
+        if record["kind"] != "url":
+            continue
+        known = entries.setdefault(record["origin"], record["sha256"])
+        if known != record["sha256"]:
+            raise InputError(
+                f"{path}: {record['origin']} was downloaded with sha256 {record['sha256']}, "
+                f"but {lock_file} holds {known}"
+            )
     with atomic_path(lock_file) as tmp:
         tmp.write_text(LOCK_HEADER + yaml.safe_dump(dict(sorted(entries.items())), sort_keys=True))
+    return entries
+
+
+if __name__ == "__main__":  # make checksums
+    import sys
+
+    added = lock_checksums([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]))
+    print(f"{sys.argv[1]}: {len(added)} checksum(s)")
