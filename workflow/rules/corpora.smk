@@ -1,6 +1,7 @@
 rule fetch_corpus:
     """Download, copy or extract one corpus source (url, path or package), verify it, and
-    record where it came from and its sha256 (never in config/: see `make checksums`)."""
+    record where it came from and its sha256 (never in config/: see `make checksums`).
+    """
     input:
         local_source,
     output:
