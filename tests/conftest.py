@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,17 @@ TINY_PRESET = {"layers": 2, "hidden": 32, "heads": 2, "ffn": 64, "max_positions"
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def rule_definitions():
+    """(file, name, body) of every rule in workflow/rules, procedural ones (``rule:`` with a
+    ``name:`` directive, in a loop) included under their name expression."""
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        parts = re.split(r"(?:^|\n)[ \t]*rule[ \t]*(\w*):", smk.read_text())
+        for name, body in zip(parts[1::2], parts[2::2]):
+            if not name:
+                name = re.search(r'name:\s*\n\s*f?"([^"]+)"', body).group(1)
+            yield smk, name, body
 
 
 def snakemake_cmd(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:

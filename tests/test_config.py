@@ -1,11 +1,13 @@
 """Config validation: defaults, one-line errors naming the key, expansion into members."""
 
 import copy
+import inspect
 
 import pytest
 import yaml
 
 from seqens.config import ConfigError, Study, load_study
+from seqens.io import InputError
 
 from conftest import REPO
 
@@ -107,6 +109,37 @@ def test_architectures_are_an_axis_of_the_study(demo_config):
     assert len(study.members) == 3 * 3 * 1 * 3
     assert {m.architecture for m in study.members} == {"bert", "roformer", "modernbert"}
     member = study.members[0]
-    assert study.member_slice(member.condition.corpus, member.condition.tokenizer, "bert", "mlm", 1)["architecture"] == "bert"
+    assert study.member_slice(member)["architecture"] == "bert"
     default = study_with(demo_config, lambda c: c.pop("architectures"))
     assert default.architectures == ["bert"]
+
+
+def test_one_identity_for_ensembles_members_and_their_files(demo_config):
+    from seqens.config import Ensemble, file_of
+
+    study = Study(demo_config)
+    ensemble = study.ensembles[0]
+    assert Ensemble.from_spec(ensemble.spec()) == ensemble
+    assert [m.path for m in ensemble.members] == [f"wiki/bpe/roformer/mlm/seed{s}" for s in study.seeds]
+    assert study.members == [m for e in study.ensembles for m in e.members]
+    # A job finds each member's file by identity, whatever the order of its inputs.
+    files = [f"results/extract/{m.path}/fisher.csv" for m in reversed(study.members)]
+    for member in study.members:
+        assert file_of(files, member) == f"results/extract/{member.path}/fisher.csv"
+    assert file_of(["results/models/wiki/bpe/roformer/mlm/seed1"], ensemble.members[0]).endswith("seed1")
+    with pytest.raises(InputError, match="wiki/bpe/roformer/mlm/seed1: 0 of the job's input files"):
+        file_of(files[:-1] + ["results/extract/wiki/bpe/roformer/mlm/seed10/fisher.csv"], ensemble.members[0])
+    condition = ensemble.condition
+    assert file_of([f"results/extract/{c.path}/unigram.npy" for c in study.conditions], condition).startswith(
+        "results/extract/wiki/bpe/"
+    )
+
+
+def test_every_registered_figure_can_be_drawn_and_has_a_caption():
+    from seqens import plotting
+    from seqens.figures import FIGURES
+
+    for figure in FIGURES.values():
+        draw = getattr(plotting, figure.draw)
+        assert list(inspect.signature(draw).parameters) == list(figure.tables), figure.name
+        assert (REPO / "workflow" / "report" / f"{figure.name}.rst").is_file()

@@ -144,7 +144,8 @@ def test_unigram_surprisal_is_the_targets_own_entropy():
 
 
 def test_bits_beyond_unigram_per_token_and_per_character():
-    from seqens.compare import Ensemble, compare_outputs, per_position_metrics
+    from seqens.compare import compare_outputs, per_position_metrics
+    from seqens.config import Condition, Ensemble
 
     targets = np.array([0, 0, 1, 2])
     uniform = np.full((4, 4), 0.25)  # 2 bits everywhere: 0.5 bit worse than the unigram's 1.5
@@ -162,7 +163,7 @@ def test_bits_beyond_unigram_per_token_and_per_character():
     assert trained_on_uniform["unigram_cross_entropy_bits"].mean() == pytest.approx(2.0)
     assert trained_on_uniform["bits_beyond_unigram"].mean() == pytest.approx(0.0)
     assert trained_on_uniform["unigram_entropy_bits"].mean() == pytest.approx(1.5)
-    ensemble = Ensemble("c", "t", "text", "roformer", "mlm", (1, 2))
+    ensemble = Ensemble(Condition("c", "t", "text"), "roformer", "mlm", (1, 2))
     result = compare_outputs(ensemble, [uniform, oracle], targets, characters_per_target=2.0, draws=50)
     members = result["members"].set_index("seed")
     assert members.loc[1, "bits_beyond_unigram"] == pytest.approx(-0.5)

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from conftest import REPO
+from conftest import REPO, rule_definitions
 
 
 def pins(lines):
@@ -42,10 +42,11 @@ def test_rules_point_at_existing_envs():
 def test_torch_rules_use_the_torch_env():
     """Training and model extraction run in the torch env; the data's own entropy (numpy and
     tokenizers only) in the data env."""
-    text = (REPO / "workflow" / "rules" / "train.smk").read_text() + (REPO / "workflow" / "rules" / "extract.smk").read_text()
-    envs = dict(re.findall(r'(?:^|\n)rule (\w+):.*?conda:\s*\n\s*"[^"]*envs/(\w+)\.yaml"', text, flags=re.S))
-    assert envs.pop("data_entropy") == "data"
-    assert {"train_member", "extract_outputs", "extract_fisher"} <= set(envs) and set(envs.values()) == {"torch"}, envs
+    envs = {name: env for name, env, _ in rules_with_env_and_script()}
+    assert envs["data_entropy"] == "data.yaml"
+    torch_rules = ("train_member", "eval_positions", "extract_outputs", "extract_embeddings", "extract_fisher")
+    assert {envs[name] for name in torch_rules} == {"torch.yaml"}
+    assert {name for name, env in envs.items() if env == "torch.yaml"} == set(torch_rules)
 
 
 # Import name of each pinned distribution that an env may or may not hold.
@@ -73,13 +74,11 @@ exec(compile(ast.Module(body=imports, type_ignores=[]), sys.argv[1], "exec"), {}
 
 def rules_with_env_and_script():
     """(rule, env file name, script path) of every rule that runs a script."""
-    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        for body in re.split(r"(?:^|\n)rule ", smk.read_text())[1:]:
-            name = body.split(":")[0]
-            env = re.search(r'conda:\s*\n\s*"[^"]*envs/([\w.]+)"', body)
-            script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
-            if script:
-                yield name, env.group(1), (smk.parent / script.group(1)).resolve()
+    for smk, name, body in rule_definitions():
+        env = re.search(r'conda:\s*\n\s*"[^"]*envs/([\w.]+)"', body)
+        script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
+        if script:
+            yield name, env.group(1), (smk.parent / script.group(1)).resolve()
 
 
 def test_every_script_imports_only_what_its_env_has():
@@ -100,7 +99,7 @@ def test_every_script_imports_only_what_its_env_has():
         )
         assert result.returncode == 0, f"rule {rule} ({env}): {script.name}: {result.stderr.strip().splitlines()[-1]}"
         checked.add(rule)
-    assert {"compare_outputs", "figure_entropy", "data_entropy", "train_member", "fetch_corpus"} <= checked
+    assert {"compare_outputs", "figure_{figure.name}", "data_entropy", "train_member", "fetch_corpus"} <= checked
 
 
 SNAKEMAKE_UNDER_BLOCK = """

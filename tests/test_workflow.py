@@ -1,6 +1,7 @@
 """The workflow as a user drives it: dry runs of both configs, lint, formatting, config
 errors before any job, targeted builds, and the preparation stage on the real corpora."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake_cmd
+from conftest import REPO, rule_definitions, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -104,14 +105,11 @@ def test_snakefiles_are_snakefmt_formatted():
 
 
 def test_every_rule_has_log_and_conda():
-    import re
-
-    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
-        text = smk.read_text()
-        for rule_body in re.split(r"\nrule ", text)[1:]:
-            name = rule_body.split(":")[0]
-            assert "\n    log:" in rule_body, f"{smk.name}: rule {name} has no log:"
-            assert "\n    conda:" in rule_body, f"{smk.name}: rule {name} has no conda:"
+    definitions = list(rule_definitions())
+    assert len(definitions) >= 15
+    for smk, name, body in definitions:
+        assert re.search(r"\n\s+log:", body), f"{smk.name}: rule {name} has no log:"
+        assert re.search(r"\n\s+conda:", body), f"{smk.name}: rule {name} has no conda:"
 
 
 def test_preparation_stage_end_to_end_on_the_packaged_corpora(tmp_path):

@@ -3,7 +3,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from seqens.config import ConfigError, Study  # noqa: E402
+from seqens.config import ConfigError, Member, Study  # noqa: E402
+from seqens.figures import FIGURES  # noqa: E402
 
 try:
     STUDY = Study(config)
@@ -64,39 +65,33 @@ def local_source(wildcards):
 
 
 def condition_files(pattern):
-    """Expand a path pattern with {corpus} and {tokenizer} over the study's conditions."""
-    return [pattern.format(corpus=c.corpus, tokenizer=c.tokenizer) for c in CONDITIONS]
-
-
-# Ensembles in a fixed order (condition, architecture, objective); members in seed order.
-ENSEMBLES = [
-    {
-        "corpus": c.corpus,
-        "tokenizer": c.tokenizer,
-        "kind": config["corpora"][c.corpus]["kind"],
-        "architecture": architecture,
-        "objective": objective,
-        "seeds": STUDY.seeds,
-    }
-    for c in CONDITIONS
-    for architecture in STUDY.architectures
-    for objective in STUDY.objectives
-]
-
-
-def member_files(pattern):
-    """Expand a per-member path pattern over every ensemble and seed, in ENSEMBLES order."""
+    """A per-condition path pattern (a rule's output) for each condition of the study."""
     return [
-        pattern.format(
-            corpus=e["corpus"],
-            tokenizer=e["tokenizer"],
-            architecture=e["architecture"],
-            objective=e["objective"],
-            seed=seed,
-        )
-        for e in ENSEMBLES
-        for seed in e["seeds"]
+        expand(pattern, corpus=c.corpus, tokenizer=c.tokenizer)[0] for c in CONDITIONS
     ]
 
 
-FIGURES = ["entropy", "js_distance", "embeddings", "fisher", "loss_curves"]
+# Ensembles in a fixed order (condition, architecture, objective); members in seed order.
+ENSEMBLES = STUDY.ensembles
+
+
+def member_files(pattern):
+    """A per-member path pattern (a rule's output) for every member of every ensemble."""
+    return [
+        expand(pattern, **member.wildcards)[0]
+        for ensemble in ENSEMBLES
+        for member in ensemble.members
+    ]
+
+
+def ensemble_specs():
+    """The study's ensembles as plain values, for the params of the jobs that compare them."""
+    return [ensemble.spec() for ensemble in ENSEMBLES]
+
+
+def figure_tables(figure):
+    """A figure's input tables by argument name, each the output of the rule that writes it."""
+    return {
+        argument: getattr(getattr(rules, rule).output, output)
+        for argument, (rule, output) in figure.tables.items()
+    }

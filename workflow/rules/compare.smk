@@ -1,16 +1,12 @@
 rule compare_outputs:
     """Per-member output metrics, pairwise disagreement and text-vs-DNA contrasts, with intervals."""
     input:
-        distributions=member_files(
-            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy"
-        ),
-        records=member_files(
-            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json"
-        ),
-        positions=condition_files("results/extract/{corpus}/{tokenizer}/positions.npz"),
-        targets=condition_files("results/extract/{corpus}/{tokenizer}/targets.json"),
-        markov=condition_files("results/extract/{corpus}/{tokenizer}/markov.csv"),
-        unigram=condition_files("results/extract/{corpus}/{tokenizer}/unigram.npy"),
+        distributions=member_files(rules.extract_outputs.output.distributions),
+        records=member_files(rules.extract_outputs.output.record),
+        positions=condition_files(rules.eval_positions.output.positions),
+        targets=condition_files(rules.data_entropy.output.targets),
+        markov=condition_files(rules.data_entropy.output.markov),
+        unigram=condition_files(rules.data_entropy.output.unigram),
     output:
         members="results/tables/outputs_members.csv",
         summary="results/tables/outputs_summary.csv",
@@ -24,8 +20,7 @@ rule compare_outputs:
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ENSEMBLES,
-        conditions=[c.name for c in CONDITIONS],
+        ensembles=ensemble_specs(),
         extraction=extraction("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
@@ -35,9 +30,7 @@ rule compare_outputs:
 rule compare_embeddings:
     """Pairwise static-embedding stability and text-vs-DNA contrasts, with intervals."""
     input:
-        embeddings=member_files(
-            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
-        ),
+        embeddings=member_files(rules.extract_embeddings.output.embeddings),
     output:
         pairs="results/tables/embeddings_pairs.csv",
         summary="results/tables/embeddings_summary.csv",
@@ -48,7 +41,7 @@ rule compare_embeddings:
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ENSEMBLES,
+        ensembles=ensemble_specs(),
         extraction=extraction(
             "top_k", "spearman_k", "bootstrap_draws", "confidence_level"
         ),
@@ -60,12 +53,8 @@ rule compare_embeddings:
 rule compare_fisher:
     """Fraction of Fisher information per layer group and text-vs-DNA contrasts, with intervals."""
     input:
-        tables=member_files(
-            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
-        ),
-        per_sequence=member_files(
-            "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
-        ),
+        tables=member_files(rules.extract_fisher.output.table),
+        per_sequence=member_files(rules.extract_fisher.output.per_sequence),
     output:
         members="results/tables/fisher_members.csv",
         summary="results/tables/fisher_summary.csv",
@@ -76,7 +65,7 @@ rule compare_fisher:
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ENSEMBLES,
+        ensembles=ensemble_specs(),
         extraction=extraction("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
@@ -86,16 +75,14 @@ rule compare_fisher:
 rule training_curves:
     """Every member's training log in one table."""
     input:
-        member_files(
-            "results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
-        ),
+        members=member_files(rules.train_member.output.member),
     output:
-        "results/tables/training_log.csv",
+        table="results/tables/training_log.csv",
     log:
         "logs/training_curves.log",
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ENSEMBLES,
+        ensembles=ensemble_specs(),
     script:
         "../scripts/training_curves.py"

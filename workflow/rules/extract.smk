@@ -3,7 +3,7 @@ rule eval_positions:
     input:
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
     output:
-        "results/extract/{corpus}/{tokenizer}/positions.npz",
+        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
     log:
         "logs/eval_positions/{corpus}/{tokenizer}.log",
     conda:
@@ -23,7 +23,7 @@ rule data_entropy:
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
         train="results/tokens/{corpus}/{tokenizer}/train.npy",
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
-        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+        positions=rules.eval_positions.output.positions,
     output:
         markov="results/extract/{corpus}/{tokenizer}/markov.csv",
         targets="results/extract/{corpus}/{tokenizer}/targets.json",
@@ -42,9 +42,9 @@ rule data_entropy:
 rule extract_outputs:
     """One member's predicted distributions at the fixed evaluation positions."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
+        member=rules.train_member.output.member,
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
-        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+        positions=rules.eval_positions.output.positions,
     output:
         distributions="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy",
         record="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json",
@@ -63,10 +63,10 @@ rule extract_outputs:
 rule extract_embeddings:
     """One member's static input-embedding matrix."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
+        member=rules.train_member.output.member,
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
     output:
-        "results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy",
+        embeddings="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy",
     log:
         "logs/extract_embeddings/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
     conda:
@@ -78,9 +78,9 @@ rule extract_embeddings:
 rule extract_fisher:
     """One member's layer-wise empirical Fisher information on the evaluation positions."""
     input:
-        member="results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}",
+        member=rules.train_member.output.member,
         tokenizer="results/tokenizers/{corpus}/{tokenizer}",
-        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+        positions=rules.eval_positions.output.positions,
     output:
         table="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv",
         per_sequence="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy",

@@ -5,7 +5,7 @@ rule train_member:
         train="results/tokens/{corpus}/{tokenizer}/train.npy",
         eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
     output:
-        directory(
+        member=directory(
             "results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
         ),
     log:
@@ -19,9 +19,7 @@ rule train_member:
         threads=config["training"]["threads"],
         data_seed=config["data_seed"],
         objective_params=lambda wc: STUDY.objective_params(wc.objective),
-        config_slice=lambda wc: STUDY.member_slice(
-            wc.corpus, wc.tokenizer, wc.architecture, wc.objective, int(wc.seed)
-        ),
+        config_slice=lambda wc: STUDY.member_slice(Member.from_wildcards(wc)),
         checkpoint="results/checkpoints/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/checkpoint.pt",
     script:
         "../scripts/train_member.py"

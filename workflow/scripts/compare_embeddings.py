@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from seqens.compare import Ensemble, compare_embeddings, contrasts
+from seqens.compare import compare_embeddings, contrasts
+from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 
@@ -11,11 +12,10 @@ from seqens.tables import write_table
 def main(snakemake):
     extraction = snakemake.params.extraction
     options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
-    paths = iter(snakemake.input.embeddings)
     results, per_token, pairs = [], {}, {}
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)
-        matrices = [np.load(next(paths)) for _ in ensemble.seeds]
+        matrices = [np.load(file_of(snakemake.input.embeddings, member)) for member in ensemble.members]
         skipped = [k for k in extraction["top_k"] if k >= len(matrices[0])]
         if skipped:
             log.warning("%s: top-k %s skipped (a vocabulary of %d has fewer neighbours)", ensemble.name, skipped, len(matrices[0]))

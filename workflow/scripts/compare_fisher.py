@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from seqens.compare import Ensemble, compare_fisher, fisher_contrasts
+from seqens.compare import compare_fisher, fisher_contrasts
+from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 
@@ -11,12 +12,11 @@ from seqens.tables import write_table
 def main(snakemake):
     extraction = snakemake.params.extraction
     options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
-    tables, arrays = iter(snakemake.input.tables), iter(snakemake.input.per_sequence)
     results = {}
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)
-        member_tables = [pd.read_csv(next(tables)) for _ in ensemble.seeds]
-        member_arrays = [np.load(next(arrays)) for _ in ensemble.seeds]
+        member_tables = [pd.read_csv(file_of(snakemake.input.tables, m)) for m in ensemble.members]
+        member_arrays = [np.load(file_of(snakemake.input.per_sequence, m)) for m in ensemble.members]
         results[ensemble] = compare_fisher(ensemble, member_tables, member_arrays, **options)
         log.info("%s:\n%s", ensemble.name, results[ensemble]["summary"][["group", "estimate"]])
     output = snakemake.output

@@ -2,11 +2,13 @@
 condition's own entropy (its unigram and Markov references)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from seqens.compare import Ensemble, compare_outputs, contrasts
+from seqens.compare import compare_outputs, contrasts
+from seqens.config import Ensemble, file_of
 from seqens.positions import EvalPositions
 from seqens.io import InputError
 from seqens.runner import log, run_script
@@ -14,27 +16,24 @@ from seqens.tables import write_table
 
 
 def main(snakemake):
-    extraction = snakemake.params.extraction
+    extraction, inputs = snakemake.params.extraction, snakemake.input
     options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
-    conditions = snakemake.params.conditions  # the order of the per-condition inputs
-    positions = dict(zip(conditions, snakemake.input.positions))
-    targets = {c: json.loads(open(path).read()) for c, path in zip(conditions, snakemake.input.targets)}
-    unigram = {c: np.load(path) for c, path in zip(conditions, snakemake.input.unigram)}
-    distributions = iter(snakemake.input.distributions)
-    records = iter(snakemake.input.records)
+    ensembles = [Ensemble.from_spec(spec) for spec in snakemake.params.ensembles]
+    conditions = list(dict.fromkeys(ensemble.condition for ensemble in ensembles))
+    positions = {c: EvalPositions.load(file_of(inputs.positions, c)) for c in conditions}
+    targets = {c: json.loads(Path(file_of(inputs.targets, c)).read_text()) for c in conditions}
+    unigram = {c: np.load(file_of(inputs.unigram, c)) for c in conditions}
     results, per_example, pairs = [], {}, {}
-    for spec in snakemake.params.ensembles:
-        ensemble = Ensemble.from_spec(spec)
-        eval_positions = EvalPositions.load(positions[ensemble.condition])
-        member_paths = [next(distributions) for _ in ensemble.seeds]
-        member_records = [pd.read_json(next(records), typ="series") for _ in ensemble.seeds]
-        for seed, record in zip(ensemble.seeds, member_records):
+    for ensemble in ensembles:
+        eval_positions = positions[ensemble.condition]
+        for member in ensemble.members:
+            record = json.loads(Path(file_of(inputs.records, member)).read_text())
             if record["positions_fingerprint"] != eval_positions.fingerprint:
                 raise InputError(
-                    f"member {ensemble.name}/seed{seed}: its distributions were taken at "
-                    "other evaluation positions than its condition's (rerun extract_outputs)"
+                    f"member {member.path}: its distributions were taken at other evaluation "
+                    "positions than its condition's (rerun extract_outputs)"
                 )
-        probs = [np.load(path, mmap_mode="r") for path in member_paths]
+        probs = [np.load(file_of(inputs.distributions, member), mmap_mode="r") for member in ensemble.members]
         result = compare_outputs(
             ensemble,
             probs,
@@ -54,10 +53,8 @@ def main(snakemake):
     write_table(pd.concat([r["js_distance"] for r in results], ignore_index=True), output.js_distance)
     write_table(pd.concat([r["rank_curve"] for r in results], ignore_index=True), output.rank_curve)
     write_table(contrasts(per_example, pairs, **options), output.contrasts)
-    kinds = {f"{spec['corpus']}-{spec['tokenizer']}": spec["kind"] for spec in snakemake.params.ensembles}
     markov = [
-        pd.read_csv(path).assign(condition=condition, kind=kinds[condition])
-        for condition, path in zip(conditions, snakemake.input.markov)
+        pd.read_csv(file_of(inputs.markov, c)).assign(condition=c.name, kind=c.kind) for c in conditions
     ]
     write_table(pd.concat(markov, ignore_index=True), output.data_entropy)
 

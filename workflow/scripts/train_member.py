@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from seqens.config import RUNTIME_TRAINING_KEYS
+from seqens.config import RUNTIME_TRAINING_KEYS, Member
 from seqens.io import InputError, manifest
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
@@ -16,7 +16,7 @@ from seqens.training import TrainSettings, fingerprint, train_member, write_memb
 
 def main(snakemake):
     wildcards, params = snakemake.wildcards, snakemake.params
-    member = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective}/seed{wildcards.seed}"
+    member = Member.from_wildcards(wildcards)
     # The config's thread count, never the allocation: it changes the sums, so the weights.
     torch.set_num_threads(params.threads)
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
@@ -27,7 +27,7 @@ def main(snakemake):
     for name, tokens in (("train", train_tokens), ("eval", eval_tokens)):
         if int(tokens.max()) >= tokenizer.vocab_size:
             raise InputError(
-                f"member {member}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
+                f"member {member.path}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
                 f"{tokenizer.vocab_size} entries (tokens and tokenizer are out of sync: rerun pack_tokens)"
             )
     # Cadence and device reach the job from the config, not as params: editing them reruns
@@ -44,8 +44,7 @@ def main(snakemake):
             "train_tokens": snakemake.input.train,
             "eval_tokens": snakemake.input.eval,
         },
-        member={"corpus": wildcards.corpus, "tokenizer": wildcards.tokenizer, "architecture": wildcards.architecture,
-                "objective": wildcards.objective, "seed": int(wildcards.seed)},
+        member=member.wildcards,
         objective_params=objective.params,
     )
     checkpoint = Path(params.checkpoint)
@@ -58,9 +57,9 @@ def main(snakemake):
         checkpoint_path=checkpoint,
         run_fingerprint=fingerprint(params.config_slice, {k: v["sha256"] for k, v in record["inputs"].items()}),
     )
-    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output[0]), record)
+    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), record)
     checkpoint.unlink(missing_ok=True)
-    log.info("member %s: final eval loss %.4f", member, result.log["eval_loss"].dropna().iloc[-1])
+    log.info("member %s: final eval loss %.4f", member.path, result.log["eval_loss"].dropna().iloc[-1])
 
 
 run_script(snakemake, main)

@@ -4,7 +4,6 @@ bootstrap differences. Every function returns a tidy DataFrame (columns: README,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Sequence
 
@@ -12,41 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import bootstrap, distributions, embeddings
-
-
-@dataclass(frozen=True)
-class Ensemble:
-    """One condition x architecture x objective ensemble."""
-
-    corpus: str
-    tokenizer: str
-    kind: str
-    architecture: str
-    objective: str
-    seeds: tuple[int, ...]
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "Ensemble":
-        """From an entry of the workflow's ENSEMBLES list."""
-        return cls(**{**spec, "seeds": tuple(spec["seeds"])})
-
-    @property
-    def name(self) -> str:
-        return f"{self.condition}/{self.architecture}/{self.objective}"
-
-    @property
-    def condition(self) -> str:
-        return f"{self.corpus}-{self.tokenizer}"
-
-    def labels(self) -> dict:
-        return {
-            "condition": self.condition,
-            "corpus": self.corpus,
-            "tokenizer": self.tokenizer,
-            "kind": self.kind,
-            "architecture": self.architecture,
-            "objective": self.objective,
-        }
+from .config import Ensemble
 
 
 class MemberStack:
@@ -316,9 +281,9 @@ def _is_pair_metric(metric: str) -> bool:
 
 def _contrast_pairs(per_example: dict):
     """Every (dna, text) pair of ensembles with the same architecture and objective."""
-    for dna in (e for e in per_example if e.kind == "dna"):
+    for dna in (e for e in per_example if e.condition.kind == "dna"):
         for text in per_example:
-            if text.kind == "text" and (text.architecture, text.objective) == (dna.architecture, dna.objective):
+            if text.condition.kind == "text" and (text.architecture, text.objective) == (dna.architecture, dna.objective):
                 yield dna, text
 
 
@@ -326,8 +291,8 @@ def _contrast_row(dna: Ensemble, text: Ensemble, metric: str, interval, p_value:
     return {
         "architecture": dna.architecture,
         "objective": dna.objective,
-        "dna_condition": dna.condition,
-        "text_condition": text.condition,
+        "dna_condition": dna.condition.name,
+        "text_condition": text.condition.name,
         "metric": metric,
         "difference": interval.estimate,
         "low": interval.low,

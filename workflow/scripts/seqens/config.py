@@ -80,22 +80,108 @@ def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
+# Where a member's files live under each stage's folder (results/models/, results/extract/,
+# logs/...): the rules' wildcards, and Member.path. One pattern, so that rules, scripts and
+# the library agree on which file is whose.
+MEMBER_PATH = "{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
+CONDITION_PATH = "{corpus}/{tokenizer}"
+
+
 @dataclass(frozen=True)
 class Condition:
+    """A corpus with a tokenizer: the data every ensemble of the condition shares."""
+
     corpus: str
     tokenizer: str
+    kind: str  # "text" or "dna"
 
     @property
     def name(self) -> str:
         return f"{self.corpus}-{self.tokenizer}"
 
+    @property
+    def path(self) -> str:
+        return CONDITION_PATH.format(corpus=self.corpus, tokenizer=self.tokenizer)
+
 
 @dataclass(frozen=True)
 class Member:
+    """One trained model: an ensemble's member of one seed."""
+
     condition: Condition
     architecture: str
     objective: str
     seed: int
+
+    @property
+    def wildcards(self) -> dict:
+        return {
+            "corpus": self.condition.corpus,
+            "tokenizer": self.condition.tokenizer,
+            "architecture": self.architecture,
+            "objective": self.objective,
+            "seed": self.seed,
+        }
+
+    @property
+    def path(self) -> str:
+        return MEMBER_PATH.format(**self.wildcards)
+
+    @classmethod
+    def from_wildcards(cls, wildcards, kind: str = "") -> "Member":
+        return cls(
+            Condition(wildcards.corpus, wildcards.tokenizer, kind),
+            wildcards.architecture,
+            wildcards.objective,
+            int(wildcards.seed),
+        )
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """The members of one condition x architecture x objective, differing only in seed."""
+
+    condition: Condition
+    architecture: str
+    objective: str
+    seeds: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.condition.name}/{self.architecture}/{self.objective}"
+
+    @property
+    def members(self) -> list[Member]:
+        return [Member(self.condition, self.architecture, self.objective, seed) for seed in self.seeds]
+
+    def labels(self) -> dict:
+        """The columns that identify the ensemble in every table."""
+        return {
+            "condition": self.condition.name,
+            "corpus": self.condition.corpus,
+            "tokenizer": self.condition.tokenizer,
+            "kind": self.condition.kind,
+            "architecture": self.architecture,
+            "objective": self.objective,
+        }
+
+    def spec(self) -> dict:
+        """Plain values, for a rule's params (a job rebuilds the Ensemble with from_spec)."""
+        return {**self.labels(), "seeds": list(self.seeds)}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Ensemble":
+        condition = Condition(spec["corpus"], spec["tokenizer"], spec["kind"])
+        return cls(condition, spec["architecture"], spec["objective"], tuple(spec["seeds"]))
+
+
+def file_of(paths: list[str], owner: Condition | Member) -> str:
+    """The one file among a job's ``paths`` that belongs to ``owner`` (found by its path,
+    not by its position in the list)."""
+    matches = [p for p in map(str, paths) if f"/{owner.path}/" in f"/{p}/"]
+    if len(matches) != 1:
+        raise InputError(f"{owner.path}: {len(matches)} of the job's input files belong to it, expected 1")
+    return matches[0]
 
 
 class Study:
@@ -112,7 +198,8 @@ class Study:
     # --- expansion -------------------------------------------------------------------
     @property
     def conditions(self) -> list[Condition]:
-        return [Condition(c["corpus"], c["tokenizer"]) for c in self.config["conditions"]]
+        corpora = self.config["corpora"]
+        return [Condition(c["corpus"], c["tokenizer"], corpora[c["corpus"]]["kind"]) for c in self.config["conditions"]]
 
     @property
     def architectures(self) -> list[str]:
@@ -127,14 +214,18 @@ class Study:
         return list(self.config["seeds"])
 
     @property
-    def members(self) -> list[Member]:
+    def ensembles(self) -> list[Ensemble]:
+        """In a fixed order: condition, architecture, objective (tables and figures keep it)."""
         return [
-            Member(c, a, o, s)
+            Ensemble(c, a, o, tuple(self.seeds))
             for c in self.conditions
             for a in self.architectures
             for o in self.objectives
-            for s in self.seeds
         ]
+
+    @property
+    def members(self) -> list[Member]:
+        return [member for ensemble in self.ensembles for member in ensemble.members]
 
     def preset(self) -> dict:
         presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
@@ -162,13 +253,13 @@ class Study:
             "data": self.config["data"],
         }
 
-    def member_slice(self, corpus: str, tokenizer: str, architecture: str, objective: str, seed: int) -> dict:
+    def member_slice(self, member: Member) -> dict:
         """The part of the config that determines one trained member."""
         return {
-            **self.condition_slice(corpus, tokenizer),
-            "architecture": architecture,
-            "objective": {objective: self.objective_params(objective)},
-            "seed": seed,
+            **self.condition_slice(member.condition.corpus, member.condition.tokenizer),
+            "architecture": member.architecture,
+            "objective": {member.objective: self.objective_params(member.objective)},
+            "seed": member.seed,
             "model": {self.config["model"]: self.preset()},
             "training": self.training_for_weights(),
         }

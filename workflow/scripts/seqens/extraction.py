@@ -75,11 +75,12 @@ def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wil
     """Load a trained member for extraction, after checking it belongs to its condition."""
     import json
 
+    from .config import Member
     from .objectives import make_objective
     from .special import special_tokens
     from .tokenization import SequenceTokenizer
 
-    name = f"{wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective}/seed{wildcards.seed}"
+    name = Member.from_wildcards(wildcards).path
     member_dir = Path(member_dir)
     if not (member_dir / "manifest.json").is_file():
         raise InputError(f"member {name}: {member_dir} is missing or incomplete (no manifest.json)")
