@@ -37,7 +37,7 @@ def measure(function):
 
 def run_vocabulary(vocab: int, hidden: int, ks: tuple[int, ...], spearman_k: int) -> dict:
     sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-    from seqens import embeddings as e
+    from seqens import embedding_similarity as e
 
     rng = np.random.default_rng(0)
     A = rng.normal(size=(vocab, hidden)).astype(np.float32)

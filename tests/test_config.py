@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from seqens.config import ConfigError, Study, load_study
-from seqens.io import InputError
+from seqens.errors import InputError
 
 from conftest import REPO
 

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial import procrustes as scipy_procrustes
 from scipy.stats import spearmanr, special_ortho_group
 
-from seqens import embeddings as e
+from seqens import embedding_similarity as e
 
 
 def unit(X):

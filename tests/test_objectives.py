@@ -14,7 +14,7 @@ from seqens.distributions import cross_entropy_bits
 from seqens.extraction import output_distributions
 from seqens.positions import draw_eval_positions
 from seqens.fisher import _group_index
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.markov import unigram_log2_probs
 from seqens.objectives import REGISTRY, SpecialTokens, make_objective
 from seqens.special import special_tokens

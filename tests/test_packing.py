@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.packing import pack_sequences, token_statistics
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
 

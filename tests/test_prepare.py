@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.prepare import prepare_dna, prepare_text, read_split
 
 

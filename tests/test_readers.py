@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.readers import fasta_records, json_documents, mediawiki_documents, text_documents, wikitext_to_plain
 
 from conftest import SHARED_CORPORA

@@ -8,7 +8,7 @@ import threading
 import pytest
 import yaml
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.sources import fetch_source, lock_checksums
 
 PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000

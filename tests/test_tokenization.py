@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.tokenization import (
     SPECIAL_TOKENS,
     SequenceTokenizer,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
 from seqens.special import special_tokens

@@ -10,7 +10,7 @@ import pandas as pd
 from seqens.compare import compare_outputs, contrasts
 from seqens.config import Ensemble, file_of
 from seqens.positions import EvalPositions
-from seqens.io import InputError
+from seqens.errors import InputError
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 

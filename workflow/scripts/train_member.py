@@ -5,13 +5,19 @@ from pathlib import Path
 import torch
 
 from seqens.config import RUNTIME_TRAINING_KEYS, Member
-from seqens.io import InputError, manifest
+from seqens.errors import InputError
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
 from seqens.runner import log, run_script
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer
-from seqens.training import TrainSettings, fingerprint, train_member, write_member
+from seqens.training import (
+    TrainSettings,
+    member_provenance,
+    provenance_fingerprint,
+    train_member,
+    write_member,
+)
 
 
 def main(snakemake):
@@ -37,15 +43,9 @@ def main(snakemake):
     settings = TrainSettings.from_config(
         {**params.training, **runtime}, seed=int(wildcards.seed), data_seed=params.data_seed
     )
-    record = manifest(
-        config=params.config_slice,
-        inputs={
-            "tokenizer": Path(snakemake.input.tokenizer) / "tokenizer.json",
-            "train_tokens": snakemake.input.train,
-            "eval_tokens": snakemake.input.eval,
-        },
-        member=member.wildcards,
-        objective_params=objective.params,
+    provenance = member_provenance(
+        params.config_slice, snakemake.input.tokenizer, snakemake.input.train, snakemake.input.eval,
+        member.wildcards, objective,
     )
     checkpoint = Path(params.checkpoint)
     model, result = train_member(
@@ -55,9 +55,9 @@ def main(snakemake):
         eval_tokens,
         settings,
         checkpoint_path=checkpoint,
-        run_fingerprint=fingerprint(params.config_slice, {k: v["sha256"] for k, v in record["inputs"].items()}),
+        run_fingerprint=provenance_fingerprint(provenance),
     )
-    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), record)
+    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), provenance)
     checkpoint.unlink(missing_ok=True)
     log.info("member %s: final eval loss %.4f", member.path, result.log["eval_loss"].dropna().iloc[-1])
 

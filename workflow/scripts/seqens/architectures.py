@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from .io import InputError
+from .errors import InputError
 
 if TYPE_CHECKING:  # torch is imported by the models, not by config checks
     from torch import Tensor, nn

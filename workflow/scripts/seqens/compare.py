@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import bootstrap, distributions, embeddings
+from . import bootstrap, distributions, embedding_similarity
 from .config import Ensemble
 
 
@@ -178,14 +178,14 @@ def compare_embeddings(
     for i, j in pairs:
         a, b = member_embeddings[i], member_embeddings[j]
         pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
-        for k, values in embeddings.topk_overlap(a, b, ks).items():
+        for k, values in embedding_similarity.topk_overlap(a, b, ks).items():
             per_token.setdefault(("topk_overlap", k), []).append(values)
             rows.append({**pair_labels, "metric": "topk_overlap", "k": k, "value": float(np.nanmean(values))})
-        spearman = embeddings.local_spearman(a, b, spearman_k)
+        spearman = embedding_similarity.local_spearman(a, b, spearman_k)
         per_token.setdefault(("local_spearman", spearman_k), []).append(spearman)
         rows.append({**pair_labels, "metric": "local_spearman", "k": spearman_k, "value": float(np.nanmean(spearman))})
-        disparity, mean_cosine = embeddings.procrustes(a, b)
-        cka = embeddings.linear_cka(a, b)
+        disparity, mean_cosine = embedding_similarity.procrustes(a, b)
+        cka = embedding_similarity.linear_cka(a, b)
         for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
             per_token.setdefault((metric, None), []).append(np.array([value]))
             rows.append({**pair_labels, "metric": metric, "k": None, "value": float(value)})

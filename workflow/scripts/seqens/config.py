@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 from .architectures import get_architecture
-from .io import InputError
+from .errors import InputError
 from .objectives import objective_parameters
 from .special import SPECIAL_TOKENS
 

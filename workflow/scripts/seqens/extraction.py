@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import InputError, sha256_file
+from .errors import InputError
+from .io import sha256_file
 from .objectives.base import Objective
 from .positions import EvalPositions
 

@@ -29,10 +29,6 @@ RECORDED_PACKAGES = (
 )
 
 
-class InputError(Exception):
-    """Bad user input (config, file, corpus). Its message is one line naming the culprit."""
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` that replaces ``path`` only on success.

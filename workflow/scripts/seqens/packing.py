@@ -16,7 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .io import InputError, atomic_path
+from .errors import InputError
+from .io import atomic_path
 from .tokenization import CLS_ID, SEP_ID, SPECIAL_TOKENS, SequenceTokenizer
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import InputError, atomic_path, sha256_file
+from .errors import InputError
+from .io import atomic_path, sha256_file
 from .special import SPECIAL_TOKENS
 
 

@@ -23,7 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .io import InputError, atomic_path
+from .errors import InputError
+from .io import atomic_path
 from .readers import documents, fasta_records
 
 SPLITS = ("train", "eval")

@@ -29,7 +29,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .io import InputError, atomic_path
+from .errors import InputError
+from .io import atomic_path
 
 CHUNK_SIZE = 1 << 22
 

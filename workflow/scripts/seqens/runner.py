@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Callable
 
-from .io import InputError
+from .errors import InputError
 
 log = logging.getLogger("seqens")
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from .io import InputError, atomic_path, sha256_file
+from .errors import InputError
+from .io import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
 

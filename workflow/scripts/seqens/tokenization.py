@@ -27,7 +27,8 @@ from typing import Iterable, Iterator
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from .io import InputError, atomic_path
+from .errors import InputError
+from .io import atomic_path
 from .special import CLS_ID, SEP_ID, SPECIAL_TOKENS
 DNA_ALPHABET = "ACGTN"
 SPEC_FILE = "seqens_tokenizer.json"

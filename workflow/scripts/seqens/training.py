@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .io import InputError, atomic_path, sha256_file
+from .errors import InputError
+from .io import atomic_path, manifest, sha256_file
 from .objectives.base import Objective
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,106 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
 
+def _set_up_backend(settings: TrainSettings) -> tuple[torch.device, torch.dtype | None]:
+    """The device and autocast dtype, with TF32 on CUDA or deterministic kernels on CPU."""
+    device = resolve_device(settings.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif settings.deterministic:
+        torch.use_deterministic_algorithms(True)
+    return device, autocast_dtype(settings.precision, device)
+
+
+def _build(objective: Objective, preset: dict, settings: TrainSettings, device: torch.device):
+    """The member's model (initialised from its seed), AdamW and the warmup-cosine schedule."""
+    torch.manual_seed(settings.seed)  # the member's seed: initialisation and dropout
+    model = objective.build_model(preset).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, betas=settings.betas, weight_decay=settings.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, settings.steps, settings.warmup_ratio)
+    )
+    return model, optimizer, scheduler
+
+
+def _training_state(run: str, step: int, model, optimizer, scheduler, device: torch.device, rows: list) -> dict:
+    return {
+        "fingerprint": run,
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+        "log": rows,
+    }
+
+
+def _restore(state: dict, model, optimizer, scheduler, device: torch.device) -> tuple[int, list[dict]]:
+    """Put a checkpoint's weights, optimizer, schedule and RNG back; its step and log rows."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng_cpu"])
+    if device.type == "cuda" and state.get("rng_cuda") is not None:
+        torch.cuda.set_rng_state(state["rng_cuda"])
+    log.info("resumed from checkpoint at step %d", state["step"])
+    return state["step"], state["log"]
+
+
+def _accumulate_gradients(objective, model, batch: dict, micro_batch: int, device, amp_dtype) -> float:
+    """Backward over the batch in micro-batches; the batch's mean loss. Each micro-batch is
+    weighted by its share of the predicted positions, so that the accumulated gradients
+    equal those of the whole batch's mean loss."""
+    total_loss = 0.0
+    n_selected = int(batch["selected"].sum())
+    for micro in _micro_batches(batch, micro_batch):
+        share = int(micro["selected"].sum()) / n_selected
+        if share == 0:
+            continue
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            loss = objective.loss(model, _to_device(micro, device))
+        (loss * share).backward()
+        total_loss += loss.item() * share
+    return total_loss
+
+
+def _optimizer_step(model, optimizer, scheduler, grad_clip: float) -> None:
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+class _Interval:
+    """Mean training loss and throughput since the last log row."""
+
+    def __init__(self, tokens_per_step: int):
+        self.tokens_per_step = tokens_per_step
+        self.reset()
+
+    def reset(self) -> None:
+        self.started, self.steps, self.loss = time.perf_counter(), 0, 0.0
+
+    def add(self, loss: float) -> None:
+        self.steps += 1
+        self.loss += loss
+
+    def row(self, step: int, learning_rate: float) -> dict:
+        """The log row at ``step`` (eval_loss to be filled in, if evaluated)."""
+        elapsed = time.perf_counter() - self.started
+        return {
+            "step": step,
+            "tokens_seen": step * self.tokens_per_step,
+            "train_loss": self.loss / self.steps,
+            "eval_loss": float("nan"),
+            "learning_rate": learning_rate,
+            "tokens_per_s": self.steps * self.tokens_per_step / elapsed if elapsed > 0 else float("nan"),
+        }
+
+
 def train_member(
     objective: Objective,
     preset: dict,
@@ -185,91 +286,37 @@ def train_member(
     """Train one member and return the model with its log. ``stop_after`` ends the run after
     that many steps (as a killed job would), leaving the checkpoint behind; tests use it."""
     started = time.perf_counter()
-    device = resolve_device(settings.device)
-    amp_dtype = autocast_dtype(settings.precision, device)
     if settings.batch_size % settings.micro_batch:
         raise InputError(f"batch_size {settings.batch_size} is not a multiple of micro_batch_size {settings.micro_batch}")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    elif settings.deterministic:
-        torch.use_deterministic_algorithms(True)
     objective.check_schedule(settings.steps)
+    device, amp_dtype = _set_up_backend(settings)
+    model, optimizer, scheduler = _build(objective, preset, settings, device)
 
-    torch.manual_seed(settings.seed)  # the member's seed: initialisation and dropout
-    model = objective.build_model(preset).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.learning_rate, betas=settings.betas, weight_decay=settings.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, settings.steps, settings.warmup_ratio)
-    )
-    rows: list[dict] = []
-    start_step = 0
-    resumed_from = None
     # The device and autocast change the arithmetic, so a checkpoint resumes only on the same
     # kind of device (the config's `device` may change between attempts: it is a run-time key).
-    run_fingerprint = fingerprint(run_fingerprint, device.type, str(amp_dtype))
-    state = _load_checkpoint(checkpoint_path, run_fingerprint) if checkpoint_path else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"])
-        rows = state["log"]
-        start_step = resumed_from = state["step"]
-        log.info("resumed from checkpoint at step %d", start_step)
+    run = fingerprint(run_fingerprint, device.type, str(amp_dtype))
+    state = _load_checkpoint(checkpoint_path, run) if checkpoint_path else None
+    start_step, rows = _restore(state, model, optimizer, scheduler, device) if state else (0, [])
 
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
-    sequence_length = train_tokens.shape[1]
-    tokens_per_step = settings.batch_size * sequence_length
-    interval_start, interval_tokens, interval_loss, interval_steps = time.perf_counter(), 0, 0.0, 0
+    interval = _Interval(settings.batch_size * train_tokens.shape[1])
+    last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
     bar = tqdm(
         total=settings.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, mininterval=1.0
     )
-    last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
     model.train()
     for step in range(start_step, last_step):
         input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
-        batch = objective.training_batch(
-            input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps
-        )
-        step_loss = 0.0
-        n_selected = int(batch["selected"].sum())
-        for micro in _micro_batches(batch, settings.micro_batch):
-            # Weighted by its share of the predicted positions, so that accumulated gradients
-            # equal those of the whole batch's mean loss.
-            share = int(micro["selected"].sum()) / n_selected
-            if share == 0:
-                continue
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss = objective.loss(model, _to_device(micro, device))
-            (loss * share).backward()
-            step_loss += loss.item() * share
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        batch = objective.training_batch(input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps)
+        interval.add(_accumulate_gradients(objective, model, batch, settings.micro_batch, device, amp_dtype))
+        _optimizer_step(model, optimizer, scheduler, settings.grad_clip)
 
         done = step + 1
-        interval_tokens += tokens_per_step
-        interval_loss += step_loss
-        interval_steps += 1
         evaluate_now = done % settings.eval_every == 0 or done == settings.steps
         if done % settings.log_every == 0 or evaluate_now:
-            elapsed = time.perf_counter() - interval_start
-            row = {
-                "step": done,
-                "tokens_seen": done * tokens_per_step,
-                "train_loss": interval_loss / interval_steps,
-                "eval_loss": evaluate(objective, model, eval_tokens, settings, device, amp_dtype, done / settings.steps)
-                if evaluate_now
-                else float("nan"),
-                "learning_rate": scheduler.get_last_lr()[0],
-                "tokens_per_s": interval_tokens / elapsed if elapsed > 0 else float("nan"),
-            }
+            row = interval.row(done, scheduler.get_last_lr()[0])
+            if evaluate_now:
+                row["eval_loss"] = evaluate(objective, model, eval_tokens, settings, device, amp_dtype, done / settings.steps)
             rows.append(row)
             log.info(
                 "step %d/%d tokens %d train_loss %.4f eval_loss %.4f lr %.3g tokens/s %.0f",
@@ -277,28 +324,16 @@ def train_member(
                 row["learning_rate"], row["tokens_per_s"],
             )
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-            interval_start, interval_tokens, interval_loss, interval_steps = time.perf_counter(), 0, 0.0, 0
+            interval.reset()
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
-            _save_checkpoint(
-                checkpoint_path,
-                {
-                    "fingerprint": run_fingerprint,
-                    "step": done,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng_cpu": torch.get_rng_state(),
-                    "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-                    "log": rows,
-                },
-            )
+            _save_checkpoint(checkpoint_path, _training_state(run, done, model, optimizer, scheduler, device, rows))
     bar.close()
     model.eval()
     result = TrainResult(
         log=pd.DataFrame(rows, columns=LOG_COLUMNS),
         wall_time_s=time.perf_counter() - started,
-        resumed_from_step=resumed_from,
+        resumed_from_step=start_step if state else None,
         device=str(device),
         autocast=str(amp_dtype) if amp_dtype else None,
         parameters=sum(p.numel() for p in model.parameters()),
@@ -334,13 +369,29 @@ def evaluate(
     return total / count
 
 
+def member_provenance(config_slice: dict, tokenizer_dir: Path, train_path: Path, eval_path: Path,
+                      member: dict, objective: Objective) -> dict:
+    """What a member was made from (config slice, input checksums, versions): the start of its
+    manifest, and, with the inputs' checksums, the fingerprint its checkpoints carry."""
+    return manifest(
+        config=config_slice,
+        inputs={"tokenizer": Path(tokenizer_dir) / "tokenizer.json", "train_tokens": train_path, "eval_tokens": eval_path},
+        member=member,
+        objective_params=objective.params,
+    )
+
+
+def provenance_fingerprint(provenance: dict) -> str:
+    return fingerprint(provenance["config"], {name: entry["sha256"] for name, entry in provenance["inputs"].items()})
+
+
 def write_member(
     objective: Objective,
     model: torch.nn.Module,
     result: TrainResult,
     tokenizer_dir: Path,
     out_dir: Path,
-    manifest: dict,
+    provenance: dict,
 ) -> None:
     """Save a member directory atomically: model (save_pretrained), tokenizer, log, manifest."""
     from transformers import AutoTokenizer
@@ -355,7 +406,7 @@ def write_member(
                 (tmp / extra).write_bytes(source.read_bytes())
         result.log.to_csv(tmp / "training_log.csv", index=False)
         record = {
-            **manifest,
+            **provenance,
             "weights": weights,  # checked before extraction: a truncated or replaced file is named
             "training": {
                 "wall_time_s": result.wall_time_s,

@@ -27,7 +27,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ..architectures import get_architecture
-from ..io import InputError
+from ..errors import InputError
 from ..special import SpecialTokens
 from .parameters import (
     CausalLMParameters,

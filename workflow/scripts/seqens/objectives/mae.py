@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
-from ..io import InputError
+from ..errors import InputError
 from .base import Objective, corrupt_selected, masked_token_nll
 
 DECODER_FILE = "mae_decoder.safetensors"

@@ -8,7 +8,7 @@ import math
 from itertools import accumulate
 from typing import ClassVar
 
-from ..io import InputError
+from ..errors import InputError
 
 
 class Parameters:
