@@ -260,6 +260,12 @@ def demo_check(work: Path, output: str) -> None:
     for job_id in job_ids:
         assert slurm[job_id]["comment"].startswith("rule_train_member") and slurm[job_id]["state"] == "COMPLETED"
         assert (slurm[job_id]["cpus"], slurm[job_id]["memory"]) == ("2", "3000M")
+    # The same member retrained here, on one core, outside SLURM: the same bits.
+    member = Path("results/models/wiki/bpe/roformer/mlm/seed1")
+    under_slurm = json.loads((work / member / "manifest.json").read_text())["weights"]
+    snakemake_cmd(str(member), "--force", "--cores", "1", *DEMO_CONFIG, cwd=work, timeout=600)
+    local = json.loads((work / member / "manifest.json").read_text())
+    assert local["training"]["slurm_job_id"] is None and local["weights"] == under_slurm
 
 
 CASES = {
