@@ -143,3 +143,19 @@ def test_every_registered_figure_can_be_drawn_and_has_a_caption():
         draw = getattr(plotting, figure.draw)
         assert list(inspect.signature(draw).parameters) == list(figure.tables), figure.name
         assert (REPO / "workflow" / "report" / f"{figure.name}.rst").is_file()
+
+
+def test_command_line_overrides_get_their_types(demo_config):
+    """Snakemake hands `--config` values over as strings (YAML BaseLoader)."""
+    config = copy.deepcopy(demo_config)
+    config["seeds"] = ["1", "2", "3", "4"]
+    config["training"].update(steps="100", learning_rate="1e-3", deterministic="false", micro_batch_size="null")
+    study = Study(config)
+    assert study.seeds == [1, 2, 3, 4]
+    training = study.config["training"]
+    assert (training["steps"], training["learning_rate"], training["deterministic"]) == (100, 0.001, False)
+    assert training["micro_batch_size"] is None
+    config = copy.deepcopy(demo_config)
+    config["seeds"] = ["1", "two"]
+    with pytest.raises(ConfigError, match="config: seeds.1: 'two' is not of type 'integer'"):
+        Study(config)

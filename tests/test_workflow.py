@@ -82,6 +82,11 @@ def test_fisher_figure_schedules_only_what_it_needs():
                          "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher"}
 
 
+def test_config_overrides_of_lists_and_numbers_work_as_config_readme_says():
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--config", "seeds=[1,2,3,4]", "training={steps: 40}")
+    assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4
+
+
 def test_bad_config_stops_before_any_job(tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["conditions"].append({"corpus": "rice", "tokenizer": "bpe"})
