@@ -15,8 +15,8 @@ CONDITIONS = STUDY.conditions
 
 
 wildcard_constraints:
-    corpus="[A-Za-z0-9]+",
-    tokenizer="[A-Za-z0-9]+",
+    corpus="[A-Za-z0-9_]+",
+    tokenizer="[A-Za-z0-9_]+",
     architecture="[a-z0-9]+",
     split="train|eval",
     filename="[^/]+",
