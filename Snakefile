@@ -31,3 +31,4 @@ rule all:
             "results/tables/{table}_summary.tex",
             table=["outputs", "embeddings", "fisher"],
         ),
+    localrule: True

@@ -80,6 +80,7 @@ rule training_curves:
         table="results/tables/training_log.csv",
     log:
         "logs/training_curves.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:

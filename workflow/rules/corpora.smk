@@ -9,6 +9,7 @@ rule fetch_corpus:
         record="resources/corpora/{corpus}/provenance/{filename}.json",
     log:
         "logs/fetch_corpus/{corpus}/{filename}.log",
+    localrule: True
     conda:
         "../../envs/data.yaml"
     params:
@@ -51,6 +52,7 @@ rule corpus_table:
         ),
     log:
         "logs/corpus_table.log",
+    localrule: True
     conda:
         "../../envs/data.yaml"
     script:

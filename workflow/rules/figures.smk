@@ -15,6 +15,7 @@ for figure in FIGURES.values():
             ),
         log:
             f"logs/figures/{figure.name}.log",
+        localrule: True
         conda:
             "../../envs/plot.yaml"
         params:
