@@ -147,7 +147,8 @@ def copy_of_repo(tmp_path):
 
 
 def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
-    """A missing local file stops a dry run naming it; an edited one is fetched again."""
+    """A missing local file stops a dry run naming it; an edited one is fetched again; it is
+    linked into resources/, not copied."""
     import os
 
     work = copy_of_repo(tmp_path)
@@ -160,10 +161,10 @@ def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
     target = "resources/corpora/mine/0-my_corpus.txt"
     options = [target, "--configfile", "config/config.yaml", "local.yaml"]  # --configfile takes the rest
     snakemake_cmd(*options, "--cores", "1", cwd=work)
-    assert (work / target).read_text() == corpus.read_text()
+    assert (work / target).is_symlink() and (work / target).read_text() == corpus.read_text()  # linked, not copied
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_cmd(*options, "-n", cwd=work))
     corpus.write_text("An edited document.\n")
-    os.utime(corpus, (corpus.stat().st_atime, (work / target).stat().st_mtime + 10))
+    os.utime(corpus, (corpus.stat().st_atime, (work / target).lstat().st_mtime + 10))
     rerun = snakemake_cmd(*options, "-n", cwd=work)
     assert "fetch_corpus" in rerun.stdout + rerun.stderr
     corpus.unlink()

