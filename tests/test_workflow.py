@@ -132,8 +132,15 @@ def test_preparation_stage_end_to_end_on_the_packaged_corpora(tmp_path):
     # text carries more information per character than DNA per base...
     text = table[table["kind"] == "text"].iloc[0]
     assert text["unigram_entropy_bits_per_token"] > 7
-    # ...and every job wrote its log
-    assert (work / "logs" / "prepare_corpus" / "athal.log").read_text().strip()
+    # ...and every long job logged its progress (count, rate), not only its start and end
+    logs = work / "logs"
+    for log_file, progress_line in (
+        (logs / "prepare_corpus" / "athal.log", r"athal: bases read: .*bp/s"),
+        (logs / "prepare_corpus" / "wiki.log", r"wiki: 0-summaries_en-us.json: 10033 doc .*doc/s"),
+        (logs / "train_tokenizer" / "wiki" / "bpe.log", r"tokenizer training: documents read: .*doc/s"),
+        (logs / "pack_tokens" / "athal" / "kmer6.log", r"train split: sequences: 100% 4096/4096 seq .*seq/s"),
+    ):
+        assert re.search(progress_line, log_file.read_text()), (log_file, log_file.read_text()[-1000:])
     # a second run has nothing to do
     rerun = snakemake_cmd("-n", "results/tables/corpora.csv", cwd=work)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .errors import InputError
 from .io import atomic_path, manifest, sha256_file
 from .objectives.base import Objective
+from .progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +301,7 @@ def train_member(
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
     interval = _Interval(settings.batch_size * train_tokens.shape[1])
     last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
-    bar = tqdm(
-        total=settings.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, mininterval=1.0
-    )
+    bar = progress_bar(desc="training", total=settings.steps, initial=start_step, unit="step", disable=not progress)
     model.train()
     for step in range(start_step, last_step):
         input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
@@ -323,7 +321,7 @@ def train_member(
                 done, settings.steps, row["tokens_seen"], row["train_loss"], row["eval_loss"],
                 row["learning_rate"], row["tokens_per_s"],
             )
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
             interval.reset()
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
