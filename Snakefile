@@ -25,10 +25,10 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        "results/tables/corpora.csv",
-        expand("results/figures/{figure}.pdf", figure=FIGURES),
+        results_path("tables/corpora.csv"),
+        expand(results_path("figures/{figure}.pdf"), figure=FIGURES),
         expand(
-            "results/tables/{table}_summary.tex",
+            results_path("tables/{table}_summary.tex"),
             table=["outputs", "embeddings", "fisher"],
         ),
     localrule: True

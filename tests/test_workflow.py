@@ -46,6 +46,25 @@ def test_dry_run_paper_config():
     assert jobs["fetch_corpus"] == 6 and jobs["train_member"] == 3 * 5
 
 
+def planned_files(*options) -> set[str]:
+    """Every output and log a forced dry run would write."""
+    result = snakemake_cmd("-n", "--forceall", *options)
+    files = set()
+    for line in (result.stdout + result.stderr).splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in ("output", "log"):
+            files.update(value.split(", "))
+    return files
+
+
+def test_studies_never_write_to_the_same_place():
+    demo, paper = planned_files(), planned_files("--configfile", "config/paper.yaml")
+    assert "results/figures/fisher.pdf" in demo and "results/paper/figures/fisher.pdf" in paper
+    assert "logs/paper/compare_fisher.log" in paper
+    shared = demo & paper
+    assert all(path.startswith("resources/") for path in shared), sorted(shared)[:5]  # downloads may be shared
+
+
 def test_demo_with_all_four_objectives_dry_runs(tmp_path):
     """The lines a user adds to config/config.yaml, here in a second config file."""
     extra = tmp_path / "objectives.yaml"

@@ -14,6 +14,17 @@ except ConfigError as error:
 CONDITIONS = STUDY.conditions
 
 
+def results_path(path):
+    """A path in the study's results folder (`results:` in the config; default results/):
+    studies with their own folders never overwrite each other."""
+    return f"{config['results']}/{path}"
+
+
+def log_path(path):
+    """A path in the study's log folder (`logs:` in the config; default logs/)."""
+    return f"{config['logs']}/{path}"
+
+
 wildcard_constraints:
     corpus="[A-Za-z0-9_]+",
     tokenizer="[A-Za-z0-9_]+",

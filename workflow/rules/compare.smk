@@ -8,15 +8,15 @@ rule compare_outputs:
         markov=condition_files(rules.data_entropy.output.markov),
         unigram=condition_files(rules.data_entropy.output.unigram),
     output:
-        members="results/tables/outputs_members.csv",
-        summary="results/tables/outputs_summary.csv",
-        js_distance="results/tables/js_distance.csv",
-        rank_curve="results/tables/rank_curve.csv",
-        contrasts="results/tables/outputs_contrasts.csv",
-        latex="results/tables/outputs_summary.tex",
-        data_entropy="results/tables/data_entropy.csv",
+        members=results_path("tables/outputs_members.csv"),
+        summary=results_path("tables/outputs_summary.csv"),
+        js_distance=results_path("tables/js_distance.csv"),
+        rank_curve=results_path("tables/rank_curve.csv"),
+        contrasts=results_path("tables/outputs_contrasts.csv"),
+        latex=results_path("tables/outputs_summary.tex"),
+        data_entropy=results_path("tables/data_entropy.csv"),
     log:
-        "logs/compare_outputs.log",
+        log_path("compare_outputs.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -32,12 +32,12 @@ rule compare_embeddings:
     input:
         embeddings=member_files(rules.extract_embeddings.output.embeddings),
     output:
-        pairs="results/tables/embeddings_pairs.csv",
-        summary="results/tables/embeddings_summary.csv",
-        contrasts="results/tables/embeddings_contrasts.csv",
-        latex="results/tables/embeddings_summary.tex",
+        pairs=results_path("tables/embeddings_pairs.csv"),
+        summary=results_path("tables/embeddings_summary.csv"),
+        contrasts=results_path("tables/embeddings_contrasts.csv"),
+        latex=results_path("tables/embeddings_summary.tex"),
     log:
-        "logs/compare_embeddings.log",
+        log_path("compare_embeddings.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -56,12 +56,12 @@ rule compare_fisher:
         tables=member_files(rules.extract_fisher.output.table),
         per_sequence=member_files(rules.extract_fisher.output.per_sequence),
     output:
-        members="results/tables/fisher_members.csv",
-        summary="results/tables/fisher_summary.csv",
-        contrasts="results/tables/fisher_contrasts.csv",
-        latex="results/tables/fisher_summary.tex",
+        members=results_path("tables/fisher_members.csv"),
+        summary=results_path("tables/fisher_summary.csv"),
+        contrasts=results_path("tables/fisher_contrasts.csv"),
+        latex=results_path("tables/fisher_summary.tex"),
     log:
-        "logs/compare_fisher.log",
+        log_path("compare_fisher.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -77,9 +77,9 @@ rule training_curves:
     input:
         members=member_files(rules.train_member.output.member),
     output:
-        table="results/tables/training_log.csv",
+        table=results_path("tables/training_log.csv"),
     log:
-        "logs/training_curves.log",
+        log_path("training_curves.log"),
     localrule: True
     conda:
         "../../envs/plot.yaml"
