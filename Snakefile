@@ -20,6 +20,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+report: report_landing_page()
 
 
 rule all:
@@ -31,4 +35,5 @@ rule all:
             results_path("tables/{table}_summary.tex"),
             table=["outputs", "embeddings", "fisher"],
         ),
+        OVERVIEW_PAGE,
     localrule: True

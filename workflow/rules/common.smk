@@ -20,6 +20,18 @@ def results_path(path):
     return f"{config['results']}/{path}"
 
 
+# The report opens on this page once the study has run (before, on the static description).
+OVERVIEW_PAGE = results_path("report/overview.rst")
+
+
+def report_landing_page():
+    return (
+        OVERVIEW_PAGE
+        if Path(OVERVIEW_PAGE).exists()
+        else "workflow/report/workflow.rst"
+    )
+
+
 def log_path(path):
     """A path in the study's log folder (`logs:` in the config; default logs/)."""
     return f"{config['logs']}/{path}"

@@ -9,12 +9,24 @@ rule compare_outputs:
         unigram=condition_files(rules.data_entropy.output.unigram),
     output:
         members=results_path("tables/outputs_members.csv"),
-        summary=results_path("tables/outputs_summary.csv"),
+        summary=report(
+            results_path("tables/outputs_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         js_distance=results_path("tables/js_distance.csv"),
         rank_curve=results_path("tables/rank_curve.csv"),
-        contrasts=results_path("tables/outputs_contrasts.csv"),
+        contrasts=report(
+            results_path("tables/outputs_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         latex=results_path("tables/outputs_summary.tex"),
-        data_entropy=results_path("tables/data_entropy.csv"),
+        data_entropy=report(
+            results_path("tables/data_entropy.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
     log:
         log_path("compare_outputs.log"),
     conda:
@@ -33,8 +45,16 @@ rule compare_embeddings:
         embeddings=member_files(rules.extract_embeddings.output.embeddings),
     output:
         pairs=results_path("tables/embeddings_pairs.csv"),
-        summary=results_path("tables/embeddings_summary.csv"),
-        contrasts=results_path("tables/embeddings_contrasts.csv"),
+        summary=report(
+            results_path("tables/embeddings_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        contrasts=report(
+            results_path("tables/embeddings_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         latex=results_path("tables/embeddings_summary.tex"),
     log:
         log_path("compare_embeddings.log"),
@@ -57,8 +77,16 @@ rule compare_fisher:
         per_sequence=member_files(rules.extract_fisher.output.per_sequence),
     output:
         members=results_path("tables/fisher_members.csv"),
-        summary=results_path("tables/fisher_summary.csv"),
-        contrasts=results_path("tables/fisher_contrasts.csv"),
+        summary=report(
+            results_path("tables/fisher_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        contrasts=report(
+            results_path("tables/fisher_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         latex=results_path("tables/fisher_summary.tex"),
     log:
         log_path("compare_fisher.log"),

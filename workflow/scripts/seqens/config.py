@@ -271,6 +271,20 @@ class Study:
     def members(self) -> list[Member]:
         return [member for ensemble in self.ensembles for member in ensemble.members]
 
+    def description(self) -> dict:
+        """The study's design in a few values (for the report's landing page)."""
+        cfg = self.config
+        return {
+            "name": cfg["study"],
+            "conditions": [c.name for c in self.conditions],
+            "architectures": self.architectures,
+            "objectives": self.objectives,
+            "seeds": self.seeds,
+            "model": cfg["model"],
+            "steps": cfg["training"]["steps"],
+            "tokens_per_member": cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"],
+        }
+
     def preset(self) -> dict:
         presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
         return dict(presets[self.config["model"]])
