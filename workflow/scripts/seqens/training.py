@@ -417,3 +417,51 @@ def write_member(
             },
         }
         (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "README.md").write_text(model_card(objective, record, result))
+
+
+def model_card(objective: Objective, record: dict, result: TrainResult) -> str:
+    """A Hugging Face model card: what the member is, its data and recipe, what it reached,
+    and how to load it."""
+    member, config = record.get("member", {}), record.get("config", {})
+    name = "/".join(str(member.get(k, "?")) for k in ("corpus", "tokenizer", "architecture", "objective"))
+    name += f"/seed{member.get('seed', '?')}"
+    training, data = config.get("training", {}), config.get("data", {})
+    evaluated = result.log["eval_loss"].dropna()
+    final = f"{evaluated.iloc[-1] / math.log(2):.3f} bits per predicted token" if len(evaluated) else "not evaluated"
+    loading = (
+        "The encoder (the decoder and head of the masked autoencoder are in mae_decoder.safetensors):"
+        if objective.name == "mae" else "The model with its prediction head:"
+    )
+    return f"""---
+library_name: transformers
+tags: [seqens, ensemble-member, {member.get("architecture", "")}, {objective.name}]
+---
+
+# Ensemble member {name}
+
+One member of an ensemble trained by the seqens workflow: the members of an ensemble share
+architecture, data and recipe and differ only in their seed.
+
+- **Model**: {member.get("architecture")} ({result.parameters:,} parameters), size preset
+  {json.dumps(config.get("model", {}))}, trained with the `{objective.name}` objective
+  ({json.dumps(objective.params)}).
+- **Data**: corpus `{member.get("corpus")}` with tokenizer `{member.get("tokenizer")}`;
+  {data.get("train_sequences")} training sequences of {data.get("sequence_length")} tokens (data seed
+  {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
+- **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
+  {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, precision
+  {training.get("precision")}; seed {member.get("seed")}. Loss per step: `training_log.csv`.
+- **Reached**: held-out loss {final} ({result.device}, {result.wall_time_s:.0f} s).
+
+## Loading
+
+{loading}
+
+```python
+from transformers import AutoTokenizer, {objective.auto_class}
+
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
+model = {objective.auto_class}.from_pretrained("path/to/this/folder")
+```
+"""
