@@ -171,3 +171,13 @@ def test_corpus_names_may_hold_underscores_not_hyphens(demo_config):
     config["corpora"]["my-genome"] = config["corpora"]["my_genome"]
     with pytest.raises(ConfigError, match="config: corpora: 'my-genome' does not match"):
         Study(config)
+
+
+def test_parquet_corpora_name_their_text_column(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["wiki"].update(format="parquet")
+    config["corpora"]["wiki"].pop("field", None)
+    with pytest.raises(ConfigError, match="corpora.wiki.field: format parquet needs the text column"):
+        Study(config)
+    config["corpora"]["wiki"]["field"] = "text"
+    Study(config)

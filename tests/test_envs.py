@@ -53,7 +53,7 @@ def test_torch_rules_use_the_torch_env():
 MODULE_OF = {
     "torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "safetensors": "safetensors",
     "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "matplotlib": "matplotlib", "seaborn": "seaborn",
-    "pyfaidx": "pyfaidx", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
+    "pyfaidx": "pyfaidx", "pyarrow": "pyarrow", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
 }
 
 BLOCKER = """

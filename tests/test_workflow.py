@@ -43,7 +43,7 @@ def test_dry_run_demo_schedules_every_stage():
 def test_dry_run_paper_config():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/paper.yaml")
     jobs = jobs_of(result.stdout + result.stderr)
-    assert jobs["fetch_corpus"] == 6 and jobs["train_member"] == 3 * 5
+    assert jobs["fetch_corpus"] == 41 + 5 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
 
 
 def planned_files(*options) -> set[str]:

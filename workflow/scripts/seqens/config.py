@@ -32,7 +32,7 @@ RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device"
 # Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
 SPLIT_KEYS = ("eval_fraction", "max_characters")
 
-FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "mediawiki"}}
+FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "parquet", "mediawiki"}}
 
 
 class ConfigError(InputError):
@@ -334,6 +334,8 @@ class Study:
                 )
             if corpus["format"] == "json" and "field" not in corpus:
                 raise ConfigError(f"config: corpora.{name}.field: format json needs a field path, e.g. '*.text'")
+            if corpus["format"] == "parquet" and "field" not in corpus:
+                raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
         for name, tok in cfg["tokenizers"].items():
             if tok["type"] == "bpe" and "vocab_size" not in tok:
                 raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
