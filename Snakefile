@@ -20,14 +20,20 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+report: report_landing_page()
 
 
 rule all:
     default_target: True
     input:
-        "results/tables/corpora.csv",
-        expand("results/figures/{figure}.pdf", figure=FIGURES),
+        results_path("tables/corpora.csv"),
+        expand(results_path("figures/{figure}.pdf"), figure=FIGURES),
         expand(
-            "results/tables/{table}_summary.tex",
+            results_path("tables/{table}_summary.tex"),
             table=["outputs", "embeddings", "fisher"],
         ),
+        OVERVIEW_PAGE,
+    localrule: True

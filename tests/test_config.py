@@ -143,3 +143,41 @@ def test_every_registered_figure_can_be_drawn_and_has_a_caption():
         draw = getattr(plotting, figure.draw)
         assert list(inspect.signature(draw).parameters) == list(figure.tables), figure.name
         assert (REPO / "workflow" / "report" / f"{figure.name}.rst").is_file()
+
+
+def test_command_line_overrides_get_their_types(demo_config):
+    """Snakemake hands `--config` values over as strings (YAML BaseLoader)."""
+    config = copy.deepcopy(demo_config)
+    config["seeds"] = ["1", "2", "3", "4"]
+    config["training"].update(steps="100", learning_rate="1e-3", deterministic="false", micro_batch_size="null")
+    study = Study(config)
+    assert study.seeds == [1, 2, 3, 4]
+    training = study.config["training"]
+    assert (training["steps"], training["learning_rate"], training["deterministic"]) == (100, 0.001, False)
+    assert training["micro_batch_size"] is None
+    config = copy.deepcopy(demo_config)
+    config["seeds"] = ["1", "two"]
+    with pytest.raises(ConfigError, match="config: seeds.1: 'two' is not of type 'integer'"):
+        Study(config)
+
+
+def test_corpus_names_may_hold_underscores_not_hyphens(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["my_genome"] = config["corpora"].pop("athal")
+    for condition in config["conditions"]:
+        if condition["corpus"] == "athal":
+            condition["corpus"] = "my_genome"
+    assert "my_genome-bpe" in [c.name for c in Study(config).conditions]
+    config["corpora"]["my-genome"] = config["corpora"]["my_genome"]
+    with pytest.raises(ConfigError, match="config: corpora: 'my-genome' does not match"):
+        Study(config)
+
+
+def test_parquet_corpora_name_their_text_column(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["wiki"].update(format="parquet")
+    config["corpora"]["wiki"].pop("field", None)
+    with pytest.raises(ConfigError, match="corpora.wiki.field: format parquet needs the text column"):
+        Study(config)
+    config["corpora"]["wiki"]["field"] = "text"
+    Study(config)

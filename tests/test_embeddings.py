@@ -156,3 +156,19 @@ def test_linear_cka_invariances_and_reference():
     assert e.linear_cka(X, Y) < 0.3
     Z = X[:, :3] @ rng.normal(size=(3, 4))  # a different width, partly shared
     assert e.linear_cka(X, Z) == pytest.approx(hsic(K, Z @ Z.T) / np.sqrt(hsic(K, K) * hsic(Z @ Z.T, Z @ Z.T)))
+
+
+def test_chance_topk_overlap_matches_random_neighbour_lists():
+    rng = np.random.default_rng(0)
+    vocab, k = 60, 7
+    draws = [
+        len(set(a) & set(b)) / len(set(a) | set(b))
+        for a, b in (
+            (rng.choice(vocab - 1, k, replace=False), rng.choice(vocab - 1, k, replace=False)) for _ in range(20000)
+        )
+    ]
+    assert e.chance_topk_overlap(k, vocab) == pytest.approx(np.mean(draws), abs=0.003)
+    assert e.chance_topk_overlap(1, vocab) == pytest.approx(1 / (vocab - 1))  # one neighbour: equal or not
+    assert e.chance_topk_overlap(vocab - 1, vocab) == pytest.approx(1.0)  # every other token
+    with pytest.raises(ValueError):
+        e.chance_topk_overlap(vocab, vocab)

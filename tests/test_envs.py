@@ -53,7 +53,7 @@ def test_torch_rules_use_the_torch_env():
 MODULE_OF = {
     "torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "safetensors": "safetensors",
     "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "matplotlib": "matplotlib", "seaborn": "seaborn",
-    "pyfaidx": "pyfaidx", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
+    "pyfaidx": "pyfaidx", "pyarrow": "pyarrow", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
 }
 
 BLOCKER = """
@@ -132,3 +132,15 @@ def test_reading_the_workflow_imports_no_model_or_data_library():
             capture_output=True, text=True, cwd=REPO,
         )
         assert result.returncode == 0, f"{configfile}: {(result.stderr or result.stdout).strip()[-800:]}"
+
+
+def test_the_conda_route_installs_requirements_txt():
+    """README's conda route: environment.yaml is the venv's pins, through requirements.txt."""
+    spec = yaml.safe_load((REPO / "environment.yaml").read_text())
+    assert "python=3.11" in spec["dependencies"]
+    pip_section = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+    assert pip_section == ["-r requirements.txt"]
+    readme = (REPO / "README.md").read_text()
+    assert "conda env create -f environment.yaml" in readme
+    assert "pip install --no-deps -r requirements-corpora.txt" in readme
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")

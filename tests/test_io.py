@@ -1,5 +1,7 @@
 """Atomic outputs: nothing partial is left, even by a job killed outright."""
 
+import os
+import stat
 import tempfile
 
 import pytest
@@ -35,3 +37,18 @@ def test_temporaries_of_a_killed_job_are_removed_by_the_next_write(tmp_path):
         (tmp / "model.safetensors").write_bytes(b"weights")
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {"train.txt", "seed1", foreign.rsplit("/", 1)[1]}, (names, stale)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_outputs_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "table.csv") as tmp:
+            tmp.write_text("a\n")
+        with atomic_path(tmp_path / "member", directory=True) as tmp:
+            (tmp / "weights.bin").write_bytes(b"w")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "table.csv").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "member").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((tmp_path / "member" / "weights.bin").stat().st_mode) == 0o666 & ~umask

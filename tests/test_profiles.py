@@ -14,7 +14,7 @@ import pytest
 import yaml
 from snakemake.utils import available_cpu_count
 
-from conftest import REPO, snakemake_cmd
+from conftest import REPO, rule_definitions, snakemake_cmd
 
 PROFILES = {
     "default": REPO / "profiles" / "default" / "config.yaml",
@@ -203,3 +203,10 @@ def test_local_run_uses_the_workflow_profile_alone(tiny_checkout):
     assert "Using workflow specific profile profiles/default" in output
     assert "slurm_account" not in output
     assert dry_run_jobs(output)["train_member"]["threads"] == available_cpu_count()  # cores: all
+
+
+def test_downloads_small_tables_and_figures_run_on_the_submitting_machine():
+    """Compute nodes are often offline, and a figure is not worth a queued sbatch job."""
+    local = {name for _, name, body in rule_definitions() if re.search(r"\n\s+localrule:\s*True", body)}
+    assert local == {"fetch_corpus", "corpus_table", "training_curves", "figure_{figure.name}"}
+    assert re.search(r"rule all:\n(\s+\S.*\n)*?\s+localrule: True", (REPO / "Snakefile").read_text())

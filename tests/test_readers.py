@@ -11,7 +11,14 @@ from xml.sax.saxutils import escape
 import pytest
 
 from seqens.errors import InputError
-from seqens.readers import fasta_records, json_documents, mediawiki_documents, text_documents, wikitext_to_plain
+from seqens.readers import (
+    documents,
+    fasta_records,
+    json_documents,
+    mediawiki_documents,
+    text_documents,
+    wikitext_to_plain,
+)
 
 from conftest import SHARED_CORPORA
 
@@ -218,3 +225,18 @@ def test_a_truncated_or_corrupt_compressed_file_is_named(tmp_path, compress):
     text.write_bytes(body[:20] + bytes(255 - b for b in body[20:60]) + body[60:])
     with pytest.raises(InputError, match=r"wiki\.txt\.gz: truncated or corrupt compressed file"):
         list(text_documents(text))
+
+
+def test_parquet_documents_stream_one_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "train-00000-of-00001.parquet"
+    texts = [f"Article {i} text." for i in range(2500)] + ["   ", None]
+    pq.write_table(pa.table({"title": [f"t{i}" for i in range(len(texts))], "text": texts}), path, row_group_size=700)
+    assert list(documents(path, "parquet", "text")) == texts[:2500]  # blank and missing texts skipped
+    with pytest.raises(InputError, match=r"no column 'body' \(columns: \['title', 'text'\]\)"):
+        list(documents(path, "parquet", "body"))
+    (tmp_path / "not.parquet").write_text("plain text")
+    with pytest.raises(InputError, match="not.parquet: not a readable Parquet file"):
+        list(documents(tmp_path / "not.parquet", "parquet", "text"))

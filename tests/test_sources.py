@@ -111,6 +111,7 @@ def test_path_source(tmp_path):
     source = tmp_path / "in.txt"
     source.write_bytes(PAYLOAD)
     assert fetch({"path": str(source), "sha256": SHA}, tmp_path / "out.txt")["kind"] == "path"
+    assert (tmp_path / "out.txt").is_symlink() and (tmp_path / "out.txt").resolve() == source.resolve()  # no copy
     with pytest.raises(InputError, match="does not exist"):
         fetch({"path": str(tmp_path / "nope.txt")}, tmp_path / "x.txt")
     with pytest.raises(InputError, match="sha256 mismatch"):

@@ -90,3 +90,27 @@ def test_unknown_type_and_kmer_on_text_are_errors():
         build_tokenizer({"type": "wordpiece"}, "text", [])
     with pytest.raises(InputError, match="not available for text"):
         build_tokenizer({"type": "kmer", "k": 3}, "text", [])
+
+
+def test_mask_token_takes_the_space_before_it_as_roberta_does(tmp_path):
+    hf = AutoTokenizer.from_pretrained(saved(tmp_path, {"type": "bpe", "vocab_size": 300}, "text", TEXT))
+    ids = hf("The dog is [MASK].", add_special_tokens=False)["input_ids"]
+    assert ids[-2:] == [hf.mask_token_id, hf.convert_tokens_to_ids(".")]
+    assert ids[-3] != hf.convert_tokens_to_ids("Ġ")  # no stray space token before the mask
+    assert hf("The dog is lazy.", add_special_tokens=False)["input_ids"][: len(ids) - 2] == ids[:-2]
+
+
+@pytest.mark.parametrize("text", ["The quick brown fox.", "  two  spaces, naïve über café!", "Line one\nline two"])
+def test_text_decodes_to_its_input_exactly(tmp_path, text):
+    tok = SequenceTokenizer(saved(tmp_path, {"type": "bpe", "vocab_size": 320}, "text", TEXT))
+    assert tok.tokenizer.decode(tok.encode_texts([text])[0]) == text
+
+
+@pytest.mark.parametrize("spec", [{"type": "bpe", "vocab_size": 64}, {"type": "char"}, {"type": "kmer", "k": 3}])
+def test_dna_is_case_normalised_and_decodes_to_its_bases(tmp_path, spec):
+    directory = saved(tmp_path, spec, "dna", [dna(500, seed=i) for i in range(40)])
+    tok, hf = SequenceTokenizer(directory), AutoTokenizer.from_pretrained(directory)
+    sequence = dna(30, seed=99) + ("NNN" if spec["type"] != "kmer" else "")  # a k-mer with N is [UNK]
+    upper, lower = tok.encode_texts([sequence])[0], tok.encode_texts([sequence.lower()])[0]
+    assert upper == lower and 1 not in upper
+    assert hf.decode(hf(sequence.lower())["input_ids"], skip_special_tokens=True) == sequence

@@ -122,6 +122,9 @@ def test_saved_member_loads_with_auto_classes_and_gives_same_logits(dna_data, tm
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["parameters"] == sum(p.numel() for p in loaded.parameters())
     assert (out / "training_log.csv").read_text().startswith("step,tokens_seen,train_loss,eval_loss")
+    card = (out / "README.md").read_text()  # a model card: what, data, recipe, reached, loading
+    assert card.startswith("---\nlibrary_name: transformers") and "AutoModelForMaskedLM.from_pretrained" in card
+    assert f"{result.parameters:,} parameters" in card and "bits per predicted token" in card
 
 
 def test_schedule_and_data_order():

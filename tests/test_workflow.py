@@ -43,7 +43,26 @@ def test_dry_run_demo_schedules_every_stage():
 def test_dry_run_paper_config():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/paper.yaml")
     jobs = jobs_of(result.stdout + result.stderr)
-    assert jobs["fetch_corpus"] == 6 and jobs["train_member"] == 3 * 5
+    assert jobs["fetch_corpus"] == 41 + 5 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
+
+
+def planned_files(*options) -> set[str]:
+    """Every output and log a forced dry run would write."""
+    result = snakemake_cmd("-n", "--forceall", *options)
+    files = set()
+    for line in (result.stdout + result.stderr).splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in ("output", "log"):
+            files.update(value.split(", "))
+    return files
+
+
+def test_studies_never_write_to_the_same_place():
+    demo, paper = planned_files(), planned_files("--configfile", "config/paper.yaml")
+    assert "results/figures/fisher.pdf" in demo and "results/paper/figures/fisher.pdf" in paper
+    assert "logs/paper/compare_fisher.log" in paper
+    shared = demo & paper
+    assert all(path.startswith("resources/") for path in shared), sorted(shared)[:5]  # downloads may be shared
 
 
 def test_demo_with_all_four_objectives_dry_runs(tmp_path):
@@ -80,6 +99,11 @@ def test_fisher_figure_schedules_only_what_it_needs():
     jobs = jobs_of(result.stdout + result.stderr)
     assert set(jobs) == {"fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "train_member",
                          "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher"}
+
+
+def test_config_overrides_of_lists_and_numbers_work_as_config_readme_says():
+    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--config", "seeds=[1,2,3,4]", "training={steps: 40}")
+    assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
@@ -127,8 +151,15 @@ def test_preparation_stage_end_to_end_on_the_packaged_corpora(tmp_path):
     # text carries more information per character than DNA per base...
     text = table[table["kind"] == "text"].iloc[0]
     assert text["unigram_entropy_bits_per_token"] > 7
-    # ...and every job wrote its log
-    assert (work / "logs" / "prepare_corpus" / "athal.log").read_text().strip()
+    # ...and every long job logged its progress (count, rate), not only its start and end
+    logs = work / "logs"
+    for log_file, progress_line in (
+        (logs / "prepare_corpus" / "athal.log", r"athal: bases read: .*bp/s"),
+        (logs / "prepare_corpus" / "wiki.log", r"wiki: 0-summaries_en-us.json: 10033 doc .*doc/s"),
+        (logs / "train_tokenizer" / "wiki" / "bpe.log", r"tokenizer training: documents read: .*doc/s"),
+        (logs / "pack_tokens" / "athal" / "kmer6.log", r"train split: sequences: 100% 4096/4096 seq .*seq/s"),
+    ):
+        assert re.search(progress_line, log_file.read_text()), (log_file, log_file.read_text()[-1000:])
     # a second run has nothing to do
     rerun = snakemake_cmd("-n", "results/tables/corpora.csv", cwd=work)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
@@ -142,7 +173,8 @@ def copy_of_repo(tmp_path):
 
 
 def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
-    """A missing local file stops a dry run naming it; an edited one is fetched again."""
+    """A missing local file stops a dry run naming it; an edited one is fetched again; it is
+    linked into resources/, not copied."""
     import os
 
     work = copy_of_repo(tmp_path)
@@ -155,10 +187,10 @@ def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
     target = "resources/corpora/mine/0-my_corpus.txt"
     options = [target, "--configfile", "config/config.yaml", "local.yaml"]  # --configfile takes the rest
     snakemake_cmd(*options, "--cores", "1", cwd=work)
-    assert (work / target).read_text() == corpus.read_text()
+    assert (work / target).is_symlink() and (work / target).read_text() == corpus.read_text()  # linked, not copied
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake_cmd(*options, "-n", cwd=work))
     corpus.write_text("An edited document.\n")
-    os.utime(corpus, (corpus.stat().st_atime, (work / target).stat().st_mtime + 10))
+    os.utime(corpus, (corpus.stat().st_atime, (work / target).lstat().st_mtime + 10))
     rerun = snakemake_cmd(*options, "-n", cwd=work)
     assert "fetch_corpus" in rerun.stdout + rerun.stderr
     corpus.unlink()
@@ -233,7 +265,10 @@ def test_every_objective_end_to_end_with_tables_figures_and_report(tmp_path):
     assert set(contrasts["dna_condition"]) == {"athal-kmer6"} and contrasts["p_value"].between(0, 1).all()
     assert (work / "results" / "tables" / "fisher_summary.tex").read_text().startswith("\\begin{tabular}")
     snakemake_cmd(*options, "--report", "report.html", cwd=work, timeout=600)
-    assert (work / "report.html").stat().st_size > 10_000
+    html = (work / "report.html").read_text()
+    # It opens on the study's description and headline numbers, and holds the tables.
+    assert "What each ensemble learned beyond the unigram" in html and "DNA minus text" in html
+    assert "outputs_summary.csv" in html and "fisher_contrasts.csv" in html
 
 
 SMALL_ALL_ARCHITECTURES = """

@@ -14,9 +14,32 @@ except ConfigError as error:
 CONDITIONS = STUDY.conditions
 
 
+def results_path(path):
+    """A path in the study's results folder (`results:` in the config; default results/):
+    studies with their own folders never overwrite each other."""
+    return f"{config['results']}/{path}"
+
+
+# The report opens on this page once the study has run (before, on the static description).
+OVERVIEW_PAGE = results_path("report/overview.rst")
+
+
+def report_landing_page():
+    return (
+        OVERVIEW_PAGE
+        if Path(OVERVIEW_PAGE).exists()
+        else "workflow/report/workflow.rst"
+    )
+
+
+def log_path(path):
+    """A path in the study's log folder (`logs:` in the config; default logs/)."""
+    return f"{config['logs']}/{path}"
+
+
 wildcard_constraints:
-    corpus="[A-Za-z0-9]+",
-    tokenizer="[A-Za-z0-9]+",
+    corpus="[A-Za-z0-9_]+",
+    tokenizer="[A-Za-z0-9_]+",
     architecture="[a-z0-9]+",
     split="train|eval",
     filename="[^/]+",

@@ -8,15 +8,27 @@ rule compare_outputs:
         markov=condition_files(rules.data_entropy.output.markov),
         unigram=condition_files(rules.data_entropy.output.unigram),
     output:
-        members="results/tables/outputs_members.csv",
-        summary="results/tables/outputs_summary.csv",
-        js_distance="results/tables/js_distance.csv",
-        rank_curve="results/tables/rank_curve.csv",
-        contrasts="results/tables/outputs_contrasts.csv",
-        latex="results/tables/outputs_summary.tex",
-        data_entropy="results/tables/data_entropy.csv",
+        members=results_path("tables/outputs_members.csv"),
+        summary=report(
+            results_path("tables/outputs_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        js_distance=results_path("tables/js_distance.csv"),
+        rank_curve=results_path("tables/rank_curve.csv"),
+        contrasts=report(
+            results_path("tables/outputs_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        latex=results_path("tables/outputs_summary.tex"),
+        data_entropy=report(
+            results_path("tables/data_entropy.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
     log:
-        "logs/compare_outputs.log",
+        log_path("compare_outputs.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -32,12 +44,20 @@ rule compare_embeddings:
     input:
         embeddings=member_files(rules.extract_embeddings.output.embeddings),
     output:
-        pairs="results/tables/embeddings_pairs.csv",
-        summary="results/tables/embeddings_summary.csv",
-        contrasts="results/tables/embeddings_contrasts.csv",
-        latex="results/tables/embeddings_summary.tex",
+        pairs=results_path("tables/embeddings_pairs.csv"),
+        summary=report(
+            results_path("tables/embeddings_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        contrasts=report(
+            results_path("tables/embeddings_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        latex=results_path("tables/embeddings_summary.tex"),
     log:
-        "logs/compare_embeddings.log",
+        log_path("compare_embeddings.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -56,12 +76,20 @@ rule compare_fisher:
         tables=member_files(rules.extract_fisher.output.table),
         per_sequence=member_files(rules.extract_fisher.output.per_sequence),
     output:
-        members="results/tables/fisher_members.csv",
-        summary="results/tables/fisher_summary.csv",
-        contrasts="results/tables/fisher_contrasts.csv",
-        latex="results/tables/fisher_summary.tex",
+        members=results_path("tables/fisher_members.csv"),
+        summary=report(
+            results_path("tables/fisher_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        contrasts=report(
+            results_path("tables/fisher_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        latex=results_path("tables/fisher_summary.tex"),
     log:
-        "logs/compare_fisher.log",
+        log_path("compare_fisher.log"),
     conda:
         "../../envs/plot.yaml"
     params:
@@ -77,9 +105,10 @@ rule training_curves:
     input:
         members=member_files(rules.train_member.output.member),
     output:
-        table="results/tables/training_log.csv",
+        table=results_path("tables/training_log.csv"),
     log:
-        "logs/training_curves.log",
+        log_path("training_curves.log"),
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:

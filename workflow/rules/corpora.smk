@@ -8,7 +8,8 @@ rule fetch_corpus:
         source="resources/corpora/{corpus}/{filename}",
         record="resources/corpora/{corpus}/provenance/{filename}.json",
     log:
-        "logs/fetch_corpus/{corpus}/{filename}.log",
+        log_path("fetch_corpus/{corpus}/{filename}.log"),
+    localrule: True
     conda:
         "../../envs/data.yaml"
     params:
@@ -23,11 +24,11 @@ rule prepare_corpus:
     input:
         fetched_sources,
     output:
-        train="results/corpora/{corpus}/train.txt",
-        eval="results/corpora/{corpus}/eval.txt",
-        stats="results/corpora/{corpus}/stats.json",
+        train=results_path("corpora/{corpus}/train.txt"),
+        eval=results_path("corpora/{corpus}/eval.txt"),
+        stats=results_path("corpora/{corpus}/stats.json"),
     log:
-        "logs/prepare_corpus/{corpus}.log",
+        log_path("prepare_corpus/{corpus}.log"),
     conda:
         "../../envs/data.yaml"
     params:
@@ -41,16 +42,17 @@ rule prepare_corpus:
 rule corpus_table:
     """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask fractions."""
     input:
-        tokens=condition_files("results/tokens/{corpus}/{tokenizer}/stats.json"),
-        corpora=condition_files("results/corpora/{corpus}/stats.json"),
+        tokens=condition_files(results_path("tokens/{corpus}/{tokenizer}/stats.json")),
+        corpora=condition_files(results_path("corpora/{corpus}/stats.json")),
     output:
         report(
-            "results/tables/corpora.csv",
+            results_path("tables/corpora.csv"),
             caption="../report/corpora.rst",
             category="Corpora",
         ),
     log:
-        "logs/corpus_table.log",
+        log_path("corpus_table.log"),
+    localrule: True
     conda:
         "../../envs/data.yaml"
     script:

@@ -1,11 +1,11 @@
 rule eval_positions:
     """Draw the condition's fixed evaluation sequences and masked positions (shared by all members)."""
     input:
-        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
     output:
-        positions="results/extract/{corpus}/{tokenizer}/positions.npz",
+        positions=results_path("extract/{corpus}/{tokenizer}/positions.npz"),
     log:
-        "logs/eval_positions/{corpus}/{tokenizer}.log",
+        log_path("eval_positions/{corpus}/{tokenizer}.log"),
     conda:
         "../../envs/torch.yaml"
     params:
@@ -20,16 +20,16 @@ rule data_entropy:
     training unigram (the baseline of learning) and the characters per token at the
     evaluation positions (bits per token -> per character)."""
     input:
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
-        train="results/tokens/{corpus}/{tokenizer}/train.npy",
-        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
+        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
         positions=rules.eval_positions.output.positions,
     output:
-        markov="results/extract/{corpus}/{tokenizer}/markov.csv",
-        targets="results/extract/{corpus}/{tokenizer}/targets.json",
-        unigram="results/extract/{corpus}/{tokenizer}/unigram.npy",
+        markov=results_path("extract/{corpus}/{tokenizer}/markov.csv"),
+        targets=results_path("extract/{corpus}/{tokenizer}/targets.json"),
+        unigram=results_path("extract/{corpus}/{tokenizer}/unigram.npy"),
     log:
-        "logs/data_entropy/{corpus}/{tokenizer}.log",
+        log_path("data_entropy/{corpus}/{tokenizer}.log"),
     conda:
         "../../envs/data.yaml"
     params:
@@ -43,13 +43,19 @@ rule extract_outputs:
     """One member's predicted distributions at the fixed evaluation positions."""
     input:
         member=rules.train_member.output.member,
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
         positions=rules.eval_positions.output.positions,
     output:
-        distributions="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy",
-        record="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json",
+        distributions=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy"
+        ),
+        record=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json"
+        ),
     log:
-        "logs/extract_outputs/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
+        log_path(
+            "extract_outputs/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
     conda:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
@@ -64,11 +70,15 @@ rule extract_embeddings:
     """One member's static input-embedding matrix."""
     input:
         member=rules.train_member.output.member,
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
     output:
-        embeddings="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy",
+        embeddings=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
+        ),
     log:
-        "logs/extract_embeddings/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
+        log_path(
+            "extract_embeddings/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
     conda:
         "../../envs/torch.yaml"
     script:
@@ -79,13 +89,19 @@ rule extract_fisher:
     """One member's layer-wise empirical Fisher information on the evaluation positions."""
     input:
         member=rules.train_member.output.member,
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
         positions=rules.eval_positions.output.positions,
     output:
-        table="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv",
-        per_sequence="results/extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy",
+        table=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
+        ),
+        per_sequence=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
+        ),
     log:
-        "logs/extract_fisher/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
+        log_path(
+            "extract_fisher/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
     conda:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]

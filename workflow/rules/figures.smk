@@ -7,14 +7,15 @@ for figure in FIGURES.values():
         input:
             **figure_tables(figure),
         output:
-            pdf=f"results/figures/{figure.name}.pdf",
+            pdf=results_path(f"figures/{figure.name}.pdf"),
             png=report(
-                f"results/figures/{figure.name}.png",
+                results_path(f"figures/{figure.name}.png"),
                 caption=f"../report/{figure.name}.rst",
                 category=figure.category,
             ),
         log:
-            f"logs/figures/{figure.name}.log",
+            log_path(f"figures/{figure.name}.log"),
+        localrule: True
         conda:
             "../../envs/plot.yaml"
         params:

@@ -1,11 +1,11 @@
 rule train_tokenizer:
     """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split."""
     input:
-        train="results/corpora/{corpus}/train.txt",
+        train=results_path("corpora/{corpus}/train.txt"),
     output:
-        directory("results/tokenizers/{corpus}/{tokenizer}"),
+        directory(results_path("tokenizers/{corpus}/{tokenizer}")),
     log:
-        "logs/train_tokenizer/{corpus}/{tokenizer}.log",
+        log_path("train_tokenizer/{corpus}/{tokenizer}.log"),
     conda:
         "../../envs/data.yaml"
     params:
@@ -20,15 +20,15 @@ rule train_tokenizer:
 rule pack_tokens:
     """Tokenise both splits into fixed-length packed sequences (the token budget)."""
     input:
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
-        train="results/corpora/{corpus}/train.txt",
-        eval="results/corpora/{corpus}/eval.txt",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        train=results_path("corpora/{corpus}/train.txt"),
+        eval=results_path("corpora/{corpus}/eval.txt"),
     output:
-        train="results/tokens/{corpus}/{tokenizer}/train.npy",
-        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
-        stats="results/tokens/{corpus}/{tokenizer}/stats.json",
+        train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
+        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
+        stats=results_path("tokens/{corpus}/{tokenizer}/stats.json"),
     log:
-        "logs/pack_tokens/{corpus}/{tokenizer}.log",
+        log_path("pack_tokens/{corpus}/{tokenizer}.log"),
     conda:
         "../../envs/data.yaml"
     params:

@@ -1,15 +1,19 @@
 rule train_member:
     """Train one ensemble member; resumes from its checkpoint if the job was interrupted."""
     input:
-        tokenizer="results/tokenizers/{corpus}/{tokenizer}",
-        train="results/tokens/{corpus}/{tokenizer}/train.npy",
-        eval="results/tokens/{corpus}/{tokenizer}/eval.npy",
+        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
+        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
     output:
         member=directory(
-            "results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
+            results_path(
+                "models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
+            )
         ),
     log:
-        "logs/train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log",
+        log_path(
+            "train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
     conda:
         "../../envs/torch.yaml"
     threads: config["training"]["threads"]
@@ -20,6 +24,8 @@ rule train_member:
         data_seed=config["data_seed"],
         objective_params=lambda wc: STUDY.objective_params(wc.objective),
         config_slice=lambda wc: STUDY.member_slice(Member.from_wildcards(wc)),
-        checkpoint="results/checkpoints/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/checkpoint.pt",
+        checkpoint=results_path(
+            "checkpoints/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/checkpoint.pt"
+        ),
     script:
         "../scripts/train_member.py"

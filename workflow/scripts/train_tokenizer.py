@@ -5,13 +5,18 @@ from pathlib import Path
 
 from seqens.io import manifest
 from seqens.prepare import read_split
+from seqens.progress import progress
 from seqens.runner import log, run_script
 from seqens.tokenization import build_tokenizer, capped_texts, save_tokenizer
 
 
 def main(snakemake):
     spec, kind = snakemake.params.spec, snakemake.params.kind
-    texts = capped_texts(read_split(snakemake.input.train), snakemake.params.max_characters)
+    texts = progress(
+        capped_texts(read_split(snakemake.input.train), snakemake.params.max_characters),
+        desc="tokenizer training: documents read",
+        unit="doc",
+    )
     tokenizer = build_tokenizer(spec, kind, texts)
     out = Path(snakemake.output[0])
     provenance = manifest(

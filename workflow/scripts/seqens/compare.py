@@ -197,7 +197,8 @@ def compare_embeddings(
         interval = bootstrap.multi_bootstrap_pairs(
             _nan_to_mean(stacked), pairs, len(member_embeddings), n_draws=draws, level=level, seed=seed
         )
-        summary.append({**_interval_row(labels, metric, interval), "k": k})
+        chance = embedding_similarity.chance_topk_overlap(k, len(member_embeddings[0])) if metric == "topk_overlap" else None
+        summary.append({**_interval_row(labels, metric, interval), "k": k, "chance": chance})
     return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}
 
 

@@ -32,7 +32,7 @@ RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device"
 # Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
 SPLIT_KEYS = ("eval_fraction", "max_characters")
 
-FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "mediawiki"}}
+FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "parquet", "mediawiki"}}
 
 
 class ConfigError(InputError):
@@ -69,11 +69,55 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config: {_key_path(error)}: {error.message}"
 
 
+def _scalar(text: str):
+    """What a command-line string reads as: YAML's scalars, plus floats such as 1e-3."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return value
+
+
+def _type_errors(errors):
+    for error in errors:
+        if error.validator == "type":
+            yield error
+        yield from _type_errors(error.context or [])
+
+
+def _type_command_line_strings(config: dict, validator) -> None:
+    """Give ``--config`` values their types. Snakemake reads them with YAML's BaseLoader, so
+    ``--config 'seeds=[1,2,3,4]'`` arrives as strings: where the schema asks for a number,
+    boolean or null and the string reads as one, use that."""
+    while True:
+        fixable = []
+        for error in _type_errors(validator.iter_errors(config)):
+            if not isinstance(error.instance, str) or not error.absolute_path:
+                continue
+            value = _scalar(error.instance)
+            types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            if not isinstance(value, str) and any(validator.is_type(value, t) for t in types):
+                fixable.append((list(error.absolute_path), value))
+        if not fixable:
+            return
+        for path, value in fixable:
+            container = config
+            for key in path[:-1]:
+                container = container[key]
+            container[path[-1]] = value
+
+
 def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Validate against the JSON schema, filling defaults in place; raise ConfigError on the
     most relevant error (one line naming the key)."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = _DefaultingValidator(schema)
+    _type_command_line_strings(config, validator)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
@@ -227,6 +271,20 @@ class Study:
     def members(self) -> list[Member]:
         return [member for ensemble in self.ensembles for member in ensemble.members]
 
+    def description(self) -> dict:
+        """The study's design in a few values (for the report's landing page)."""
+        cfg = self.config
+        return {
+            "name": cfg["study"],
+            "conditions": [c.name for c in self.conditions],
+            "architectures": self.architectures,
+            "objectives": self.objectives,
+            "seeds": self.seeds,
+            "model": cfg["model"],
+            "steps": cfg["training"]["steps"],
+            "tokens_per_member": cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"],
+        }
+
     def preset(self) -> dict:
         presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
         return dict(presets[self.config["model"]])
@@ -276,6 +334,8 @@ class Study:
                 )
             if corpus["format"] == "json" and "field" not in corpus:
                 raise ConfigError(f"config: corpora.{name}.field: format json needs a field path, e.g. '*.text'")
+            if corpus["format"] == "parquet" and "field" not in corpus:
+                raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
         for name, tok in cfg["tokenizers"].items():
             if tok["type"] == "bpe" and "vocab_size" not in tok:
                 raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import hypergeom, rankdata
 
 TOPK_VALUES = (1, 3, 5, 10, 20, 50, 100, 1000)
 DEFAULT_CHUNK = 512  # rows per V x V block: 512 x 32,768 float64 similarities = 128 MiB
@@ -102,6 +102,18 @@ def topk_overlap(
         for k in usable:
             shared[k][start : start + len(a)] = (place_of_b[:, :k] < k).sum(axis=1)
     return {k: shared[k] / (2 * k - shared[k]) for k in usable}
+
+
+def chance_topk_overlap(k: int, vocab_size: int) -> float:
+    """The expected top-k Jaccard overlap of two members whose neighbour lists were drawn at
+    random (independent uniform k-subsets of the V - 1 other tokens): the floor a top-k
+    overlap is read against. The shared count is hypergeometric, so exactly
+    E[J] = sum_i P(i shared) i / (2k - i)."""
+    others = vocab_size - 1
+    if not 1 <= k <= others:
+        raise ValueError(f"k must be in 1..{others} for a vocabulary of {vocab_size}, got {k}")
+    shared = np.arange(max(0, 2 * k - others), k + 1)
+    return float(np.sum(hypergeom.pmf(shared, others, k, k) * shared / (2 * k - shared)))
 
 
 def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from .errors import InputError
 from .io import sha256_file
 from .objectives.base import Objective
 from .positions import EvalPositions
+from .progress import progress
 
 
 @torch.no_grad()
@@ -27,7 +28,8 @@ def output_distributions(
     """Predicted distributions [n_positions, V] (float32) in row-major order of positions."""
     model.eval().to(device)
     chunks = []
-    for start in range(0, len(eval_positions.input_ids), batch_size):
+    starts = range(0, len(eval_positions.input_ids), batch_size)
+    for start in progress(starts, desc="distributions: batches", unit="batch"):
         ids = torch.from_numpy(eval_positions.input_ids[start : start + batch_size]).to(device)
         where = torch.from_numpy(eval_positions.positions[start : start + batch_size]).to(device)
         logits = objective.logits_at(model, ids, where).float()
@@ -117,10 +119,14 @@ def member_fisher(
     objective, model = member.objective, member.model.to(device).eval()
     input_ids = torch.from_numpy(eval_positions.input_ids[:n_sequences])
     positions = torch.from_numpy(eval_positions.positions[:n_sequences])
-    batches = [
-        {"input_ids": input_ids[i : i + chunk_size], "positions": positions[i : i + chunk_size]}
-        for i in range(0, len(input_ids), chunk_size)
-    ]
+    batches = progress(
+        [
+            {"input_ids": input_ids[i : i + chunk_size], "positions": positions[i : i + chunk_size]}
+            for i in range(0, len(input_ids), chunk_size)
+        ],
+        desc=f"fisher ({method}): chunks of {chunk_size} sequences",
+        unit="chunk",
+    )
     groups = objective.layer_groups(model)
 
     def sequence_loss(model, example):

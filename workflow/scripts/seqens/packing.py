@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import atomic_path
+from .progress import progress
 from .tokenization import CLS_ID, SEP_ID, SPECIAL_TOKENS, SequenceTokenizer
 
 
@@ -64,6 +65,7 @@ def pack_sequences(
             tmp, mode="w+", dtype=token_dtype(tokenizer.vocab_size), shape=(n_sequences, length)
         )
         array[:, 0] = CLS_ID
+        bar = progress(desc=f"{what}: sequences", total=n_sequences, unit="seq")
         while rows_done < n_sequences:
             batch = list(itertools.islice(text_iter, batch_documents))
             if not batch:
@@ -84,10 +86,12 @@ def pack_sequences(
                     rows = len(flat) // content
                     array[rows_done : rows_done + rows, 1:] = flat[: rows * content].reshape(rows, content)
                     rows_done += rows
+                    bar.update(rows)
                     pending = [flat[rows * content :]]
                     pending_tokens = len(pending[0])
                 if rows_done == n_sequences:
                     break
+        bar.close()
         array.flush()
         del array
     return PackStats(n_sequences, n_sequences * length, round(characters), documents)

@@ -1,7 +1,9 @@
 """Figures of the study (seaborn), built from the tidy tables in results/tables/.
 
-Each function returns a matplotlib Figure; ``save`` writes it as PDF (for papers) and PNG
-(for the HTML report)."""
+Each function returns a matplotlib Figure at a journal width (one column 3.5 in, two columns
+7 in) with 6-8 pt text, every quantity in bits, every axis labelled with its unit, and the
+reference each number is read against (the unigram, log2 V, chance overlap). ``save``
+writes it as PDF (fonts embedded, for papers) and PNG (for the HTML report)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,17 @@ import seaborn as sns  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-sns.set_theme(context="paper", style="whitegrid", font_scale=1.0)
-KIND_PALETTE = {"text": "#1f77b4", "dna": "#2ca02c"}
+SINGLE_COLUMN, DOUBLE_COLUMN = 3.5, 7.0  # inches
+sns.set_theme(
+    context="paper",
+    style="whitegrid",
+    palette="colorblind",
+    rc={
+        "font.size": 7, "axes.titlesize": 7.5, "axes.labelsize": 7, "xtick.labelsize": 6.5,
+        "ytick.labelsize": 6.5, "legend.fontsize": 6, "legend.title_fontsize": 6, "lines.linewidth": 1.0,
+        "lines.markersize": 3.5, "errorbar.capsize": 2, "pdf.fonttype": 42,
+    },
+)
 
 
 def _condition_palette(conditions: list[str]) -> dict[str, tuple]:
@@ -38,7 +49,6 @@ def _errorbars(ax, table: pd.DataFrame, x: str, hue: str, palette: dict, order: 
             part["estimate"],
             yerr=[part["estimate"] - part["low"], part["high"] - part["estimate"]],
             fmt="o",
-            capsize=3,
             color=palette[h],
             label=h,
         )
@@ -69,20 +79,20 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
     variants = list(dict.fromkeys(summary["variant"]))
     palette = _condition_palette(variants)
     reference = summary[summary["metric"] == "unigram_cross_entropy_bits"].drop_duplicates("condition")
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6.4), constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN, 4.8), constrained_layout=True)
     panels = (
         (axes[0, 0], "cross_entropy_bits", "Cross-entropy at hidden positions", "bits per token"),
-        (axes[0, 1], "bits_beyond_unigram", "Learned beyond the unigram, per token", "bits per token"),
-        (axes[0, 2], "bits_beyond_unigram_per_character", "Learned beyond the unigram, per character", "bits per character"),
-        (axes[1, 0], "entropy_bits", "Entropy of predictions", "bits"),
-        (axes[1, 1], "kl_from_uniform_bits", "KL from uniform", "bits"),
+        (axes[0, 1], "bits_beyond_unigram", "Learned beyond the unigram", "bits per token"),
+        (axes[0, 2], "bits_beyond_unigram_per_character", "Learned beyond the unigram", "bits per character"),
+        (axes[1, 0], "entropy_bits", "Entropy of predictions", "bits per token"),
+        (axes[1, 1], "kl_from_uniform_bits", "KL from uniform", "bits per token"),
     )
     for ax, metric, title, unit in panels:
         _errorbars(ax, summary[summary["metric"] == metric], "condition", "variant", palette, conditions, variants)
         ax.set(title=title, ylabel=unit, xlabel="")
         ax.tick_params(axis="x", labelrotation=15)
     for ax in (axes[0, 1], axes[0, 2]):
-        ax.axhline(0.0, color="0.3", linewidth=0.8)
+        ax.axhline(0.0, color="0.2", linewidth=0.8, label="the unigram")
     for ax in (axes[0, 0], axes[1, 0]):
         _references(ax, reference, conditions, "estimate", {"colors": "0.2", "linestyles": "-"}, "training unigram")
         orders = sorted(data_entropy["order"].unique())
@@ -93,8 +103,16 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
                 {"colors": str(shade), "linestyles": ":"}, f"Markov order {orders[1]}..{orders[-1]}" if order == orders[1] else None,
             )
         _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
+    # KL(p || uniform) = log2 V - H(p): the unigram predictor's is log2 V - H(unigram).
+    unigram_kl = data_entropy.drop_duplicates("condition").merge(
+        summary[summary["metric"] == "unigram_entropy_bits"].drop_duplicates("condition")[["condition", "estimate"]],
+        on="condition",
+    )
+    unigram_kl = unigram_kl.assign(kl=unigram_kl["log2_vocab"] - unigram_kl["estimate"])
+    _references(axes[1, 1], unigram_kl, conditions, "kl", {"colors": "0.2", "linestyles": "-"}, "unigram predictor")
+    axes[1, 1].axhline(0.0, color="0.6", linestyle="--", linewidth=0.8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="small")
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     condition_palette = _condition_palette(conditions)
     styles = ["-", "--", ":", "-."]
     for (condition, variant), part in ranks.groupby(["condition", "variant"], sort=False):
@@ -103,7 +121,7 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
             linestyle=styles[variants.index(variant) % len(styles)], label=f"{condition} ({variant})",
         )
     axes[1, 2].set(xscale="log", yscale="log", xlabel="rank", ylabel="mean probability", title="Sorted probability vs rank")
-    axes[1, 2].legend(fontsize="x-small")
+    axes[1, 2].legend(fontsize=5.5)
     return fig
 
 
@@ -113,7 +131,7 @@ def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
     variants = list(dict.fromkeys(js["variant"]))
     conditions = list(dict.fromkeys(js["condition"]))
     palette = _condition_palette(conditions)
-    fig, axes = plt.subplots(1, len(variants), figsize=(4.2 * len(variants), 3.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(variants), figsize=_width(len(variants), 2.6), squeeze=False,
                              constrained_layout=True)
     for ax, variant in zip(axes[0], variants):
         for condition in conditions:
@@ -122,8 +140,9 @@ def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
                 continue
             ax.plot(part["top_p"], part["estimate"], marker="o", color=palette[condition], label=condition)
             ax.fill_between(part["top_p"], part["low"], part["high"], color=palette[condition], alpha=0.2)
-        ax.set(xlabel="top-p", ylabel="JS distance between members", title=variant, ylim=(0, None))
-        ax.legend(fontsize="small")
+        ax.set(xlabel="top-p (nucleus mass kept)", ylabel="JS distance between members (bits)", title=variant,
+               ylim=(0, 1))
+        ax.legend()
     return fig
 
 
@@ -133,7 +152,8 @@ def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
     variants = list(dict.fromkeys(summary["variant"]))
     conditions = list(dict.fromkeys(summary["condition"]))
     palette = _condition_palette(conditions)
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
+    fig, grid = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 4.6), constrained_layout=True)
+    axes = grid.flat
     overlap = summary[summary["metric"] == "topk_overlap"]
     for (condition, variant), part in overlap.groupby(["condition", "variant"], sort=False):
         part = part.sort_values("k")
@@ -141,19 +161,24 @@ def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
         axes[0].plot(part["k"], part["estimate"], style, marker="o", color=palette[condition],
                      label=f"{condition} ({variant})")
         axes[0].fill_between(part["k"].astype(float), part["low"], part["high"], color=palette[condition], alpha=0.2)
-    axes[0].set(xscale="log", xlabel="k", ylabel="Jaccard overlap", title="Top-k neighbour overlap", ylim=(0, 1))
-    axes[0].legend(fontsize="x-small")
+    for index, (condition, part) in enumerate(overlap.drop_duplicates(["condition", "k"]).groupby("condition", sort=False)):
+        part = part.sort_values("k")
+        axes[0].plot(part["k"], part["chance"], ":", color=palette[condition], linewidth=0.8,
+                     label="chance (random neighbours)" if index == 0 else None)
+    axes[0].set(xscale="log", xlabel="k (neighbours)", ylabel="Jaccard overlap", title="Top-k neighbour overlap",
+                ylim=(0, 1))
+    axes[0].legend(fontsize=5.5)
     variant_palette = _condition_palette(variants)
-    for ax, metric, title in (
-        (axes[1], "local_spearman", "Local Spearman of similarities"),
-        (axes[2], "procrustes_disparity", "Procrustes disparity"),
-        (axes[3], "linear_cka", "Linear CKA"),
+    for ax, metric, title, label in (
+        (axes[1], "local_spearman", "Local Spearman of neighbour similarities", "Spearman's rho"),
+        (axes[2], "procrustes_disparity", "Procrustes disparity", "disparity (0: same up to rotation)"),
+        (axes[3], "linear_cka", "Linear CKA", "CKA (1: same up to rotation, scale)"),
     ):
         _errorbars(ax, summary[summary["metric"] == metric], "condition", "variant", variant_palette,
                    conditions, variants)
-        ax.set_title(title)
-        ax.tick_params(axis="x", labelrotation=20)
-    axes[1].legend(title="architecture objective", fontsize="small")
+        ax.set(title=title, ylabel=label, xlabel="")
+        ax.tick_params(axis="x", labelrotation=15)
+    axes[1].legend(title="architecture objective")
     return fig
 
 
@@ -163,15 +188,16 @@ def plot_fisher(summary: pd.DataFrame) -> plt.Figure:
     variants = list(dict.fromkeys(summary["variant"]))
     conditions = list(dict.fromkeys(summary["condition"]))
     palette = _condition_palette(conditions)
-    fig, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 3.8), squeeze=False,
+    fig, axes = plt.subplots(1, len(variants), figsize=_width(len(variants), 2.8), squeeze=False,
                              constrained_layout=True)
     for ax, variant in zip(axes[0], variants):
         part = summary[summary["variant"] == variant]
         groups = list(part.sort_values("order")["group"].drop_duplicates())
         _errorbars(ax, part, "group", "condition", palette, groups, [c for c in conditions if c in set(part["condition"])])
-        ax.set(ylabel="fraction of Fisher information", title=variant, ylim=(0, None))
+        # Log scale: the layers' shares (often ~0.001) stay visible beside the embeddings'.
+        ax.set(ylabel="share of Fisher information", title=variant, yscale="log", xlabel="")
         ax.tick_params(axis="x", labelrotation=45)
-        ax.legend(fontsize="small")
+        ax.legend()
     return fig
 
 
@@ -181,20 +207,31 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     panels = list(dict.fromkeys(zip(logs["condition"], logs["variant"])))
     cols = min(3, len(panels))
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(DOUBLE_COLUMN if cols > 1 else SINGLE_COLUMN, 2.1 * rows),
+                             squeeze=False, constrained_layout=True)
+    seeds = sorted(logs["seed"].unique())
+    colours = dict(zip(seeds, sns.color_palette("colorblind", n_colors=len(seeds))))
     for ax, (condition, variant) in zip(axes.flat, panels):
         part = logs[(logs["condition"] == condition) & (logs["variant"] == variant)]
-        seeds = sorted(part["seed"].unique())
-        colours = dict(zip(seeds, sns.color_palette("viridis", n_colors=len(seeds))))
         for seed, member in part.groupby("seed"):
-            ax.plot(member["step"], member["train_loss"], color=colours[seed], alpha=0.6, label=f"seed {seed} train")
+            ax.plot(member["step"], member["train_loss"] / np.log(2), color=colours[seed], alpha=0.7)
             evaluated = member.dropna(subset=["eval_loss"])
-            ax.plot(evaluated["step"], evaluated["eval_loss"], "o--", color=colours[seed], label=f"seed {seed} eval")
-        ax.set(title=f"{condition} ({variant})", xlabel="step", ylabel="loss (nats)")
-        ax.legend(fontsize="xx-small", ncol=2)
+            ax.plot(evaluated["step"], evaluated["eval_loss"] / np.log(2), "o--", color=colours[seed], markersize=2.5)
+        ax.set(title=f"{condition} ({variant})", xlabel="step", ylabel="loss (bits per token)")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
+    # One legend for the figure, outside the data: colour is the seed, style train or held out.
+    handles = [plt.Line2D([], [], color=colours[s], label=f"seed {s}") for s in seeds] + [
+        plt.Line2D([], [], color="0.3", label="train (mean since last log)"),
+        plt.Line2D([], [], color="0.3", linestyle="--", marker="o", markersize=2.5, label="held out"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     return fig
+
+
+def _width(panels: int, height: float) -> tuple[float, float]:
+    """One column for a single panel, two columns for more."""
+    return (SINGLE_COLUMN if panels == 1 else DOUBLE_COLUMN, height)
 
 
 def save(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path | None = None) -> None:

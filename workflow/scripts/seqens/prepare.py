@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import atomic_path
+from .progress import progress
 from .readers import documents, fasta_records
 
 SPLITS = ("train", "eval")
@@ -116,11 +117,12 @@ def prepare_dna(
     table = _dna_table(softmask)
     stats = PreparationStats(corpus, "dna")
     kept_characters = 0
-    with _split_writers(out_dir) as handles:
+    with _split_writers(out_dir) as handles, progress(desc=f"{corpus}: bases read", unit="bp", unit_scale=True) as bar:
         for source in sources:
             for record in fasta_records(source):
                 stats.records += 1
                 for first_window, raw in _window_batches(record, window, chunk_windows):
+                    bar.update(len(raw))
                     kept_characters += _process_windows(
                         raw, table, record.name, first_window, source, stats, handles,
                         window=window, max_n_fraction=max_n_fraction, eval_block=eval_block,
@@ -204,7 +206,7 @@ def prepare_text(
     with _split_writers(out_dir) as handles:
         for source in sources:
             stats.records += 1
-            for document in documents(source, fmt, field):
+            for document in progress(documents(source, fmt, field), desc=f"{corpus}: {source.name}", unit="doc"):
                 text = " ".join(document.split())
                 if not text:
                     stats.dropped_items += 1

@@ -351,6 +351,25 @@ def json_documents(path: str | Path, field: str) -> Iterator[str]:
         raise InputError(f"{path}: the field path '{field}' matches no text")
 
 
+def parquet_documents(path: str | Path, field: str, batch_rows: int = 1024) -> Iterator[str]:
+    """Texts of one column of a Parquet file (e.g. the published Wikipedia snapshots,
+    ``wikimedia/wikipedia``), streamed in batches of rows."""
+    import pyarrow
+    import pyarrow.parquet as parquet
+
+    try:
+        table = parquet.ParquetFile(path)
+    except (pyarrow.ArrowInvalid, OSError) as error:
+        raise InputError(f"{path}: not a readable Parquet file ({error})") from None
+    columns = table.schema_arrow.names
+    if field not in columns:
+        raise InputError(f"{path}: no column '{field}' (columns: {columns})")
+    for batch in table.iter_batches(batch_size=batch_rows, columns=[field]):
+        for text in batch.column(0).to_pylist():
+            if isinstance(text, str) and text.strip():
+                yield text
+
+
 def _select(node, parts: list[str]):
     if not parts:
         yield node
@@ -459,4 +478,6 @@ def documents(path: str | Path, fmt: str, field: str | None = None) -> Iterator[
         return json_documents(path, field)
     if fmt == "mediawiki":
         return mediawiki_documents(path)
-    raise InputError(f"{path}: unknown text format '{fmt}' (known: text, json, mediawiki)")
+    if fmt == "parquet":
+        return parquet_documents(path, field)
+    raise InputError(f"{path}: unknown text format '{fmt}' (known: text, json, parquet, mediawiki)")

@@ -25,6 +25,7 @@ import yaml
 
 from .errors import InputError
 from .io import atomic_path, sha256_file
+from .progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,13 @@ def fetch_source(
         origin = f"{source['package']}:{source['path']}" if "package" in source else str(path)
         if not path.is_file():
             raise InputError(f"corpus '{corpus}': source file {path} does not exist")
+        digest = _verify(corpus, origin, path, source.get("sha256"))
         with atomic_path(dest) as tmp:
-            shutil.copyfile(path, tmp)
-            digest = _verify(corpus, origin, tmp, source.get("sha256"))
+            if "package" in source:
+                shutil.copyfile(path, tmp)  # a venv can be rebuilt; package files are small
+            else:  # the user's file, perhaps a large genome: linked, not copied
+                tmp.unlink()
+                tmp.symlink_to(path.resolve())
         kind = "package" if "package" in source else "path"
     record = {"kind": kind, "origin": origin, "sha256": digest, "bytes": dest.stat().st_size}
     if "package" in source:
@@ -122,14 +127,13 @@ def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float
 
 
 def _download_once(url: str, dest: Path, *, timeout: float, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     request = urllib.request.Request(url, headers={"User-Agent": "seqens-workflow"})
     with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
         expected = response.headers.get("Content-Length")
         total = int(expected) if expected is not None else None
         received = 0
-        with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc=Path(url).name) as bar:
+        with progress_bar(desc=f"download {Path(url).name}", total=total, unit="B", unit_scale=True,
+                          disable=not progress) as bar:
             while True:
                 try:
                     block = response.read(1 << 20)

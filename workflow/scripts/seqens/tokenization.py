@@ -4,8 +4,12 @@
 Every tokenizer has the same five special tokens at ids 0-4: [PAD] [UNK] [CLS] [SEP] [MASK].
 
 - ``bpe``: byte-pair encoding trained on the training split only. Text uses byte-level
-  pre-tokenisation (no unknown characters, GPT-2 style); DNA is one "word" per window, as in
-  DNABERT-2, with the initial alphabet A C G T N.
+  pre-tokenisation (no unknown characters, no prefixed space: GPT-2 and RoBERTa style; the
+  [MASK] token absorbs the space before it, as RoBERTa's does); DNA is one "word" per
+  window, as in DNABERT-2, with the initial alphabet A C G T N.
+
+DNA tokenizers upper-case their input (soft-masked bases are bases) and decode back to the
+bases (BPE, char and non-overlapping k-mers); overlapping k-mers decode to their input form.
 - ``kmer``: the full 4^k vocabulary of k-mers over A C G T. Non-overlapping (stride k): the
   sequence is cut into consecutive k-mers; a k-mer containing N, and a trailing piece shorter
   than k, each become one [UNK]. Overlapping (stride 1, DNABERT-1 style): every k-mer
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .errors import InputError
 from .io import atomic_path
@@ -65,7 +69,9 @@ def build_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) -> Tok
         tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
         if kind == "text":
             tokenizer.normalizer = normalizers.NFC()
-            tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+            # As GPT-2 and RoBERTa: no space is prefixed, so text round-trips exactly and the
+            # pieces around a [MASK] are tokenised as in running text.
+            tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
             tokenizer.decoder = decoders.ByteLevel()
             alphabet = pre_tokenizers.ByteLevel.alphabet()
         else:
@@ -99,9 +105,15 @@ def build_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) -> Tok
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     else:
         raise InputError(f"unknown tokenizer type '{spec['type']}' (known: bpe, kmer, char)")
-    if kind == "dna" and spec["type"] != "bpe":
-        tokenizer.decoder = decoders.Fuse()
+    if kind == "dna":
+        # Soft-masked (lower-case) bases are bases: the same tokens as upper case.
+        tokenizer.normalizer = normalizers.Sequence([normalizers.Replace(b.lower(), b) for b in DNA_ALPHABET])
+        overlapping = spec["type"] == "kmer" and spec.get("stride", spec["k"]) != spec["k"]
+        if not overlapping:  # overlapping k-mers decode to their space-separated input form
+            tokenizer.decoder = decoders.Fuse()
     tokenizer.post_processor = _post_processor()
+    # As RoBERTa's: in "is [MASK]." the mask takes the space before it, as the word it hides did.
+    tokenizer.add_special_tokens([AddedToken("[MASK]", lstrip=True, rstrip=False, normalized=False, special=True)])
     for i, token in enumerate(SPECIAL_TOKENS):
         if tokenizer.token_to_id(token) != i:
             raise AssertionError(f"special token {token} must have id {i}")

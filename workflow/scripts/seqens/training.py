@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .errors import InputError
 from .io import atomic_path, manifest, sha256_file
 from .objectives.base import Objective
+from .progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +301,7 @@ def train_member(
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
     interval = _Interval(settings.batch_size * train_tokens.shape[1])
     last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
-    bar = tqdm(
-        total=settings.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, mininterval=1.0
-    )
+    bar = progress_bar(desc="training", total=settings.steps, initial=start_step, unit="step", disable=not progress)
     model.train()
     for step in range(start_step, last_step):
         input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
@@ -323,7 +321,7 @@ def train_member(
                 done, settings.steps, row["tokens_seen"], row["train_loss"], row["eval_loss"],
                 row["learning_rate"], row["tokens_per_s"],
             )
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
             interval.reset()
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
@@ -419,3 +417,51 @@ def write_member(
             },
         }
         (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "README.md").write_text(model_card(objective, record, result))
+
+
+def model_card(objective: Objective, record: dict, result: TrainResult) -> str:
+    """A Hugging Face model card: what the member is, its data and recipe, what it reached,
+    and how to load it."""
+    member, config = record.get("member", {}), record.get("config", {})
+    name = "/".join(str(member.get(k, "?")) for k in ("corpus", "tokenizer", "architecture", "objective"))
+    name += f"/seed{member.get('seed', '?')}"
+    training, data = config.get("training", {}), config.get("data", {})
+    evaluated = result.log["eval_loss"].dropna()
+    final = f"{evaluated.iloc[-1] / math.log(2):.3f} bits per predicted token" if len(evaluated) else "not evaluated"
+    loading = (
+        "The encoder (the decoder and head of the masked autoencoder are in mae_decoder.safetensors):"
+        if objective.name == "mae" else "The model with its prediction head:"
+    )
+    return f"""---
+library_name: transformers
+tags: [seqens, ensemble-member, {member.get("architecture", "")}, {objective.name}]
+---
+
+# Ensemble member {name}
+
+One member of an ensemble trained by the seqens workflow: the members of an ensemble share
+architecture, data and recipe and differ only in their seed.
+
+- **Model**: {member.get("architecture")} ({result.parameters:,} parameters), size preset
+  {json.dumps(config.get("model", {}))}, trained with the `{objective.name}` objective
+  ({json.dumps(objective.params)}).
+- **Data**: corpus `{member.get("corpus")}` with tokenizer `{member.get("tokenizer")}`;
+  {data.get("train_sequences")} training sequences of {data.get("sequence_length")} tokens (data seed
+  {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
+- **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
+  {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, precision
+  {training.get("precision")}; seed {member.get("seed")}. Loss per step: `training_log.csv`.
+- **Reached**: held-out loss {final} ({result.device}, {result.wall_time_s:.0f} s).
+
+## Loading
+
+{loading}
+
+```python
+from transformers import AutoTokenizer, {objective.auto_class}
+
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
+model = {objective.auto_class}.from_pretrained("path/to/this/folder")
+```
+"""

@@ -42,6 +42,7 @@ class Objective(ABC):
     maps it over sequences."""
 
     name: ClassVar[str]
+    auto_class: ClassVar[str]  # the transformers Auto class that loads a saved member
 
     def __init__(self, special: SpecialTokens, architecture: str, parameters: Parameters):
         self.architecture: Architecture = get_architecture(architecture)

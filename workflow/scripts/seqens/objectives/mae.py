@@ -84,6 +84,7 @@ class MaskedAutoencoderModel(nn.Module):
 
 class MaskedAutoencoder(Objective):
     name = "mae"
+    auto_class = "AutoModel"  # what loads a saved member
 
     def _depths(self, preset: dict) -> tuple[int, int]:
         encoder = self.params["encoder_layers"] or max(1, preset["layers"] // 2)

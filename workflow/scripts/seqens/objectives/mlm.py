@@ -18,6 +18,7 @@ class MaskedLM(Objective):
     vocabulary projection (the largest matrix of a small model) runs on 15% of the tokens."""
 
     name = "mlm"
+    auto_class = "AutoModelForMaskedLM"  # what loads a saved member
 
     def build_model(self, preset: dict) -> nn.Module:
         return self.architecture.masked_lm(self.architecture.config(preset, self.special))

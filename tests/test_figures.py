@@ -1,0 +1,90 @@
+"""Figures a reader can put in a paper: journal widths, legible text, every axis labelled,
+bits everywhere, and the reference each number is read against."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqens import plotting
+from seqens.compare import compare_embeddings, compare_fisher, compare_outputs
+from seqens.config import Condition, Ensemble
+
+SEEDS = (1, 2)
+VOCAB = 40
+
+
+def ensembles():
+    return [Ensemble(Condition("wiki", "bpe", "text"), "bert", "mlm", SEEDS),
+            Ensemble(Condition("athal", "bpe", "dna"), "bert", "mlm", SEEDS)]
+
+
+@pytest.fixture(scope="module")
+def tables():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(5, VOCAB, 60)
+    outputs, embeddings, fisher, entropy, logs = [], [], [], [], []
+    for ensemble in ensembles():
+        probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
+        outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
+        embeddings.append(compare_embeddings(ensemble, [rng.normal(size=(VOCAB, 8)) for _ in SEEDS],
+                                             ks=[1, 5, 20], spearman_k=5, draws=20)["summary"])
+        groups = ["embeddings", "layer.0", "head"]
+        per_sequence = [rng.random((10, 3)) * [1, 0.002, 0.3] for _ in SEEDS]
+        member_tables = [pd.DataFrame({"group": groups, "fisher": p.sum(0)}) for p in per_sequence]
+        fisher.append(compare_fisher(ensemble, member_tables, per_sequence, draws=20)["summary"])
+        entropy.append(pd.DataFrame({"order": [0, 1, 2], "bits_per_token": [5.0, 4.0, 3.9],
+                                     "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
+        for seed in SEEDS:
+            logs.append(pd.DataFrame({"step": [10, 20], "train_loss": [3.0, 2.5], "eval_loss": [np.nan, 2.6],
+                                      **ensemble.labels(), "seed": seed}))
+    return {
+        "summary": pd.concat([o["summary"] for o in outputs]),
+        "ranks": pd.concat([o["rank_curve"] for o in outputs]),
+        "js": pd.concat([o["js_distance"] for o in outputs]),
+        "data_entropy": pd.concat(entropy),
+        "embeddings": pd.concat(embeddings),
+        "fisher": pd.concat(fisher),
+        "logs": pd.concat(logs),
+    }
+
+
+@pytest.fixture(scope="module")
+def figures(tables):
+    drawn = {
+        "entropy": plotting.plot_entropy(tables["summary"], tables["ranks"], tables["data_entropy"]),
+        "js_distance": plotting.plot_js_distance(tables["js"]),
+        "embeddings": plotting.plot_embeddings(tables["embeddings"]),
+        "fisher": plotting.plot_fisher(tables["fisher"]),
+        "loss_curves": plotting.plot_loss_curves(tables["logs"]),
+    }
+    yield drawn
+    for figure in drawn.values():
+        plt.close(figure)
+
+
+def labels_of(ax):
+    return [line.get_label() for line in ax.get_lines()] + [c.get_label() for c in ax.collections]
+
+
+def test_journal_width_legible_text_and_labelled_axes(figures):
+    for name, figure in figures.items():
+        width, _ = figure.get_size_inches()
+        assert width in (plotting.SINGLE_COLUMN, plotting.DOUBLE_COLUMN), (name, width)
+        figure.canvas.draw()
+        sizes = [t.get_fontsize() for t in figure.findobj(plt.Text) if t.get_text().strip()]
+        assert min(sizes) >= 5.5, (name, min(sizes))
+        for ax in (ax for ax in figure.axes if ax.get_visible()):
+            assert ax.get_ylabel(), f"{name}: panel '{ax.get_title()}' has no y label"
+
+
+def test_numbers_are_shown_against_their_references(figures):
+    entropy = {ax.get_title(): ax for ax in figures["entropy"].axes}
+    for title in ("Cross-entropy at hidden positions", "Entropy of predictions"):
+        assert {"training unigram", "log2 V"} <= set(labels_of(entropy[title]))
+    assert "unigram predictor" in labels_of(entropy["KL from uniform"])
+    assert all("bits" in ax.get_ylabel() for ax in figures["entropy"].axes if ax.get_title() != "Sorted probability vs rank")
+    overlap = figures["embeddings"].axes[0]
+    assert "chance (random neighbours)" in labels_of(overlap)
+    assert figures["fisher"].axes[0].get_yscale() == "log"  # shares of 0.001 stay visible
+    assert all(ax.get_ylabel() == "loss (bits per token)" for ax in figures["loss_curves"].axes if ax.get_visible())

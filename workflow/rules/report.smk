@@ -1,0 +1,19 @@
+rule study_overview:
+    """The report's landing page: the study's design, what each ensemble learned beyond the
+    unigram, and the paper's findings as DNA-minus-text contrasts."""
+    input:
+        summary=rules.compare_outputs.output.summary,
+        outputs=rules.compare_outputs.output.contrasts,
+        embeddings=rules.compare_embeddings.output.contrasts,
+        fisher=rules.compare_fisher.output.contrasts,
+    output:
+        page=OVERVIEW_PAGE,
+    log:
+        log_path("study_overview.log"),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        study=STUDY.description(),
+    script:
+        "../scripts/study_overview.py"

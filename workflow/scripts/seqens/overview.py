@@ -1,0 +1,87 @@
+"""The report's landing page: what the study is, what each ensemble learned beyond the
+unigram, and whether the paper's findings hold, in numbers with their intervals."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# The paper's findings, as DNA-minus-text contrasts: (contrast metric, expected sign, reading).
+DIRECTIONS = (
+    ("entropy_bits", +1, "DNA predictions are closer to uniform (entropy, bits)"),
+    ("js_distance", +1, "DNA members disagree more (JS distance)"),
+    ("topk_overlap@10", -1, "DNA embeddings share fewer neighbours (top-10 overlap)"),
+    ("procrustes_disparity", +1, "DNA embeddings align worse (Procrustes disparity)"),
+    ("fisher_fraction:embeddings", +1, "DNA Fisher information sits more in the embeddings (share)"),
+)
+
+
+def _interval(row) -> str:
+    return f"{row['estimate']:.3g} [{row['low']:.3g}, {row['high']:.3g}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """An RST list-table (robust to cell widths)."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def learned_rows(summary: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for row in summary[summary["metric"] == "bits_beyond_unigram"].to_dict("records"):
+        per_char = summary[
+            (summary["metric"] == "bits_beyond_unigram_per_character")
+            & (summary["condition"] == row["condition"])
+            & (summary["architecture"] == row["architecture"])
+            & (summary["objective"] == row["objective"])
+        ].iloc[0]
+        verdict = "learned from context" if row["low"] > 0 else "**no more than token frequencies**"
+        rows.append([row["condition"], f"{row['architecture']} {row['objective']}", _interval(row),
+                     _interval(per_char), verdict])
+    return rows
+
+
+def direction_rows(contrasts: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for metric, sign, reading in DIRECTIONS:
+        for row in contrasts[contrasts["metric"] == metric].to_dict("records"):
+            excludes_zero = row["low"] > 0 or row["high"] < 0
+            holds = "yes" if excludes_zero and sign * row["difference"] > 0 else (
+                "reversed" if excludes_zero else "unclear (interval holds 0)")
+            rows.append([reading, f"{row['dna_condition']} − {row['text_condition']}",
+                         f"{row['architecture']} {row['objective']}",
+                         f"{row['difference']:.3g} [{row['low']:.3g}, {row['high']:.3g}]", holds])
+    return rows
+
+
+def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame) -> str:
+    """RST for the report's landing page. ``study`` describes the design (name, conditions,
+    architectures, objectives, seeds, model, steps, tokens per member); ``contrasts`` holds
+    the output, embedding and Fisher contrasts together."""
+    title = f"Ensemble study '{study['name']}'"
+    learned = learned_rows(summary)
+    nothing = [row[0] + " (" + row[1] + ")" for row in learned if row[4].startswith("**")]
+    parts = [
+        title, "=" * len(title), "",
+        f"Ensembles of {len(study['seeds'])} members (seeds {', '.join(map(str, study['seeds']))}) that differ only in "
+        f"their seed, for each of the conditions {', '.join(study['conditions'])}, architectures "
+        f"{', '.join(study['architectures'])} and objectives {', '.join(study['objectives'])}. Model preset "
+        f"'{study['model']}'; {study['steps']} steps, {study['tokens_per_member']:,} training tokens per member. "
+        "Intervals are 95% Multi-Bootstrap intervals over seeds and held-out positions.", "",
+        "What each ensemble learned beyond the unigram", "-" * 45, "",
+        "Cross-entropy gained over the training unigram model at the held-out masked positions. "
+        "An ensemble whose interval includes 0 predicts token frequencies only: its entropy, "
+        "disagreement and embedding numbers describe the tokenizer, not a learned model.", "",
+        _table(["condition", "variant", "bits per token", "bits per character", "verdict"], learned),
+    ]
+    if nothing:
+        parts += [f".. warning:: No learning beyond the unigram for {', '.join(nothing)}: read its "
+                  "comparisons as tokenizer statistics.", ""]
+    parts += [
+        "The paper's findings, DNA minus text", "-" * 36, "",
+        _table(["finding", "contrast", "variant", "difference", "holds?"], direction_rows(contrasts)),
+        "The figures and tables (categories on the left) have the details.", "",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,19 @@
+"""Write the report's landing page (see seqens.overview)."""
+
+import pandas as pd
+
+from seqens.io import write_text_atomic
+from seqens.overview import overview_page
+from seqens.runner import run_script
+
+
+def main(snakemake):
+    inputs = snakemake.input
+    contrasts = pd.concat(
+        [pd.read_csv(inputs.outputs), pd.read_csv(inputs.embeddings), pd.read_csv(inputs.fisher)], ignore_index=True
+    )
+    page = overview_page(snakemake.params.study, pd.read_csv(inputs.summary), contrasts)
+    write_text_atomic(snakemake.output.page, page)
+
+
+run_script(snakemake, main)
