@@ -260,6 +260,7 @@ def demo_check(work: Path, output: str) -> None:
     for job_id in job_ids:
         assert slurm[job_id]["comment"].startswith("rule_train_member") and slurm[job_id]["state"] == "COMPLETED"
         assert (slurm[job_id]["cpus"], slurm[job_id]["memory"]) == ("2", "3000M")
+    assert not any(job["comment"].startswith("rule_training_curves") for job in slurm.values())  # a local rule
     # The same member retrained here, on one core, outside SLURM: the same bits.
     member = Path("results/models/wiki/bpe/roformer/mlm/seed1")
     under_slurm = json.loads((work / member / "manifest.json").read_text())["weights"]
