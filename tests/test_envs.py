@@ -56,19 +56,30 @@ MODULE_OF = {
     "pyfaidx": "pyfaidx", "pyarrow": "pyarrow", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
 }
 
-BLOCKER = """
-import ast, importlib.abc, sys
-blocked = set(sys.argv[2].split(","))
+# Run with `python -c`: the first argument lists the top-level modules to refuse.
+BLOCK_IMPORTS = """
+import importlib.abc, sys
+blocked = set(sys.argv.pop(1).split(","))
 
 class Blocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in blocked:
-            raise ImportError(f"{name} is not in this rule's env")
+            raise ImportError(f"{name} is not in the env that runs this")
 
 sys.meta_path.insert(0, Blocker())
+"""
+# Then the module-level imports of the script named by the next argument.
+IMPORT_SCRIPT = BLOCK_IMPORTS + """
+import ast
 tree = ast.parse(open(sys.argv[1]).read())
 imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 exec(compile(ast.Module(body=imports, type_ignores=[]), sys.argv[1], "exec"), {})
+"""
+# Or Snakemake, with the remaining arguments.
+RUN_SNAKEMAKE = BLOCK_IMPORTS + """
+from snakemake.cli import main
+sys.argv = ["snakemake", *sys.argv[1:]]
+main()
 """
 
 
@@ -94,28 +105,12 @@ def test_every_script_imports_only_what_its_env_has():
         present = {MODULE_OF[name] for name in pins(pip_section)}
         blocked = set(MODULE_OF.values()) - present
         result = subprocess.run(
-            [sys.executable, "-c", BLOCKER, str(script), ",".join(sorted(blocked))],
+            [sys.executable, "-c", IMPORT_SCRIPT, ",".join(sorted(blocked)), str(script)],
             capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO / "workflow" / "scripts")},
         )
         assert result.returncode == 0, f"rule {rule} ({env}): {script.name}: {result.stderr.strip().splitlines()[-1]}"
         checked.add(rule)
     assert {"compare_outputs", "figure_{figure.name}", "data_entropy", "train_member", "fetch_corpus"} <= checked
-
-
-SNAKEMAKE_UNDER_BLOCK = """
-import importlib.abc, sys
-blocked = set(sys.argv[1].split(","))
-
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            raise ImportError(f"{name} imported while Snakemake reads the workflow")
-
-sys.meta_path.insert(0, Blocker())
-from snakemake.cli import main
-sys.argv = ["snakemake", *sys.argv[2:]]
-main()
-"""
 
 
 def test_reading_the_workflow_imports_no_model_or_data_library():
@@ -124,10 +119,10 @@ def test_reading_the_workflow_imports_no_model_or_data_library():
     import subprocess
     import sys
 
-    blocked = ["torch", "transformers", "tokenizers", "safetensors", "scipy", "matplotlib", "seaborn", "pyfaidx"]
+    blocked = ["torch", "transformers", "tokenizers", "safetensors", "scipy", "matplotlib", "seaborn", "pyfaidx", "pyarrow"]
     for configfile in ("config/config.yaml", "config/paper.yaml"):
         result = subprocess.run(
-            [sys.executable, "-c", SNAKEMAKE_UNDER_BLOCK, ",".join(blocked), "-n", "--forceall", "--quiet", "rules",
+            [sys.executable, "-c", RUN_SNAKEMAKE, ",".join(blocked), "-n", "--forceall", "--quiet", "rules",
              "--configfile", configfile],
             capture_output=True, text=True, cwd=REPO,
         )

@@ -240,3 +240,32 @@ def test_parquet_documents_stream_one_column(tmp_path):
     (tmp_path / "not.parquet").write_text("plain text")
     with pytest.raises(InputError, match="not.parquet: not a readable Parquet file"):
         list(documents(tmp_path / "not.parquet", "parquet", "text"))
+
+
+def reference_strip_nested(text, open_token, close_token):
+    """The character-by-character definition (the reader's earlier code)."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith(open_token, i):
+            depth, i = depth + 1, i + len(open_token)
+        elif depth and text.startswith(close_token, i):
+            depth, i = depth - 1, i + len(close_token)
+        else:
+            if not depth:
+                out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def test_nested_spans_are_stripped_as_the_character_loop_defines():
+    import random
+
+    from seqens.readers import _strip_nested
+
+    rng = random.Random(0)
+    pieces = ["{{", "}}", "{|", "|}", "a", " ", "|", "{", "}", "\n"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 50)))
+        for tokens in (("{{", "}}"), ("{|", "|}")):
+            assert _strip_nested(text, *tokens) == reference_strip_nested(text, *tokens), (text, tokens)
+    assert _strip_nested("a {{b {{c}} d}} e }} f {{ unclosed", "{{", "}}") == "a  e }} f "

@@ -406,20 +406,21 @@ _ENTITIES = {"&nbsp;": " ", "&ndash;": "–", "&mdash;": "—", "&amp;": "&", "&
 
 
 def _strip_nested(text: str, open_token: str, close_token: str) -> str:
-    """Remove possibly nested spans such as {{templates}} or {| tables |}."""
-    out, depth, i = [], 0, 0
-    while i < len(text):
-        if text.startswith(open_token, i):
+    """Remove possibly nested spans such as {{templates}} or {| tables |} (an unclosed one
+    runs to the end). The regex finds the tokens at C speed; Python visits only them."""
+    kept, depth, kept_from = [], 0, 0
+    for token in re.finditer(f"{re.escape(open_token)}|{re.escape(close_token)}", text):
+        if token.group() == open_token:
+            if depth == 0:
+                kept.append(text[kept_from : token.start()])
             depth += 1
-            i += len(open_token)
-        elif depth and text.startswith(close_token, i):
+        elif depth:  # a closing token outside any span is ordinary text
             depth -= 1
-            i += len(close_token)
-        else:
-            if not depth:
-                out.append(text[i])
-            i += 1
-    return "".join(out)
+            if depth == 0:
+                kept_from = token.end()
+    if depth == 0:
+        kept.append(text[kept_from:])
+    return "".join(kept)
 
 
 def wikitext_to_plain(markup: str) -> str:
