@@ -47,8 +47,10 @@ def test_outputs_honour_the_umask(tmp_path, umask):
             tmp.write_text("a\n")
         with atomic_path(tmp_path / "member", directory=True) as tmp:
             (tmp / "weights.bin").write_bytes(b"w")
+            os.close(os.open(tmp / "model.safetensors", os.O_CREAT | os.O_WRONLY, 0o600))  # as safetensors does
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "table.csv").stat().st_mode) == 0o666 & ~umask
     assert stat.S_IMODE((tmp_path / "member").stat().st_mode) == 0o777 & ~umask
     assert stat.S_IMODE((tmp_path / "member" / "weights.bin").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "member" / "model.safetensors").stat().st_mode) == 0o666 & ~umask

@@ -1,5 +1,6 @@
 """Train one ensemble member (condition x objective x seed); see seqens.training."""
 
+import math
 from pathlib import Path
 
 import torch
@@ -59,7 +60,8 @@ def main(snakemake):
     )
     write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), provenance)
     checkpoint.unlink(missing_ok=True)
-    log.info("member %s: final eval loss %.4f", member.path, result.log["eval_loss"].dropna().iloc[-1])
+    final = result.log["eval_loss"].dropna().iloc[-1]
+    log.info("member %s: final eval loss %.4f nats (%.4f bits)", member.path, final, final / math.log(2))
 
 
 run_script(snakemake, main)

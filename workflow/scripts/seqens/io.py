@@ -53,6 +53,7 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
     try:
         yield tmp
         if directory:
+            _honour_umask(tmp)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
@@ -64,6 +65,15 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _honour_umask(directory: Path) -> None:
+    """Give files written into an output directory the mode open() would have given them
+    (some writers, e.g. safetensors, create theirs 0600)."""
+    mode = 0o666 & ~_umask()
+    for file in directory.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            file.chmod(mode | (file.stat().st_mode & 0o111 & ~_umask()))
 
 
 def _umask() -> int:

@@ -82,8 +82,8 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
     fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN, 4.8), constrained_layout=True)
     panels = (
         (axes[0, 0], "cross_entropy_bits", "Cross-entropy at hidden positions", "bits per token"),
-        (axes[0, 1], "bits_beyond_unigram", "Learned beyond the unigram", "bits per token"),
-        (axes[0, 2], "bits_beyond_unigram_per_character", "Learned beyond the unigram", "bits per character"),
+        (axes[0, 1], "bits_beyond_unigram", "Learned beyond the unigram, per token", "bits per token"),
+        (axes[0, 2], "bits_beyond_unigram_per_character", "Learned beyond the unigram, per character", "bits per character"),
         (axes[1, 0], "entropy_bits", "Entropy of predictions", "bits per token"),
         (axes[1, 1], "kl_from_uniform_bits", "KL from uniform", "bits per token"),
     )
@@ -110,7 +110,7 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
     )
     unigram_kl = unigram_kl.assign(kl=unigram_kl["log2_vocab"] - unigram_kl["estimate"])
     _references(axes[1, 1], unigram_kl, conditions, "kl", {"colors": "0.2", "linestyles": "-"}, "unigram predictor")
-    axes[1, 1].axhline(0.0, color="0.6", linestyle="--", linewidth=0.8)
+    axes[1, 1].axhline(0.0, color="0.6", linewidth=0.6)  # 0: uniform predictions
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     condition_palette = _condition_palette(conditions)
@@ -195,7 +195,7 @@ def plot_fisher(summary: pd.DataFrame) -> plt.Figure:
         groups = list(part.sort_values("order")["group"].drop_duplicates())
         _errorbars(ax, part, "group", "condition", palette, groups, [c for c in conditions if c in set(part["condition"])])
         # Log scale: the layers' shares (often ~0.001) stay visible beside the embeddings'.
-        ax.set(ylabel="share of Fisher information", title=variant, yscale="log", xlabel="")
+        ax.set(ylabel="share of Fisher information", title=variant, yscale="log", xlabel="layer group (input to output)")
         ax.tick_params(axis="x", labelrotation=45)
         ax.legend()
     return fig

@@ -417,10 +417,26 @@ def write_member(
             },
         }
         (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-        (tmp / "README.md").write_text(model_card(objective, record, result))
+        spec_file = Path(tokenizer_dir) / "seqens_tokenizer.json"
+        spec = json.loads(spec_file.read_text()) if spec_file.exists() else {}
+        (tmp / "README.md").write_text(model_card(objective, record, result, spec))
 
 
-def model_card(objective: Objective, record: dict, result: TrainResult) -> str:
+def _input_rules(tokenizer_spec: dict) -> str:
+    """What a user must feed the tokenizer, by tokenizer type."""
+    kind, kind_of = tokenizer_spec.get("kind"), tokenizer_spec.get("type")
+    if kind == "text":
+        return "plain text; write `[MASK]` where a token is to be predicted."
+    rules = "bases A, C, G, T, N in any case (soft-masked lower case is upper-cased)"
+    if kind_of == "kmer":
+        k = tokenizer_spec["k"]
+        if tokenizer_spec.get("stride", k) == k:
+            return f"{rules}, cut into consecutive {k}-mers: a {k}-mer with N and a trailing piece shorter than {k} are `[UNK]`."
+        return f"{rules}, written as space-separated overlapping {k}-mers (`seqens.tokenization.kmerize`)."
+    return rules + "."
+
+
+def model_card(objective: Objective, record: dict, result: TrainResult, tokenizer_spec: dict | None = None) -> str:
     """A Hugging Face model card: what the member is, its data and recipe, what it reached,
     and how to load it."""
     member, config = record.get("member", {}), record.get("config", {})
@@ -428,7 +444,12 @@ def model_card(objective: Objective, record: dict, result: TrainResult) -> str:
     name += f"/seed{member.get('seed', '?')}"
     training, data = config.get("training", {}), config.get("data", {})
     evaluated = result.log["eval_loss"].dropna()
-    final = f"{evaluated.iloc[-1] / math.log(2):.3f} bits per predicted token" if len(evaluated) else "not evaluated"
+    final = (
+        f"{evaluated.iloc[-1] / math.log(2):.3f} bits per predicted token, the `{objective.name}` loss on held-out "
+        "sequences with the objective's own corruption of the input (what the member learned beyond token "
+        "frequencies is `bits_beyond_unigram` in the study's results/tables/outputs_summary.csv)"
+        if len(evaluated) else "not evaluated"
+    )
     loading = (
         "The encoder (the decoder and head of the masked autoencoder are in mae_decoder.safetensors):"
         if objective.name == "mae" else "The model with its prediction head:"
@@ -450,12 +471,15 @@ architecture, data and recipe and differ only in their seed.
   {data.get("train_sequences")} training sequences of {data.get("sequence_length")} tokens (data seed
   {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
 - **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
-  {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, precision
-  {training.get("precision")}; seed {member.get("seed")}. Loss per step: `training_log.csv`.
-- **Reached**: held-out loss {final} ({result.device}, {result.wall_time_s:.0f} s).
+  {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, computed in
+  {result.autocast or "float32"} on {result.device}; seed {member.get("seed")}. Loss per step (nats):
+  `training_log.csv`.
+- **Reached**: {final}; {result.wall_time_s:.0f} s of training.
+- **Input**: {_input_rules(tokenizer_spec or {})}
 
 ## Loading
 
+With transformers 5 (the tokenizer is saved by transformers 5's `TokenizersBackend`).
 {loading}
 
 ```python
