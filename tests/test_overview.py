@@ -35,7 +35,7 @@ def test_landing_page_reads_learning_and_directions():
         contrast("accuracy", -0.1, -0.2, -0.05),  # not one of the findings
     ])
     page = overview_page(STUDY, summary, contrasts)
-    html = publish_parts(page, writer_name="html", settings_overrides={"halt_level": 2})["html_body"]
+    html = publish_parts(page, writer="html", settings_overrides={"halt_level": 2})["html_body"]
     assert "Ensemble study &#39;demo&#39;" in html or "Ensemble study 'demo'" in html
     assert "learned from context" in html and "no more than token frequencies" in html
     assert "No learning beyond the unigram for athal-bpe (roformer mlm)" in html
