@@ -172,3 +172,15 @@ def test_bits_beyond_unigram_per_token_and_per_character():
     assert summary.loc["bits_beyond_unigram", "estimate"] == pytest.approx((-0.5 + 1.5) / 2, abs=1e-6)
     assert summary.loc["bits_beyond_unigram", "low"] <= summary.loc["bits_beyond_unigram", "estimate"]
     assert set(summary["architecture"]) == {"roformer"}
+
+
+def test_members_with_identical_weights_are_refused():
+    from seqens.compare import check_members_differ
+    from seqens.config import Condition, Ensemble
+    from seqens.errors import InputError
+
+    ensemble = Ensemble(Condition("wiki", "bpe", "text"), "roformer", "mlm", (1, 2, 3))
+    check_members_differ(ensemble, {1: {"model.safetensors": "a"}, 2: {"model.safetensors": "b"}, 3: {}})
+    with pytest.raises(InputError, match="wiki-bpe/roformer/mlm: members seed1 and seed3 have identical weights"):
+        check_members_differ(ensemble, {1: {"model.safetensors": "a"}, 2: {"model.safetensors": "b"},
+                                        3: {"model.safetensors": "a"}})

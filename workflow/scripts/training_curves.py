@@ -1,9 +1,12 @@
-"""Gather every member's training log into one table."""
+"""Gather every member's training log into one table, after checking that the members of
+each ensemble really differ (see seqens.compare.check_members_differ)."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from seqens.compare import check_members_differ
 from seqens.config import Ensemble, file_of
 from seqens.runner import run_script
 from seqens.tables import write_table
@@ -12,9 +15,14 @@ from seqens.tables import write_table
 def main(snakemake):
     frames = []
     for ensemble in map(Ensemble.from_spec, snakemake.params.ensembles):
-        for member in ensemble.members:
-            log = pd.read_csv(Path(file_of(snakemake.input.members, member)) / "training_log.csv")
-            frames.append(log.assign(**ensemble.labels(), seed=member.seed))
+        directories = {member.seed: Path(file_of(snakemake.input.members, member)) for member in ensemble.members}
+        check_members_differ(
+            ensemble,
+            {seed: json.loads((d / "manifest.json").read_text()).get("weights", {}) for seed, d in directories.items()},
+        )
+        for seed, directory in directories.items():
+            log = pd.read_csv(directory / "training_log.csv")
+            frames.append(log.assign(**ensemble.labels(), seed=seed))
     write_table(pd.concat(frames, ignore_index=True), snakemake.output.table)
 
 
