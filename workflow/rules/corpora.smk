@@ -37,23 +37,3 @@ rule prepare_corpus:
         seed=config["data_seed"],
     script:
         "../scripts/prepare_corpus.py"
-
-
-rule corpus_table:
-    """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask fractions."""
-    input:
-        tokens=condition_files(results_path("tokens/{corpus}/{tokenizer}/stats.json")),
-        corpora=condition_files(results_path("corpora/{corpus}/stats.json")),
-    output:
-        report(
-            results_path("tables/corpora.csv"),
-            caption="../report/corpora.rst",
-            category="Corpora",
-        ),
-    log:
-        log_path("corpus_table.log"),
-    localrule: True
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../scripts/corpus_table.py"

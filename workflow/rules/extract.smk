@@ -1,7 +1,7 @@
 rule eval_positions:
     """Draw the condition's fixed evaluation sequences and masked positions (shared by all members)."""
     input:
-        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
+        eval=rules.pack_tokens.output.eval,
     output:
         positions=results_path("extract/{corpus}/{tokenizer}/positions.npz"),
     log:
@@ -20,9 +20,9 @@ rule data_entropy:
     training unigram (the baseline of learning) and the characters per token at the
     evaluation positions (bits per token -> per character)."""
     input:
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
-        train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
-        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        train=rules.pack_tokens.output.train,
+        eval=rules.pack_tokens.output.eval,
         positions=rules.eval_positions.output.positions,
     output:
         markov=results_path("extract/{corpus}/{tokenizer}/markov.csv"),
@@ -43,7 +43,7 @@ rule extract_outputs:
     """One member's predicted distributions at the fixed evaluation positions."""
     input:
         member=rules.train_member.output.member,
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
     output:
         distributions=results_path(
@@ -70,7 +70,7 @@ rule extract_embeddings:
     """One member's static input-embedding matrix."""
     input:
         member=rules.train_member.output.member,
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
     output:
         embeddings=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
@@ -89,7 +89,7 @@ rule extract_fisher:
     """One member's layer-wise empirical Fisher information on the evaluation positions."""
     input:
         member=rules.train_member.output.member,
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
     output:
         table=results_path(

@@ -1,9 +1,9 @@
 rule train_tokenizer:
     """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split."""
     input:
-        train=results_path("corpora/{corpus}/train.txt"),
+        train=rules.prepare_corpus.output.train,
     output:
-        directory(results_path("tokenizers/{corpus}/{tokenizer}")),
+        tokenizer=directory(results_path("tokenizers/{corpus}/{tokenizer}")),
     log:
         log_path("train_tokenizer/{corpus}/{tokenizer}.log"),
     conda:
@@ -20,9 +20,9 @@ rule train_tokenizer:
 rule pack_tokens:
     """Tokenise both splits into fixed-length packed sequences (the token budget)."""
     input:
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
-        train=results_path("corpora/{corpus}/train.txt"),
-        eval=results_path("corpora/{corpus}/eval.txt"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        train=rules.prepare_corpus.output.train,
+        eval=rules.prepare_corpus.output.eval,
     output:
         train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
         eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
@@ -36,3 +36,23 @@ rule pack_tokens:
         config_slice=lambda wc: STUDY.condition_slice(wc.corpus, wc.tokenizer),
     script:
         "../scripts/pack_tokens.py"
+
+
+rule corpus_table:
+    """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask fractions."""
+    input:
+        tokens=condition_files(rules.pack_tokens.output.stats),
+        corpora=condition_files(rules.prepare_corpus.output.stats),
+    output:
+        report(
+            results_path("tables/corpora.csv"),
+            caption="../report/corpora.rst",
+            category="Corpora",
+        ),
+    log:
+        log_path("corpus_table.log"),
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/corpus_table.py"

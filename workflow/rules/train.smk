@@ -1,9 +1,9 @@
 rule train_member:
     """Train one ensemble member; resumes from its checkpoint if the job was interrupted."""
     input:
-        tokenizer=results_path("tokenizers/{corpus}/{tokenizer}"),
-        train=results_path("tokens/{corpus}/{tokenizer}/train.npy"),
-        eval=results_path("tokens/{corpus}/{tokenizer}/eval.npy"),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        train=rules.pack_tokens.output.train,
+        eval=rules.pack_tokens.output.eval,
     output:
         member=directory(
             results_path(

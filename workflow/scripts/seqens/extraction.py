@@ -1,9 +1,10 @@
 """What is read out of each trained member, always at the same inputs.
 
 Every member of every objective is queried at its condition's evaluation positions
-(seqens.positions), so members are compared on identical inputs. What "the prediction at a position" means per objective is
-the objective's ``logits_at`` (mlm/randommask: the position replaced by [MASK]; mae: the
-position hidden from the encoder; clm: the next-token distribution from the left context).
+(seqens.positions), so members are compared on identical inputs. What "the prediction at a
+position" means per objective is the objective's ``logits_at`` (mlm/randommask: the position
+replaced by [MASK]; mae: the position hidden from the encoder; clm: the next-token
+distribution from the left context).
 """
 
 from __future__ import annotations

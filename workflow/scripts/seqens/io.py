@@ -70,10 +70,10 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
 def _honour_umask(directory: Path) -> None:
     """Give files written into an output directory the mode open() would have given them
     (some writers, e.g. safetensors, create theirs 0600)."""
-    mode = 0o666 & ~_umask()
+    umask = _umask()
     for file in directory.rglob("*"):
         if file.is_file() and not file.is_symlink():
-            file.chmod(mode | (file.stat().st_mode & 0o111 & ~_umask()))
+            file.chmod((0o666 | (file.stat().st_mode & 0o111)) & ~umask)
 
 
 def _umask() -> int:
