@@ -122,7 +122,8 @@ def outer_reference(uses, shape):
 def test_both_forms_of_a_tied_matrix_norm_square_the_summed_gradient():
     generator = torch.Generator().manual_seed(2)
     vocab, hidden = 7, 3
-    embedding = _Outer(torch.randint(0, vocab, (2, 5), generator=generator), torch.randn(2, 5, hidden, generator=generator))
+    tokens = torch.randint(0, vocab, (2, 5), generator=generator)
+    embedding = _Outer(tokens, torch.randn(2, 5, hidden, generator=generator))
     decoder = _Outer(torch.randn(2, 4, vocab, generator=generator), torch.randn(2, 4, hidden, generator=generator))
     for uses in ([embedding], [decoder], [embedding, decoder], [decoder, embedding, embedding]):
         expected = outer_reference(uses, (vocab, hidden))

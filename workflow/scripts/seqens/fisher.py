@@ -201,7 +201,9 @@ class _GhostNorms:
             raise ValueError(f"sequence_losses gave shape {tuple(losses.shape)} for {size} sequences, not ({size},)")
         for module, _, output, version in calls:
             if output._version != version:  # its gradient would be that of the modified tensor
-                raise ValueError(f"the output of a {type(module).__name__} is modified in place; ghost norms need it intact")
+                raise ValueError(
+                    f"per-sample Fisher (ghost norms): the output of a {type(module).__name__} is modified in place"
+                )
         wanted = [output for _, _, output, _ in calls] + list(copies.values())
         grads = torch.autograd.grad(losses.sum(), wanted, allow_unused=True)
         with torch.no_grad():
@@ -235,7 +237,9 @@ class _LossModule(nn.Module):
 
 def _check_hookable(module: nn.Module) -> None:
     if isinstance(module, nn.Embedding) and (module.max_norm is not None or module.scale_grad_by_freq):
-        raise ValueError("per-sample Fisher (ghost norms): nn.Embedding with max_norm or scale_grad_by_freq has no rule")
+        raise ValueError(
+            "per-sample Fisher (ghost norms): no rule for an nn.Embedding with max_norm or scale_grad_by_freq"
+        )
     if isinstance(module, nn.LayerNorm) and len(module.normalized_shape) != 1:
         raise ValueError("per-sample Fisher (ghost norms): nn.LayerNorm over more than the last axis has no rule")
 

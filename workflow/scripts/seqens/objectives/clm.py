@@ -53,7 +53,8 @@ class CausalLM(Objective):
     def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         inputs = self.architecture.inputs(input_ids, causal=True)
         hidden = self.architecture.backbone(model)(**inputs, use_cache=False).last_hidden_state
-        return predicted_token_nll(partial(self.architecture.head, model), hidden[:, :-1], input_ids[:, 1:], positions[:, 1:])
+        head = partial(self.architecture.head, model)
+        return predicted_token_nll(head, hidden[:, :-1], input_ids[:, 1:], positions[:, 1:])
 
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
