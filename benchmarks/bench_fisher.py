@@ -77,7 +77,7 @@ def main() -> None:
     torch.set_num_threads(args.threads or demo.config["extraction"]["threads"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.sequences} sequences x {length} "
           f"tokens, vocab {args.vocab}; fastest of {args.repeats}")
-    print(f"{'preset':<7} {'objective':<10} {'params':>7} {'chunk':>5} {'loop s':>7} {'fwd+bwd s':>9} {'ghost s':>7} "
+    print(f"{'preset':<8} {'objective':<10} {'params':>7} {'chunk':>5} {'loop s':>7} {'fwd+bwd s':>9} {'ghost s':>7} "
           f"{'vs loop':>7} {'vs fwd+bwd':>10} {'max rel diff':>12}" + (f" {'vmap s':>7}" if args.vmap else ""))
     known = {**BUILTIN_PRESETS, **demo.config["presets"]}
     for preset_name in presets:
@@ -117,7 +117,7 @@ def main() -> None:
                 reference = results["loop"].per_sequence
                 scale = np.maximum(np.abs(reference), 1e-30)
                 difference = np.max(np.abs(results["ghost"].per_sequence - reference) / scale)
-                print(f"{preset_name:<7} {name:<10} {parameters:6.1f}M {chunk:5d} {seconds['loop']:7.2f} "
+                print(f"{preset_name:<8} {name:<10} {parameters:6.1f}M {chunk:5d} {seconds['loop']:7.2f} "
                       f"{seconds['fwd+bwd']:9.2f} {seconds['ghost']:7.2f} {seconds['loop'] / seconds['ghost']:6.1f}x "
                       f"{seconds['ghost'] / seconds['fwd+bwd']:9.2f}x {difference:12.1e}"
                       + (f" {seconds['vmap']:7.2f}" if args.vmap else ""), flush=True)
