@@ -215,7 +215,7 @@ class _GhostNorms:
             if grad_output is not None:
                 for parameter, use in _module_uses(module, inputs, grad_output, size):
                     uses.setdefault(id(parameter), []).append(use)
-        for (name, parameter), grad_copy in zip(self.vectors.items(), grads[len(calls) :]):
+        for parameter, grad_copy in zip(self.vectors.values(), grads[len(calls) :]):
             if grad_copy is not None:
                 uses.setdefault(id(parameter), []).append(grad_copy.reshape(size, -1).float())
         parameters = {id(p): p for p in self.model.parameters()}
