@@ -114,7 +114,9 @@ def member_fisher(
     chunk_size: int,
     device,
 ):
-    """Layer-grouped empirical Fisher on the first n evaluation sequences, at their positions."""
+    """Layer-grouped empirical Fisher on the first n evaluation sequences, at their positions:
+    ``per_sample`` from ghost norms (seqens.fisher), ``minibatch`` the squared gradient of
+    each chunk's mean loss."""
     from .fisher import minibatch_fisher, per_sample_fisher
 
     objective, model = member.objective, member.model.to(device).eval()
@@ -130,14 +132,9 @@ def member_fisher(
     )
     groups = objective.layer_groups(model)
 
-    def sequence_loss(model, example):
-        return objective.sequence_loss(model, example["input_ids"], example["positions"])
+    def sequence_losses(model, batch):
+        return objective.sequence_losses(model, batch["input_ids"], batch["positions"])
 
     if method == "per_sample":
-        return per_sample_fisher(model, sequence_loss, batches, groups, chunk_size=chunk_size, device=device)
-
-    def batch_loss(model, batch):
-        losses = [sequence_loss(model, {k: v[i] for k, v in batch.items()}) for i in range(len(batch["input_ids"]))]
-        return torch.stack(losses).mean()
-
-    return minibatch_fisher(model, batch_loss, batches, groups)
+        return per_sample_fisher(model, sequence_losses, batches, groups, chunk_size=chunk_size, device=device)
+    return minibatch_fisher(model, lambda model, batch: sequence_losses(model, batch).mean(), batches, groups)

@@ -38,8 +38,10 @@ class Objective(ABC):
 
     Subclasses set ``name`` and implement the abstract methods; their parameters (defaults
     and checks) are a ``parameters.Parameters`` subclass. ``sequence_loss`` must be
-    vmap-compatible (no boolean indexing, no data-dependent shapes): the Fisher computation
-    maps it over sequences."""
+    vmap-compatible (no boolean indexing, no data-dependent shapes): the reference Fisher
+    computation maps it over sequences. ``sequence_losses`` is the same loss for a batch of
+    sequences at once, one value each, with no interaction between sequences (eval mode):
+    the default Fisher computation backpropagates their sum once."""
 
     name: ClassVar[str]
     auto_class: ClassVar[str]  # the transformers Auto class that loads a saved member
@@ -69,7 +71,12 @@ class Objective(ABC):
     def logits_at(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor: ...
 
     @abstractmethod
-    def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor: ...
+    def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        """-log p of one sequence's tokens at ``positions`` [L] given its ids [L]."""
+
+    @abstractmethod
+    def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        """``sequence_loss`` of each sequence of a batch [B, L]: a tensor [B]."""
 
     def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
         """Fisher groups: embeddings, layer.i, head (see seqens.architectures)."""
@@ -90,3 +97,18 @@ def masked_token_nll(logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor
     log_probs = torch.log_softmax(logits.float(), dim=-1)
     picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return -(picked * weights.to(picked.dtype)).sum()
+
+
+def predicted_token_nll(head, hidden: Tensor, targets: Tensor, positions: Tensor) -> Tensor:
+    """Per sequence -sum log p(target) over its ``positions`` [B, L], the ``head`` applied to
+    the hidden states [B, L, H] of those positions only. They are gathered to [B, K] (K: the
+    most positions of one sequence; the slots past a sequence's own count weigh 0), so each
+    row of the head's inputs stays in its sequence's row of the batch."""
+    counts = positions.sum(dim=1)
+    most = int(counts.max()) if len(counts) else 0
+    order = torch.argsort((~positions).to(torch.int8), dim=1, stable=True)[:, :most]  # predicted first
+    weights = torch.arange(most, device=positions.device) < counts.unsqueeze(1)
+    gathered = hidden.gather(1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+    log_probs = torch.log_softmax(head(gathered).float(), dim=-1)
+    picked = log_probs.gather(-1, targets.gather(1, order).unsqueeze(-1)).squeeze(-1)
+    return -(picked * weights.to(picked.dtype)).sum(dim=1)

@@ -13,12 +13,13 @@ context at t - 1: the input is never masked.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from .base import Objective, masked_token_nll
+from .base import Objective, masked_token_nll, predicted_token_nll
 
 
 class CausalLM(Objective):
@@ -48,6 +49,12 @@ class CausalLM(Objective):
     def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         logits = model(**self.architecture.inputs(input_ids.unsqueeze(0), causal=True), use_cache=False).logits[0]
         return masked_token_nll(logits[:-1], input_ids[1:], positions[1:])
+
+    def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        inputs = self.architecture.inputs(input_ids, causal=True)
+        hidden = self.architecture.backbone(model)(**inputs, use_cache=False).last_hidden_state
+        head = partial(self.architecture.head, model)
+        return predicted_token_nll(head, hidden[:, :-1], input_ids[:, 1:], positions[:, 1:])
 
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)

@@ -35,7 +35,7 @@ from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
 from ..errors import InputError
-from .base import Objective, corrupt_selected, masked_token_nll
+from .base import Objective, corrupt_selected, masked_token_nll, predicted_token_nll
 
 DECODER_FILE = "mae_decoder.safetensors"
 DECODER_CONFIG = "mae_decoder_config.json"
@@ -128,6 +128,10 @@ class MaskedAutoencoder(Objective):
     def sequence_loss(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         logits = model(input_ids.unsqueeze(0), (~positions).unsqueeze(0), self.special.pad)[0]
         return masked_token_nll(logits, input_ids, positions)
+
+    def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        hidden = model.hidden(input_ids, ~positions, self.special.pad)
+        return predicted_token_nll(model.head, hidden, input_ids, positions)
 
     def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
         """embeddings (encoder input embeddings, tied to the output layer), the encoder's

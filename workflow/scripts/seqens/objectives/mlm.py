@@ -3,12 +3,13 @@ The model is the architecture's masked LM (``AutoModelForMaskedLM`` loads it).""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from .base import Objective, corrupt_selected, masked_token_nll
+from .base import Objective, corrupt_selected, masked_token_nll, predicted_token_nll
 
 
 class MaskedLM(Objective):
@@ -50,6 +51,11 @@ class MaskedLM(Objective):
         masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
         logits = model(**self.architecture.inputs(masked.unsqueeze(0))).logits[0]
         return masked_token_nll(logits, input_ids, positions)
+
+    def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
+        masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
+        hidden = self.architecture.backbone(model)(**self.architecture.inputs(masked)).last_hidden_state
+        return predicted_token_nll(partial(self.architecture.head, model), hidden, input_ids, positions)
 
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
