@@ -114,19 +114,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqens.distributed import Ranks, process_group
+from seqens.distributed import Ranks, loss_module, process_group
 from seqens.objectives import make_objective
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer
-from seqens.training import TrainSettings, train_member
+from seqens.training import DataOrder, TrainSettings, _accumulate_gradients, step_generator, train_member
 
 job = json.loads(Path(sys.argv[0]).with_suffix(".json").read_text())
 tokenizer = SequenceTokenizer(job["tokenizer"])
 objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
 train, evaluation = np.load(job["train"], mmap_mode="r"), np.load(job["eval"], mmap_mode="r")
 ranks = Ranks.from_environment()
+
+
+def first_step_gradients(ranks):
+    \"\"\"The gradients of step 0's batch (8 sequences, micro-batches of 2) as ``ranks`` compute them.\"\"\"
+    torch.manual_seed(6)
+    model = objective.build_model({**job["runs"][0]["preset"], "dropout": 0.0})
+    input_ids = torch.from_numpy(np.asarray(train[DataOrder(len(train), 8, 5).batch(0)], dtype=np.int64))
+    batch = objective.training_batch(input_ids, step_generator(5, 0), progress=0.0)
+    _accumulate_gradients(loss_module(objective, model, ranks), batch, 2, torch.device("cpu"), None, ranks)
+    return {name: parameter.grad for name, parameter in model.named_parameters()}
+
+
 results = []
 with process_group(ranks, "cpu"):
+    gradients = {"processes": first_step_gradients(ranks), "one": first_step_gradients(Ranks()) if ranks.main else None}
     for run in job["runs"]:
         checkpoint = Path(run["checkpoint"]) if run["checkpoint"] else None
         model, result = train_member(objective, run["preset"], train, evaluation, TrainSettings(**run["settings"]),
@@ -136,23 +149,25 @@ with process_group(ranks, "cpu"):
         results.append({"weights": model.state_dict(), "log": result.log, "resumed_from_step": result.resumed_from_step,
                         "device": result.device, "checkpoint_rng": len(state["rng"]) if state else None})
 if ranks.main:
-    torch.save(results, job["out"])
+    torch.save({"runs": results, "gradients": gradients}, job["out"])
 """
 
 
 # Each run (seed, checkpoint, stop_after, settings and preset overrides) on 2 processes.
 TORCHRUN_RUNS = {
-    "dropout_off": {"seed": 6, "overrides": {"micro_batch_size": 2}, "preset": {"dropout": 0.0}},
-    "uninterrupted": {"seed": 3},
-    "killed": {"seed": 3, "checkpoint": True, "stop_after": 6},
-    "resumed": {"seed": 3, "checkpoint": True},
+    "dropout_off": {"seed": 6, "preset": {"dropout": 0.0}},  # one micro-batch of 4 per process
+    # 2 micro-batches of 2 per process: gradients accumulated, then summed across processes
+    "uninterrupted": {"seed": 3, "overrides": {"micro_batch_size": 2}},
+    "killed": {"seed": 3, "overrides": {"micro_batch_size": 2}, "checkpoint": True, "stop_after": 6},
+    "resumed": {"seed": 3, "overrides": {"micro_batch_size": 2}, "checkpoint": True},
 }
 
 
 @pytest.fixture(scope="module")
 def torchrun_results(dna_data, tmp_path_factory) -> dict[str, dict]:
     """TORCHRUN_RUNS, in turn, by 2 gloo processes that torchrun launches as train_member.py
-    launches them (one launch: starting processes is most of the time)."""
+    launches them (one launch: starting processes is most of the time), and step 0's gradients
+    on the 2 processes and on one."""
     tokenizer, train, evaluation = dna_data
     work = tmp_path_factory.mktemp("torchrun")
     script = work / "worker.py"
@@ -172,14 +187,24 @@ def torchrun_results(dna_data, tmp_path_factory) -> dict[str, dict]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(REPO / "workflow" / "scripts"))
         assert launch(str(script), 2, threads=1) == 0
-    return dict(zip(TORCHRUN_RUNS, torch.load(work / "results.pt", weights_only=False)))
+    results = torch.load(work / "results.pt", weights_only=False)
+    return {**dict(zip(TORCHRUN_RUNS, results["runs"])), "gradients": results["gradients"]}
+
+
+def test_two_processes_sum_to_the_gradients_of_one(torchrun_results):
+    """Each process's micro-batches weighted by their share of the whole batch's predicted
+    positions, summed across processes: the one-process gradients (a mean instead of the sum
+    would halve them, which AdamW's weights would hardly show)."""
+    gradients = torchrun_results["gradients"]
+    for name, expected in gradients["one"].items():
+        assert torch.allclose(gradients["processes"][name], expected, rtol=1e-5, atol=1e-9), name
 
 
 def test_two_processes_train_the_weights_of_one(dna_data, torchrun_results):
     """Same global batch and data order on 2 gloo processes: the single-process weights, up to
     the order of floating-point sums (dropout off: its masks are drawn per process)."""
     distributed = torchrun_results["dropout_off"]
-    _, single, single_result = run(dna_data, seed=6, preset={"dropout": 0.0}, micro_batch_size=2)
+    _, single, single_result = run(dna_data, seed=6, preset={"dropout": 0.0})
     for name, value in single.state_dict().items():
         assert torch.allclose(distributed["weights"][name], value, rtol=1e-4, atol=1e-6), name
     assert distributed["device"] == "2 x cpu"

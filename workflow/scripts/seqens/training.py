@@ -385,9 +385,10 @@ def evaluate(
     was_training = model.training
     model.eval()
     generator = step_generator(settings.data_seed, 0, stream=EVAL_STREAM)
+    size = settings.micro_batch_size or settings.batch_size  # not per device: the masks depend on it
     total, count = 0.0, 0
-    for start in range(0, len(eval_tokens), settings.micro_batch):
-        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + settings.micro_batch], dtype=np.int64))
+    for start in range(0, len(eval_tokens), size):
+        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + size], dtype=np.int64))
         batch = objective.training_batch(input_ids, generator, progress=progress)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             loss = objective.loss(model, _to_device(batch, device))
