@@ -10,7 +10,9 @@ the order of floating-point sums. Rank 0 writes checkpoints, logs and the member
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager, nullcontext
@@ -73,12 +75,21 @@ def check_devices(devices: int, device_setting: str) -> None:
         )
 
 
+def _end_with_parent() -> None:
+    """Have Linux send this process SIGTERM when its parent dies. torchrun starts each
+    training process in a session of its own, so a killed job would otherwise leave them
+    training, and writing the member, beside the job's next attempt."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def launch(script: str, devices: int, threads: int) -> int:
     """Run ``script`` as ``devices`` processes under torchrun on this machine; their exit
-    status (torchrun stops the others when one fails)."""
+    status (torchrun stops the others when one fails, or when it is stopped)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}", script]
     # torchrun would set 1 thread per process; the config's thread count is what the weights assume.
-    return subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)}).returncode
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    return subprocess.run(command, env=env, preexec_fn=_end_with_parent).returncode
 
 
 @contextmanager
@@ -88,6 +99,9 @@ def process_group(ranks: Ranks, device_type: str):
     if ranks.size == 1:
         yield
         return
+    _end_with_parent()
+    if os.getppid() == 1:  # torchrun died before that
+        raise SystemExit(f"rank {ranks.rank}: torchrun is gone")
     if device_type == "cuda":
         torch.cuda.set_device(ranks.local_rank)
     dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
