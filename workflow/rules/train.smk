@@ -17,7 +17,8 @@ rule train_member:
         ),
     conda:
         "../../envs/torch.yaml"
-    threads: config["training"]["threads"]
+    # each of its training.devices processes computes with training.threads
+    threads: config["training"]["threads"] * config["training"]["devices"]
     resources:
         # What a cluster executor asks for (profiles/slurm); each GPU runs one torchrun process.
         gpu=config["training"]["devices"],

@@ -104,7 +104,9 @@ def process_group(ranks: Ranks, device_type: str):
         raise SystemExit(f"rank {ranks.rank}: torchrun is gone")
     if device_type == "cuda":
         torch.cuda.set_device(ranks.local_rank)
-    dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group("nccl", device_id=torch.device("cuda", ranks.local_rank))
+    else:
+        dist.init_process_group("gloo")
     try:
         yield
     finally:
