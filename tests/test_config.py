@@ -86,6 +86,17 @@ def test_demo_and_paper_configs_validate_and_expand():
          "training.devices: batch_size (16) must be a multiple of devices (3): each device takes an equal share"),
         (lambda c: c["training"].update(devices=2, micro_batch_size=8, batch_size=24),
          "training.devices: batch_size (24) must be a multiple of devices x micro_batch_size (2 x 8 = 16)"),
+        (lambda c: c.update(training={"fisher_log": {"every": 100, "sequences": 257}}),
+         "training.fisher_log.sequences: 257 exceeds the held-out split (data.eval_sequences: 256)"),
+        (lambda c: c.update(training={"keep": "first"}), "training.keep"),
+        (lambda c: c["data"].update(sampling="shuffled"), "data.sampling"),
+        (lambda c: (c["data"].update(sampling="one_per_document"), c["corpora"]["athal"].update(window=300)),
+         "data.sampling: one_per_document needs 62 tokens per document, but condition athal-kmer6's 300-bp "
+         "windows give 50 (raise corpora.athal.window)"),
+        (lambda c: (c["presets"]["demo"].update(layers=0), c.update(architectures=["bert"], objectives=["mlm", "mae"])),
+         "objectives.mae: objective 'mae': needs encoder layers: with layers: 0 (the no-transformer control)"),
+        (lambda c: (c["presets"]["demo"].update(layers=0), c.update(architectures=["modernbert"])),
+         "presets.demo: layers: 0 (the no-transformer control) is not possible with architecture 'modernbert'"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment):
@@ -195,3 +206,26 @@ def test_parquet_corpora_name_their_text_column(demo_config):
         Study(config)
     config["corpora"]["wiki"]["field"] = "text"
     Study(config)
+
+
+def test_the_paper_config_trains_the_papers_recipe():
+    """src/utils/config.py of lbcb-sci/GFMs @277899c: 5 epochs x 2,000,000 x 512 tokens, batch
+    96, lr 1e-4, warmup 0.1, grad norm 0.5, fp32, weight decay 0, best by eval loss."""
+    paper = load_study(REPO / "config" / "paper.yaml")
+    training, data = paper.config["training"], paper.config["data"]
+    assert (data["train_sequences"], data["eval_sequences"], data["sequence_length"]) == (2_000_000, 10_000, 512)
+    assert data["sampling"] == "one_per_document"
+    assert training["steps"] * training["batch_size"] * data["sequence_length"] == pytest.approx(5.12e9, rel=1e-4)
+    assert (training["batch_size"], training["learning_rate"], training["warmup_ratio"]) == (96, 1e-4, 0.1)
+    assert (training["grad_clip"], training["weight_decay"], training["precision"]) == (0.5, 0.0, "fp32")
+    assert (training["keep"], training["eval_every"], training["fisher_log"]["every"]) == ("best", 1000, 1000)
+    assert "5,120,016,384 tokens (5.12 B), 5.00 epochs" in paper.training_budget()
+    # keep: best makes the evaluation cadence choose the weights; otherwise it is a run-time key.
+    assert paper.training_for_weights()["eval_every"] == 1000
+    assert "eval_every" not in load_study(REPO / "config" / "config.yaml").training_for_weights()
+
+
+def test_the_no_transformer_control_is_a_preset(demo_config):
+    study = study_with(demo_config, lambda c: c.update(model="bert-90m-nolayers", architectures=["bert"],
+                                                        objectives=["mlm", "clm"]))
+    assert study.preset()["layers"] == 0 and study.preset()["hidden"] == 768

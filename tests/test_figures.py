@@ -23,7 +23,7 @@ def ensembles():
 def tables():
     rng = np.random.default_rng(0)
     targets = rng.integers(5, VOCAB, 60)
-    outputs, embeddings, fisher, entropy, logs = [], [], [], [], []
+    outputs, embeddings, fisher, entropy, logs, fisher_logs = [], [], [], [], [], []
     for ensemble in ensembles():
         probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
         outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
@@ -38,6 +38,10 @@ def tables():
         for seed in SEEDS:
             logs.append(pd.DataFrame({"step": [10, 20], "train_loss": [3.0, 2.5], "eval_loss": [np.nan, 2.6],
                                       **ensemble.labels(), "seed": seed}))
+            for step in (0, 10, 20):
+                shares = rng.dirichlet(np.ones(3))
+                fisher_logs.append(pd.DataFrame({"group": groups, "order": [0, 1, 2], "fisher_fraction": shares,
+                                                 "step": step, **ensemble.labels(), "seed": seed}))
     return {
         "summary": pd.concat([o["summary"] for o in outputs]),
         "ranks": pd.concat([o["rank_curve"] for o in outputs]),
@@ -46,6 +50,7 @@ def tables():
         "embeddings": pd.concat(embeddings),
         "fisher": pd.concat(fisher),
         "logs": pd.concat(logs),
+        "fisher_log": pd.concat(fisher_logs),
     }
 
 
@@ -57,6 +62,7 @@ def figures(tables):
         "embeddings": plotting.plot_embeddings(tables["embeddings"]),
         "fisher": plotting.plot_fisher(tables["fisher"]),
         "loss_curves": plotting.plot_loss_curves(tables["logs"]),
+        "fisher_training": plotting.plot_fisher_training(tables["fisher_log"]),
     }
     yield drawn
     for figure in drawn.values():
@@ -88,3 +94,6 @@ def test_numbers_are_shown_against_their_references(figures):
     assert "chance (random neighbours)" in labels_of(overlap)
     assert figures["fisher"].axes[0].get_yscale() == "log"  # shares of 0.001 stay visible
     assert all(ax.get_ylabel() == "loss (bits per token)" for ax in figures["loss_curves"].axes if ax.get_visible())
+    during = [ax for ax in figures["fisher_training"].axes if ax.get_visible()]
+    assert len(during) == 2 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)
+    assert [t.get_text() for t in figures["fisher_training"].legends[0].get_texts()] == ["embeddings", "layer.0", "head"]

@@ -41,3 +41,22 @@ def test_token_statistics_entropy():
     assert stats["vocab_used"] == 4 and stats["content_tokens"] == 8
     assert stats["unigram_entropy_bits_per_token"] == pytest.approx(2.0)
     assert stats["unigram_entropy_bits_per_char"] == pytest.approx(1.0)
+
+
+def test_one_per_document_takes_each_documents_first_tokens_and_skips_short_ones(tmp_path, kmer_tokenizer):
+    # 2-mers: "AC"=?, tokens per document = len/2; a row of 6 holds [CLS] + 4 tokens + [SEP].
+    docs = ["ACGTACGTAAAA", "ACGT", "GGCCGGCCTT", "TTTTTTTT"]  # 6, 2 (too short), 5, 4 tokens
+    stats = pack_sequences(iter(docs), kmer_tokenizer, tmp_path / "t.npy", n_sequences=3, length=6, what="x",
+                           sampling="one_per_document")
+    array = np.asarray(np.load(tmp_path / "t.npy"))
+    expected = [kmer_tokenizer.encode_texts([d])[0][:4] for d in (docs[0], docs[2], docs[3])]
+    assert (array[:, 0] == 2).all() and (array[:, -1] == 3).all()
+    assert [list(row[1:-1]) for row in array] == expected
+    assert stats.documents == 3 and stats.documents_skipped == 1
+    assert stats.characters == round(12 * 4 / 6 + 10 * 4 / 5 + 8)
+
+
+def test_one_per_document_names_the_shortfall(tmp_path, kmer_tokenizer):
+    with pytest.raises(InputError, match="1 documents have at least 4 tokens .* 1 shorter ones skipped"):
+        pack_sequences(iter(["ACGTACGT", "AC"]), kmer_tokenizer, tmp_path / "t.npy", n_sequences=2, length=6,
+                       what="x", sampling="one_per_document")

@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -36,14 +37,14 @@ def dna_data(tmp_path_factory):
     return tokenizer, np.load(root / "train.npy", mmap_mode="r"), np.load(root / "eval.npy", mmap_mode="r")
 
 
-def run(dna_data, seed, tmp_path=None, stop_after=None, preset=None, **overrides):
+def run(dna_data, seed, tmp_path=None, stop_after=None, preset=None, fisher=None, **overrides):
     tokenizer, train, evaluation = dna_data
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
     settings = TrainSettings(**{**SETTINGS, **overrides}, seed=seed)
     checkpoint = tmp_path / "checkpoint.pt" if tmp_path else None
     return objective, *train_member(objective, {**TINY_PRESET, **(preset or {})}, train, evaluation, settings,
                                     checkpoint_path=checkpoint, run_fingerprint="test", progress=False,
-                                    stop_after=stop_after)
+                                    stop_after=stop_after, fisher=fisher)
 
 
 def weights(model):
@@ -317,3 +318,81 @@ def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_
     weights.unlink()
     with pytest.raises(InputError, match=r"model.safetensors is missing"):
         load_member(out, tokenizer.directory, wildcards)
+
+
+def test_keep_best_keeps_the_evaluation_with_the_lowest_held_out_loss(dna_data, tmp_path):
+    """keep: best (the paper's load_best_model_at_end): the kept weights are those of the
+    evaluation with the lowest held-out loss, whichever step it was, and resuming keeps it."""
+    # A schedule whose held-out loss is lowest at step 8, not at the last step.
+    overrides = dict(steps=12, eval_every=2, learning_rate=0.03, warmup_ratio=0.5, keep="best")
+    objective, model, result = run(dna_data, seed=1, **overrides)
+    evaluated = result.log.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
+    assert result.selected_step == evaluated.idxmin() and result.selected_step != 12
+    # The same run stopped at that step (as a killed job would be) holds those weights.
+    _, partial, _ = run(dna_data, seed=1, tmp_path=tmp_path, stop_after=result.selected_step, **overrides)
+    assert_identical(weights(partial), weights(model))
+    _, resumed, resumed_result = run(dna_data, seed=1, tmp_path=tmp_path, **overrides)
+    assert resumed_result.resumed_from_step == result.selected_step
+    assert resumed_result.selected_step == result.selected_step
+    assert_identical(weights(resumed), weights(model))
+    _, last, _ = run(dna_data, seed=1, **{**overrides, "keep": "last"})
+    assert not torch.equal(last.state_dict()["cls.predictions.bias"], model.state_dict()["cls.predictions.bias"])
+
+
+def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_data, tmp_path):
+    from types import SimpleNamespace
+
+    from seqens.extraction import load_member, member_fisher
+    from seqens.positions import EvalPositions
+    from seqens.training import FisherDuringTraining
+
+    tokenizer, _, evaluation = dna_data
+    np.save(tmp_path / "eval.npy", np.asarray(evaluation))
+    from seqens.positions import draw_eval_positions
+
+    positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=8, mask_fraction=0.15, seed=5)
+    fisher = FisherDuringTraining(positions, every=4)
+    objective, model, result = run(dna_data, seed=2, steps=6, fisher=fisher)
+    log = result.fisher_log
+    assert sorted(set(log["step"])) == [0, 4, 6]  # before the first step, every 4, and the last
+    assert set(log["group"]) == set(objective.layer_groups(model))
+    assert np.allclose(log.groupby("step")["fisher_fraction"].sum(), 1.0)
+
+    out = tmp_path / "member"
+    write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
+    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="2")
+    extracted = member_fisher(load_member(out, tokenizer.directory, wildcards), positions, n_sequences=8,
+                              method="per_sample", chunk_size=8, device="cpu").to_frame()
+    last = pd.read_csv(out / "fisher_log.csv").query("step == 6").reset_index(drop=True)
+    assert list(last["group"]) == list(extracted["group"])
+    np.testing.assert_allclose(last["fisher_total"], extracted["fisher_total"], rtol=1e-5)
+    # Computing it changes nothing in training: same weights as a run without it.
+    _, plain, _ = run(dna_data, seed=2, steps=6)
+    assert_identical(weights(plain), weights(model))
+    assert isinstance(positions, EvalPositions)
+
+
+def test_the_no_transformer_control_trains_writes_and_loads(dna_data, tmp_path):
+    """layers: 0 (the paper's get_config_90M_noT): embeddings straight into the head."""
+    from types import SimpleNamespace
+
+    from seqens.extraction import load_member, output_distributions
+    from seqens.positions import draw_eval_positions
+
+    tokenizer, _, evaluation = dna_data
+    preset = {**TINY_PRESET, "layers": 0}
+    objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
+    settings = TrainSettings(**SETTINGS, seed=1)
+    model, result = train_member(objective, preset, dna_data[1], evaluation, settings, checkpoint_path=None,
+                                 progress=False)
+    assert list(objective.layer_groups(model)) == ["embeddings", "head"]
+    out = tmp_path / "member"
+    write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
+    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
+    loaded = load_member(out, tokenizer.directory, wildcards)
+    assert loaded.model.config.num_hidden_layers == 0
+    np.save(tmp_path / "eval.npy", np.asarray(evaluation))
+    positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.15, seed=5)
+    distributions = output_distributions(loaded.objective, loaded.model, positions, batch_size=4, device="cpu")
+    assert distributions.shape == (positions.positions.sum(), tokenizer.vocab_size)
+    assert np.allclose(distributions.sum(axis=1), 1.0, atol=1e-5)

@@ -253,8 +253,15 @@ def test_every_objective_end_to_end_with_tables_figures_and_report(tmp_path):
     (work / "small.yaml").write_text(SMALL_ALL_OBJECTIVES)
     options = ["--cores", "2", "--configfile", "config/config.yaml", "small.yaml"]
     snakemake_cmd(*options, cwd=work, timeout=1800)
-    for figure in ("entropy", "js_distance", "embeddings", "fisher", "loss_curves"):
+    for figure in ("entropy", "js_distance", "embeddings", "fisher", "loss_curves", "fisher_training"):
         assert (work / "results" / "figures" / f"{figure}.pdf").stat().st_size > 1000
+    # Fisher during training (config.yaml's training.fisher_log: every 400): before the first
+    # step and at the last, for every member and objective.
+    during = pd.read_csv(work / "results" / "tables" / "fisher_training.csv")
+    assert set(during["step"]) == {0, 40} and set(during["objective"]) == {"mlm", "randommask", "mae", "clm"}
+    assert during.groupby(["condition", "objective", "seed", "step"])["fisher_fraction"].sum().to_numpy() == (
+        pytest.approx(1.0)
+    )
     summary = pd.read_csv(work / "results" / "tables" / "outputs_summary.csv")
     assert set(summary["objective"]) == {"mlm", "randommask", "mae", "clm"}
     entropy = summary[summary["metric"] == "entropy_bits"].set_index(["condition", "objective"])["estimate"]

@@ -4,7 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from seqens.config import ConfigError, Member, Study  # noqa: E402
-from seqens.figures import FIGURES  # noqa: E402
+from seqens.figures import study_figures  # noqa: E402
 
 try:
     STUDY = Study(config)
@@ -12,6 +12,7 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CONDITIONS = STUDY.conditions
+FIGURES = study_figures(config)
 
 
 def results_path(path):

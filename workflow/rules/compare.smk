@@ -115,3 +115,22 @@ rule training_curves:
         ensembles=ensemble_specs(),
     script:
         "../scripts/training_curves.py"
+
+
+if config["training"]["fisher_log"]:
+
+    rule fisher_training:
+        """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
+        input:
+            members=member_files(rules.train_member.output.member),
+        output:
+            table=results_path("tables/fisher_training.csv"),
+        log:
+            log_path("fisher_training.log"),
+        localrule: True
+        conda:
+            "../../envs/plot.yaml"
+        params:
+            ensembles=ensemble_specs(),
+        script:
+            "../scripts/fisher_training.py"

@@ -32,5 +32,8 @@ rule train_member:
         checkpoint=results_path(
             "checkpoints/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/checkpoint.pt"
         ),
+    message:
+        "train {wildcards.corpus}/{wildcards.tokenizer}/{wildcards.architecture}/{wildcards.objective} "
+        f"seed {{wildcards.seed}}: {STUDY.training_budget()}"
     script:
         "../scripts/train_member.py"

@@ -22,6 +22,7 @@ def main(snakemake):
             out,
             n_sequences=n_sequences,
             length=data["sequence_length"],
+            sampling=data["sampling"],
             what=f"corpus '{corpus}' / tokenizer '{tokenizer_name}' / {split} split",
         )
         splits[split] = {**stats.as_dict(), **token_statistics(load_tokens(out), tokenizer.vocab_size, stats.characters)}

@@ -15,10 +15,12 @@ from seqens.distributed import Ranks, check_devices, launch, process_group
 from seqens.errors import InputError
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
+from seqens.positions import draw_eval_positions
 from seqens.runner import log, run_script
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer
 from seqens.training import (
+    FisherDuringTraining,
     TrainSettings,
     member_provenance,
     provenance_fingerprint,
@@ -64,6 +66,20 @@ def main(snakemake):
         params.config_slice, snakemake.input.tokenizer, snakemake.input.train, snakemake.input.eval,
         member.wildcards, objective,
     )
+    fisher_log = params.training["fisher_log"]
+    fisher = (
+        FisherDuringTraining(
+            draw_eval_positions(
+                Path(snakemake.input.eval),
+                n_sequences=fisher_log["sequences"],
+                mask_fraction=fisher_log["mask_fraction"],
+                seed=params.data_seed,
+            ),
+            every=fisher_log["every"],
+        )
+        if fisher_log
+        else None
+    )
     checkpoint = Path(params.checkpoint)
     with process_group(ranks, resolve_device(settings.device).type):
         model, result = train_member(
@@ -74,6 +90,7 @@ def main(snakemake):
             settings,
             checkpoint_path=checkpoint,
             run_fingerprint=provenance_fingerprint(provenance),
+            fisher=fisher,
         )
     if not ranks.main:  # rank 0 writes the member
         return

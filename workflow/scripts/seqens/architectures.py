@@ -48,6 +48,7 @@ class Architecture:
     explicit_attention_mask: bool = False
     frozen: str | None = None  # parameters that are fixed tables, not trained (a regex)
     rotary: bool = False  # rotary position embeddings
+    no_layers: str | None = None  # why a preset with layers: 0 cannot be built, if it cannot
 
     def _class(self, name: str):
         import transformers
@@ -103,6 +104,8 @@ class Architecture:
 
     def check_preset(self, preset: dict) -> None:
         """Raise InputError when this architecture cannot take the preset's dimensions."""
+        if preset["layers"] == 0 and self.no_layers:
+            raise InputError(f"layers: 0 (the no-transformer control) is not possible with architecture '{self.name}': {self.no_layers}")
         head_size, remainder = divmod(preset["hidden"], preset["heads"])
         if remainder:
             raise InputError(f"hidden ({preset['hidden']}) must be a multiple of heads ({preset['heads']})")
@@ -216,6 +219,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         head=_modernbert_head,
         config_values=_modernbert_values,
         rotary=True,
+        no_layers="ModernBertConfig alternates global and local attention layers and rejects a model without any; "
+        "use bert for the control",
         refusals={
             "clm": "ModernBERT's encoder has no causal variant in transformers (its decoder, "
             "ModernBertDecoder, is another model with other layers)",

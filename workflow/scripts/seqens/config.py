@@ -24,6 +24,8 @@ BUILTIN_PRESETS = {
     "small": {"layers": 4, "hidden": 256, "heads": 4, "ffn": 1024, "max_positions": 512, "dropout": 0.1},
     # The paper's BERT-base-like model: about 90M parameters with a 4,096 vocabulary.
     "bert-90m": {"layers": 12, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
+    # The paper's control without transformer layers (get_config_90M_noT): embeddings, then the head.
+    "bert-90m-nolayers": {"layers": 0, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
 }
 
 # Training keys that change how a run is carried out or reported, never its recipe: they
@@ -287,6 +289,17 @@ class Study:
             "tokens_per_member": cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"],
         }
 
+    def training_budget(self) -> str:
+        """One member's training, in words (the train_member jobs' message)."""
+        cfg = self.config
+        steps, batch, length = cfg["training"]["steps"], cfg["training"]["batch_size"], cfg["data"]["sequence_length"]
+        tokens = steps * batch * length
+        per_epoch = cfg["data"]["train_sequences"] / batch
+        return (
+            f"{steps:,} steps x {batch} sequences x {length} tokens = {tokens:,} tokens ({tokens / 1e9:.2f} B), "
+            f"{steps / per_epoch:.2f} epochs of {cfg['data']['train_sequences']:,} sequences"
+        )
+
     def preset(self) -> dict:
         presets = {**BUILTIN_PRESETS, **self.config.get("presets", {})}
         return dict(presets[self.config["model"]])
@@ -299,8 +312,16 @@ class Study:
         return {key: self.config["preparation"][key] for key in SPLIT_KEYS if key in self.config["preparation"]}
 
     def training_for_weights(self) -> dict:
-        """The training keys that determine a member's weights (RUNTIME_TRAINING_KEYS aside)."""
-        return {key: value for key, value in self.config["training"].items() if key not in RUNTIME_TRAINING_KEYS}
+        """The training keys that determine a member's weights, and its Fisher log: all but
+        RUNTIME_TRAINING_KEYS, except that with ``keep: best`` the evaluation cadence chooses
+        the weights."""
+        training = self.config["training"]
+        chosen_at_evaluations = training["keep"] == "best"
+        return {
+            key: value
+            for key, value in training.items()
+            if key not in RUNTIME_TRAINING_KEYS or (key == "eval_every" and chosen_at_evaluations)
+        }
 
     def condition_slice(self, corpus: str, tokenizer: str) -> dict:
         """The part of the config that determines one condition's data (for manifests). The
@@ -417,6 +438,24 @@ class Study:
                 f"config: extraction.fisher_sequences: {extraction['fisher_sequences']} exceeds the evaluation "
                 f"sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
             )
+        if cfg["data"]["sampling"] == "one_per_document":
+            content = cfg["data"]["sequence_length"] - 2
+            for c in self.conditions:
+                corpus, tokenizer = cfg["corpora"][c.corpus], cfg["tokenizers"][c.tokenizer]
+                if corpus["kind"] == "dna" and tokenizer["type"] == "kmer":
+                    per_window = (corpus["window"] - tokenizer["k"]) // tokenizer.get("stride", tokenizer["k"]) + 1
+                    if per_window < content:
+                        raise ConfigError(
+                            f"config: data.sampling: one_per_document needs {content} tokens per document, but "
+                            f"condition {c.name}'s {corpus['window']}-bp windows give {per_window} (raise "
+                            f"corpora.{c.corpus}.window)"
+                        )
+        fisher_log = cfg["training"]["fisher_log"]
+        if fisher_log and fisher_log["sequences"] > eval_sequences:
+            raise ConfigError(
+                f"config: training.fisher_log.sequences: {fisher_log['sequences']} exceeds the held-out split "
+                f"(data.eval_sequences: {eval_sequences})"
+            )
         vocabularies = {
             c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], cfg["corpora"][c.corpus]["kind"])
             for c in self.conditions
@@ -441,6 +480,7 @@ class Study:
                 try:
                     parameters = objective_parameters(name, self.objective_params(name), architecture)
                     parameters.check_schedule(self.config["training"]["steps"])
+                    parameters.check_preset(self.preset())
                 except InputError as error:
                     raise ConfigError(f"config: objectives.{name}: {error}") from None
 

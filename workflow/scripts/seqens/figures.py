@@ -13,6 +13,7 @@ class Figure:
     draw: str  # the seqens.plotting function that draws it from its tables
     tables: dict[str, tuple[str, str]]  # draw's argument -> (rule, output name) of the table
     category: str  # where the report files it
+    requires: str | None = None  # a config key ("section.key") that must be set for it to exist
 
 
 FIGURES = {
@@ -32,5 +33,23 @@ FIGURES = {
         Figure("embeddings", "plot_embeddings", {"summary": ("compare_embeddings", "summary")}, "Static embeddings"),
         Figure("fisher", "plot_fisher", {"summary": ("compare_fisher", "summary")}, "Fisher information"),
         Figure("loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training"),
+        Figure(
+            "fisher_training",
+            "plot_fisher_training",
+            {"log": ("fisher_training", "table")},
+            "Fisher information",
+            requires="training.fisher_log",
+        ),
     )
 }
+
+
+def study_figures(config: dict) -> dict[str, Figure]:
+    """The registry's figures the study's config asks for (a figure whose ``requires`` key is
+    unset, such as the Fisher during training with ``training.fisher_log: null``, is not made)."""
+
+    def is_set(key: str) -> bool:
+        section, name = key.split(".")
+        return bool(config.get(section, {}).get(name))
+
+    return {name: figure for name, figure in FIGURES.items() if figure.requires is None or is_set(figure.requires)}

@@ -1,6 +1,14 @@
-"""Pre-tokenised data: documents are tokenised, joined with [SEP] and cut into rows of
-exactly ``length`` tokens, each starting with [CLS] (no padding). Rows are written to a
-``.npy`` array that training memory-maps (``np.load(path, mmap_mode="r")``).
+"""Pre-tokenised data in rows of exactly ``length`` tokens, each starting with [CLS] (no
+padding), written to a ``.npy`` array that training memory-maps
+(``np.load(path, mmap_mode="r")``). Two ways to cut documents into rows (``data.sampling``):
+
+- ``packed``: documents are joined with [SEP] and cut into consecutive rows, so every token
+  of the material is used;
+- ``one_per_document``: each document gives one row, its first tokens ([CLS], ``length`` - 2
+  tokens, [SEP]: the paper's ``tokenizer(..., truncation=True, max_length=512)``); the rest
+  of the document is dropped. A document too short to fill a row is skipped, where the
+  paper pads it: its selection of the longest articles makes those rare, and rows stay
+  free of padding.
 
 The number of rows is fixed by the config (the token budget), so every condition trains
 on the same number of tokens whatever its tokenizer compresses to; a split that cannot
@@ -28,6 +36,7 @@ class PackStats:
     tokens: int
     characters: int
     documents: int
+    documents_skipped: int = 0  # too short for a row (one_per_document)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -45,13 +54,20 @@ def pack_sequences(
     n_sequences: int,
     length: int,
     what: str,
+    sampling: str = "packed",
     batch_documents: int = 512,
 ) -> PackStats:
     """Fill an [n_sequences, length] array from the texts; atomically written to out_path.
 
-    ``characters`` counts the characters of the documents consumed, the last one pro rata
-    to the share of its tokens that made it into the array.
+    ``characters`` counts the characters of the documents consumed, a document cut short
+    pro rata to the share of its tokens that made it into the array.
     """
+    if sampling == "one_per_document":
+        return _one_row_per_document(
+            texts, tokenizer, out_path, n_sequences=n_sequences, length=length, what=what, batch_documents=batch_documents
+        )
+    if sampling != "packed":
+        raise ValueError(f"unknown sampling {sampling!r}")
     content = length - 1  # one slot per row for [CLS]
     rows_done = 0
     pending: list[np.ndarray] = []
@@ -95,6 +111,52 @@ def pack_sequences(
         array.flush()
         del array
     return PackStats(n_sequences, n_sequences * length, round(characters), documents)
+
+
+def _one_row_per_document(
+    texts: Iterable[str],
+    tokenizer: SequenceTokenizer,
+    out_path: Path,
+    *,
+    n_sequences: int,
+    length: int,
+    what: str,
+    batch_documents: int,
+) -> PackStats:
+    content = length - 2  # [CLS] ... [SEP]
+    rows_done = skipped = 0
+    characters = 0.0
+    text_iter = iter(texts)
+    with atomic_path(out_path) as tmp:
+        array = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=token_dtype(tokenizer.vocab_size), shape=(n_sequences, length)
+        )
+        array[:, 0] = CLS_ID
+        array[:, -1] = SEP_ID
+        bar = progress(desc=f"{what}: sequences (one per document)", total=n_sequences, unit="seq")
+        while rows_done < n_sequences:
+            batch = list(itertools.islice(text_iter, batch_documents))
+            if not batch:
+                raise InputError(
+                    f"{what}: {rows_done} documents have at least {content} tokens (one sequence of {length} "
+                    f"each, data.sampling: one_per_document; {skipped} shorter ones skipped), the budget asks for "
+                    f"{n_sequences} (lower data.train_sequences / data.eval_sequences or data.sequence_length, "
+                    "or give the corpus more material)"
+                )
+            for text, ids in zip(batch, tokenizer.encode_texts(batch)):
+                if len(ids) < content:
+                    skipped += 1
+                    continue
+                array[rows_done, 1:-1] = ids[:content]
+                characters += len(text) * content / len(ids)
+                rows_done += 1
+                bar.update(1)
+                if rows_done == n_sequences:
+                    break
+        bar.close()
+        array.flush()
+        del array
+    return PackStats(n_sequences, n_sequences * length, round(characters), n_sequences, skipped)
 
 
 def token_statistics(tokens: np.ndarray, vocab_size: int, characters: int) -> dict:

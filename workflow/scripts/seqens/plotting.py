@@ -229,6 +229,33 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def plot_fisher_training(log: pd.DataFrame) -> plt.Figure:
+    """Share of Fisher information per layer group over training, one panel per ensemble:
+    the seeds' mean, and their range as a band."""
+    log = with_variant(log)
+    panels = list(dict.fromkeys(zip(log["condition"], log["variant"])))
+    cols = min(3, len(panels))
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(DOUBLE_COLUMN if cols > 1 else SINGLE_COLUMN, 2.1 * rows),
+                             squeeze=False, sharey=True, constrained_layout=True)
+    groups = list(log.sort_values("order")["group"].drop_duplicates())
+    # Input to output, light to dark: the same group has the same colour in every panel.
+    colours = dict(zip(groups, sns.color_palette("viridis", n_colors=len(groups))))
+    for ax, (condition, variant) in zip(axes.flat, panels):
+        part = log[(log["condition"] == condition) & (log["variant"] == variant)]
+        for group, rows_of_group in part.groupby("group", sort=False):
+            by_step = rows_of_group.groupby("step")["fisher_fraction"]
+            steps = by_step.mean().index
+            ax.fill_between(steps, by_step.min(), by_step.max(), color=colours[group], alpha=0.25, linewidth=0)
+            ax.plot(steps, by_step.mean(), color=colours[group], marker="o", markersize=2)
+        ax.set(title=f"{condition} ({variant})", xlabel="step", ylabel="share of Fisher information", yscale="log")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=colours[g], marker="o", markersize=2, label=g) for g in groups]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6))
+    return fig
+
+
 def _width(panels: int, height: float) -> tuple[float, float]:
     """One column for a single panel, two columns for more."""
     return (SINGLE_COLUMN if panels == 1 else DOUBLE_COLUMN, height)

@@ -5,6 +5,11 @@ dropout. Everything on the data side (the order of sequences, the objective's ma
 drawn from ``data_seed`` and the step number, so it is the same for every member and does
 not depend on where a resumed run restarted.
 
+With ``keep: best`` the member is the weights of the evaluation with the lowest held-out
+loss (the paper's ``load_best_model_at_end``), not the last step's. A ``FisherDuringTraining``
+records the layer-wise empirical Fisher at fixed held-out positions before the first step
+and every few steps (the paper's ``FisherCallback``), with the extraction's estimator.
+
 A checkpoint (model, optimizer, scheduler, RNG state, step, log so far) is written
 atomically every ``checkpoint_every`` steps. A restarted job resumes from it; on CPU with
 deterministic algorithms the final weights are bit-identical to an uninterrupted run. A
@@ -18,6 +23,7 @@ update as one process.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -35,6 +41,7 @@ from .distributed import Ranks, accumulating, loss_module, process_device
 from .errors import InputError
 from .io import atomic_path, manifest, sha256_file
 from .objectives.base import Objective
+from .positions import EvalPositions
 from .progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,7 @@ class TrainSettings:
     precision: str = "auto"
     deterministic: bool = True
     devices: int = 1
+    keep: str = "last"  # or "best": the evaluation with the lowest held-out loss
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, data_seed: int) -> "TrainSettings":
@@ -134,6 +142,37 @@ def step_generator(data_seed: int, step: int, stream: int = 0) -> torch.Generato
 EVAL_STREAM = 1  # generator stream for evaluation masks, fixed across steps and members
 
 
+@dataclass(frozen=True)
+class FisherDuringTraining:
+    """Layer-wise empirical Fisher of the model being trained, at fixed held-out sequences
+    and positions, before the first step and every ``every`` steps (and at the last). It is
+    ``extraction.member_fisher`` on a copy of the model, so a row equals an extraction of
+    that step's weights at the same positions."""
+
+    positions: EvalPositions
+    every: int
+    method: str = "per_sample"
+    chunk_size: int = 8
+
+    def due(self, step: int, total: int) -> bool:
+        return step % self.every == 0 or step == total
+
+    def rows(self, objective: Objective, model: torch.nn.Module, step: int, device: torch.device) -> list[dict]:
+        from .extraction import LoadedMember, member_fisher
+
+        # A copy: the estimator puts the model in eval mode and may switch its attention
+        # implementation; the model being trained must not change.
+        result = member_fisher(
+            LoadedMember(f"step {step}", objective, copy.deepcopy(model)),
+            self.positions,
+            n_sequences=len(self.positions.input_ids),
+            method=self.method,
+            chunk_size=self.chunk_size,
+            device=device,
+        )
+        return result.to_frame().assign(step=step).to_dict("records")
+
+
 @dataclass
 class TrainResult:
     log: pd.DataFrame
@@ -142,6 +181,8 @@ class TrainResult:
     device: str
     autocast: str | None
     parameters: int
+    selected_step: int | None = None  # keep: best, the step whose weights were kept
+    fisher_log: pd.DataFrame | None = None
 
 
 def fingerprint(*parts) -> str:
@@ -203,10 +244,13 @@ def _build(objective: Objective, preset: dict, settings: TrainSettings, device: 
 
 
 def _training_state(run: str, step: int, model, optimizer, scheduler, device: torch.device, rows: list,
-                    ranks: Ranks) -> dict:
-    """Weights, optimizer, schedule, log rows and every rank's RNG (each has its own dropout stream)."""
+                    best: dict | None, fisher_rows: list, ranks: Ranks) -> dict:
+    """Weights, optimizer, schedule, log rows, best weights so far, Fisher rows and every
+    rank's RNG (each has its own dropout stream)."""
     rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}
     return {
+        "best": best,
+        "fisher_log": fisher_rows,
         "fingerprint": run,
         "step": step,
         "model": model.state_dict(),
@@ -218,7 +262,8 @@ def _training_state(run: str, step: int, model, optimizer, scheduler, device: to
 
 
 def _restore(state: dict, model, optimizer, scheduler, device: torch.device, ranks: Ranks) -> tuple[int, list[dict]]:
-    """Put a checkpoint's weights, optimizer, schedule and this rank's RNG back; its step and log rows."""
+    """Put a checkpoint's weights, optimizer, schedule and this rank's RNG back; its step and
+    log rows (the best weights so far and the Fisher rows are read from ``state`` by the caller)."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -299,6 +344,7 @@ def train_member(
     run_fingerprint: str = "",
     progress: bool = True,
     stop_after: int | None = None,
+    fisher: FisherDuringTraining | None = None,
 ) -> tuple[torch.nn.Module, TrainResult]:
     """Train one member and return the model with its log. ``stop_after`` ends the run after
     that many steps (as a killed job would), leaving the checkpoint behind; tests use it."""
@@ -323,6 +369,10 @@ def train_member(
     run = fingerprint(run_fingerprint, device.type, str(amp_dtype), ranks.size)
     state = _load_checkpoint(checkpoint_path, run) if checkpoint_path else None
     start_step, rows = _restore(state, model, optimizer, scheduler, device, ranks) if state else (0, [])
+    best = state.get("best") if state else None  # {"step", "eval_loss", "model"}: keep: best
+    fisher_rows = state.get("fisher_log", []) if state else []
+    if fisher and start_step == 0:
+        fisher_rows = fisher.rows(objective, model, 0, device)
     loss_of = loss_module(objective, model, ranks)
 
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
@@ -343,6 +393,9 @@ def train_member(
             row = interval.row(done, scheduler.get_last_lr()[0])
             if evaluate_now:
                 row["eval_loss"] = evaluate(objective, model, eval_tokens, settings, device, amp_dtype, done / settings.steps)
+                if settings.keep == "best" and (best is None or row["eval_loss"] < best["eval_loss"]):
+                    weights = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+                    best = {"step": done, "eval_loss": row["eval_loss"], "model": weights}
             rows.append(row)
             log.info(
                 "step %d/%d tokens %d train_loss %.4f eval_loss %.4f lr %.3g tokens/s %.0f",
@@ -351,12 +404,17 @@ def train_member(
             )
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
             interval.reset()
+        if fisher and fisher.due(done, settings.steps):
+            fisher_rows += fisher.rows(objective, model, done, device)
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
-            snapshot = _training_state(run, done, model, optimizer, scheduler, device, rows, ranks)
+            snapshot = _training_state(run, done, model, optimizer, scheduler, device, rows, best, fisher_rows, ranks)
             if ranks.main:
                 _save_checkpoint(checkpoint_path, snapshot)
     bar.close()
+    if settings.keep == "best" and best is not None and last_step == settings.steps:
+        model.load_state_dict(best["model"])
+        log.info("kept the weights of step %d (held-out loss %.4f nats, the lowest)", best["step"], best["eval_loss"])
     model.eval()
     result = TrainResult(
         log=pd.DataFrame(rows, columns=LOG_COLUMNS),
@@ -365,6 +423,8 @@ def train_member(
         device=str(device) if ranks.size == 1 else f"{ranks.size} x {device.type}",
         autocast=str(amp_dtype) if amp_dtype else None,
         parameters=sum(p.numel() for p in model.parameters()),
+        selected_step=best["step"] if settings.keep == "best" and best is not None else None,
+        fisher_log=pd.DataFrame(fisher_rows) if fisher else None,
     )
     return model, result
 
@@ -434,12 +494,15 @@ def write_member(
             if source.exists():
                 (tmp / extra).write_bytes(source.read_bytes())
         result.log.to_csv(tmp / "training_log.csv", index=False)
+        if result.fisher_log is not None:
+            result.fisher_log.to_csv(tmp / "fisher_log.csv", index=False)
         record = {
             **provenance,
             "weights": weights,  # checked before extraction: a truncated or replaced file is named
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "resumed_from_step": result.resumed_from_step,
+                "selected_step": result.selected_step,
                 "device": result.device,
                 "autocast": result.autocast,
                 "parameters": result.parameters,
@@ -474,9 +537,11 @@ def model_card(objective: Objective, record: dict, result: TrainResult, tokenize
     name = "/".join(str(member.get(k, "?")) for k in ("corpus", "tokenizer", "architecture", "objective"))
     name += f"/seed{member.get('seed', '?')}"
     training, data = config.get("training", {}), config.get("data", {})
-    evaluated = result.log["eval_loss"].dropna()
+    evaluated = result.log.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
+    kept = result.selected_step if result.selected_step is not None else (evaluated.index[-1] if len(evaluated) else None)
+    selection = f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)" if result.selected_step else ""
     final = (
-        f"{evaluated.iloc[-1] / math.log(2):.3f} bits per predicted token, the `{objective.name}` loss on held-out "
+        f"{evaluated[kept] / math.log(2):.3f} bits per predicted token{selection}, the `{objective.name}` loss on held-out "
         "sequences with the objective's own corruption of the input (what the member learned beyond token "
         "frequencies is `bits_beyond_unigram` in the study's results/tables/outputs_summary.csv)"
         if len(evaluated) else "not evaluated"

@@ -43,6 +43,9 @@ class Parameters:
     def check_schedule(self, total_steps: int) -> None:
         """Refuse a schedule that does not fit ``total_steps``."""
 
+    def check_preset(self, preset: dict) -> None:
+        """Refuse a size preset this objective cannot train (one line naming the problem)."""
+
     def _check_ratio(self, key: str) -> None:
         if not 0 < self.values[key] < 1:
             self.fail(f"{key} must be in (0, 1), got {self.values[key]}")
@@ -110,6 +113,13 @@ class MaskedAutoencoderParameters(Parameters):
             self.fail(
                 "hide_fraction must be in (0, 1] and random_fraction >= 0 with "
                 f"hide_fraction + random_fraction <= 1, got {hide} and {random}"
+            )
+
+    def check_preset(self, preset: dict) -> None:
+        if preset["layers"] == 0:
+            self.fail(
+                "needs encoder layers: with layers: 0 (the no-transformer control) its decoder's layers would do "
+                "all the work, so it would not be a model without transformer layers"
             )
 
 
