@@ -82,6 +82,10 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c["presets"]["demo"].update(hidden=66, heads=4), "presets.demo: hidden (66) must be a multiple"),
         (lambda c: c.update(objectives={"randommask": {"spans": [1, 2, 3, 4, 5]}}, training={"steps": 3}),
          "objectives.randommask: objective 'randommask': 5 stages do not fit in 3 training steps"),
+        (lambda c: c["training"].update(devices=3),
+         "training.devices: batch_size (16) must be a multiple of devices (3): each device takes an equal share"),
+        (lambda c: c["training"].update(devices=2, micro_batch_size=8, batch_size=24),
+         "training.devices: batch_size (24) must be a multiple of devices x micro_batch_size (2 x 8 = 16)"),
         (lambda c: c.update(training={"fisher_log": {"every": 100, "sequences": 257}}),
          "training.fisher_log.sequences: 257 exceeds the held-out split (data.eval_sequences: 256)"),
         (lambda c: c.update(training={"keep": "first"}), "training.keep"),
@@ -101,6 +105,16 @@ def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment)
     message = str(error.value)
     assert fragment in message
     assert "\n" not in message and message.startswith("config: ")
+
+
+def test_devices_share_the_batch_and_are_a_run_time_key(demo_config):
+    from seqens.training import TrainSettings
+
+    study = study_with(demo_config, lambda c: c["training"].update(devices=4))
+    assert "devices" not in study.training_for_weights()  # like device: editing it retrains nothing
+    training = study.config["training"]
+    assert TrainSettings.from_config(training, seed=1, data_seed=1).micro_batch == 16 // 4
+    assert TrainSettings.from_config({**training, "micro_batch_size": 2}, seed=1, data_seed=1).micro_batch == 2
 
 
 def test_objectives_as_a_list_of_names_take_their_defaults(demo_config):

@@ -77,8 +77,11 @@ def test_slurm_profile_resources():
     assert {"runtime", "mem_mb", "cpus_per_task"} <= set(cpu)
     assert set(slurm["set-resources"]) == GPU_RULES == set(slurm["set-threads"])
     for rule, resources in slurm["set-resources"].items():
-        assert resources["gpu"] == 1 and resources["slurm_partition"] == "<GPU_PARTITION>", rule
+        assert resources["slurm_partition"] == "<GPU_PARTITION>", rule
         assert resources["cpus_per_task"] == slurm["set-threads"][rule] == 8, rule
+    # one GPU per extraction job; a member's GPUs are the rule's (training.devices), not replaced here
+    assert {rule: resources.get("gpu") for rule, resources in slurm["set-resources"].items()} == \
+           {"train_member": None, "extract_outputs": 1, "extract_fisher": 1}
     assert slurm["set-resources"]["train_member"]["runtime"] == 2 * 24 * 60
 
 
@@ -103,7 +106,7 @@ def test_ci_overlay_matches_profiles_slurm_and_the_ci_cluster():
         assert set(resources.values()).isdisjoint(PLACEHOLDERS)
         assert resources["slurm_partition"] == partition and resources["cpus_per_task"] <= 2
     for rule, resources in ci["set-resources"].items():
-        assert set(resources) == set(slurm["set-resources"][rule]), rule
+        assert set(resources) == set(slurm["set-resources"][rule]) | {"gpu"}, rule
         assert resources["cpus_per_task"] == ci["set-threads"][rule], rule
 
 
@@ -120,6 +123,8 @@ rule train_member:
     output:
         "models/seed{seed}.txt",
     threads: workflow.cores
+    resources:
+        gpu=2,  # as the real rule's training.devices
     shell:
         "touch {output}"
 
@@ -177,13 +182,21 @@ def test_profile_slurm_as_typed(tiny_checkout):
     cpu = jobs["corpus_table"]["resources"]
     assert (cpu["slurm_account"], cpu["slurm_partition"], cpu["cpus_per_task"]) == ("<ACCOUNT>", "<PARTITION>", "4")
     gpu = jobs["train_member"]["resources"]
-    assert (gpu["slurm_account"], gpu["slurm_partition"], gpu["gpu"]) == ("<ACCOUNT>", "<GPU_PARTITION>", "1")
+    assert (gpu["slurm_account"], gpu["slurm_partition"], gpu["gpu"]) == ("<ACCOUNT>", "<GPU_PARTITION>", "2")
     assert (gpu["cpus_per_task"], gpu["mem_mb"], gpu["runtime"]) == ("8", "64000", "2880")
     assert jobs["extract_outputs"]["resources"]["gpu"] == "1"
     # threads: the profile's 8, but never more than --cores (here `all` from profiles/default)
     assert jobs["train_member"]["threads"] == min(8, available_cpu_count())
     wide = dry_run_jobs(snakemake_cmd("--profile", "slurm", "--dry-run", "--cores", "64", cwd=tiny_checkout).stdout)
     assert wide["train_member"]["threads"] == wide["extract_outputs"]["threads"] == 8
+
+
+def test_a_member_asks_for_training_devices_gpus():
+    """The real rule's gpu resource, which profiles/slurm leaves to it (test_profile_slurm_as_typed:
+    sbatch --gpus gets the rule's count). Read from the rule: its `message:` hides resources in
+    dry runs."""
+    (body,) = [body for _, name, body in rule_definitions() if name == "train_member"]
+    assert re.search(r'\n\s+resources:\n(\s+#.*\n)*\s+gpu=config\["training"\]\["devices"\],\n', body)
 
 
 def test_ci_overlay_on_top_of_profile_slurm(tiny_checkout):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+from seqens.distributed import check_devices, launch
 from seqens.errors import InputError
 from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
@@ -16,7 +17,7 @@ from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
 from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine, write_member
 
-from conftest import TINY_PRESET
+from conftest import REPO, TINY_PRESET
 
 SETTINGS = dict(steps=12, batch_size=8, learning_rate=3e-3, data_seed=5, eval_every=6, checkpoint_every=4, log_every=2)
 
@@ -36,13 +37,14 @@ def dna_data(tmp_path_factory):
     return tokenizer, np.load(root / "train.npy", mmap_mode="r"), np.load(root / "eval.npy", mmap_mode="r")
 
 
-def run(dna_data, seed, tmp_path=None, stop_after=None, fisher=None, **overrides):
+def run(dna_data, seed, tmp_path=None, stop_after=None, preset=None, fisher=None, **overrides):
     tokenizer, train, evaluation = dna_data
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
     settings = TrainSettings(**{**SETTINGS, **overrides}, seed=seed)
     checkpoint = tmp_path / "checkpoint.pt" if tmp_path else None
-    return objective, *train_member(objective, TINY_PRESET, train, evaluation, settings, checkpoint_path=checkpoint,
-                                    run_fingerprint="test", progress=False, stop_after=stop_after, fisher=fisher)
+    return objective, *train_member(objective, {**TINY_PRESET, **(preset or {})}, train, evaluation, settings,
+                                    checkpoint_path=checkpoint, run_fingerprint="test", progress=False,
+                                    stop_after=stop_after, fisher=fisher)
 
 
 def weights(model):
@@ -101,6 +103,132 @@ def test_gradient_accumulation_matches_full_batch(dna_data, monkeypatch):
     _, accumulated, _ = run(dna_data, seed=6, steps=3, eval_every=3, micro_batch_size=4)
     for (name, a), b in zip(full.state_dict().items(), accumulated.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name
+
+
+# A member trained by torchrun's processes: the worker does a job's runs in turn (in the same
+# processes, as the single-process tests above do) and rank 0 saves what they returned.
+DDP_WORKER = """
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqens.distributed import Ranks, loss_module, process_group
+from seqens.objectives import make_objective
+from seqens.special import special_tokens
+from seqens.tokenization import SequenceTokenizer
+from seqens.training import DataOrder, TrainSettings, _accumulate_gradients, step_generator, train_member
+
+job = json.loads(Path(sys.argv[0]).with_suffix(".json").read_text())
+tokenizer = SequenceTokenizer(job["tokenizer"])
+objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
+train, evaluation = np.load(job["train"], mmap_mode="r"), np.load(job["eval"], mmap_mode="r")
+ranks = Ranks.from_environment()
+
+
+def first_step_gradients(ranks):
+    \"\"\"The gradients of step 0's batch (8 sequences, micro-batches of 2) as ``ranks`` compute them.\"\"\"
+    torch.manual_seed(6)
+    model = objective.build_model({**job["runs"][0]["preset"], "dropout": 0.0})
+    input_ids = torch.from_numpy(np.asarray(train[DataOrder(len(train), 8, 5).batch(0)], dtype=np.int64))
+    batch = objective.training_batch(input_ids, step_generator(5, 0), progress=0.0)
+    _accumulate_gradients(loss_module(objective, model, ranks), batch, 2, torch.device("cpu"), None, ranks)
+    return {name: parameter.grad for name, parameter in model.named_parameters()}
+
+
+results = []
+with process_group(ranks, "cpu"):
+    gradients = {"processes": first_step_gradients(ranks), "one": first_step_gradients(Ranks()) if ranks.main else None}
+    for run in job["runs"]:
+        checkpoint = Path(run["checkpoint"]) if run["checkpoint"] else None
+        model, result = train_member(objective, run["preset"], train, evaluation, TrainSettings(**run["settings"]),
+                                     checkpoint_path=checkpoint, run_fingerprint="test", progress=False,
+                                     stop_after=run["stop_after"])
+        state = torch.load(checkpoint, weights_only=False) if checkpoint and checkpoint.exists() else None
+        results.append({"weights": model.state_dict(), "log": result.log, "resumed_from_step": result.resumed_from_step,
+                        "device": result.device, "checkpoint_rng": len(state["rng"]) if state else None})
+if ranks.main:
+    torch.save({"runs": results, "gradients": gradients}, job["out"])
+"""
+
+
+# Each run (seed, checkpoint, stop_after, settings and preset overrides) on 2 processes.
+TORCHRUN_RUNS = {
+    "dropout_off": {"seed": 6, "preset": {"dropout": 0.0}},  # one micro-batch of 4 per process
+    # 2 micro-batches of 2 per process: gradients accumulated, then summed across processes
+    "uninterrupted": {"seed": 3, "overrides": {"micro_batch_size": 2}},
+    "killed": {"seed": 3, "overrides": {"micro_batch_size": 2}, "checkpoint": True, "stop_after": 6},
+    "resumed": {"seed": 3, "overrides": {"micro_batch_size": 2}, "checkpoint": True},
+}
+
+
+@pytest.fixture(scope="module")
+def torchrun_results(dna_data, tmp_path_factory) -> dict[str, dict]:
+    """TORCHRUN_RUNS, in turn, by 2 gloo processes that torchrun launches as train_member.py
+    launches them (one launch: starting processes is most of the time), and step 0's gradients
+    on the 2 processes and on one."""
+    tokenizer, train, evaluation = dna_data
+    work = tmp_path_factory.mktemp("torchrun")
+    script = work / "worker.py"
+    script.write_text(DDP_WORKER)
+    runs = [
+        {
+            "settings": {**SETTINGS, **run.get("overrides", {}), "seed": run["seed"], "devices": 2, "device": "cpu"},
+            "preset": {**TINY_PRESET, **run.get("preset", {})},
+            "checkpoint": str(work / "checkpoint.pt") if run.get("checkpoint") else None,
+            "stop_after": run.get("stop_after"),
+        }
+        for run in TORCHRUN_RUNS.values()
+    ]
+    job = {"tokenizer": str(tokenizer.directory), "train": str(train.filename), "eval": str(evaluation.filename),
+           "runs": runs, "out": str(work / "results.pt")}
+    script.with_suffix(".json").write_text(json.dumps(job))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(REPO / "workflow" / "scripts"))
+        assert launch(str(script), 2, threads=1) == 0
+    results = torch.load(work / "results.pt", weights_only=False)
+    return {**dict(zip(TORCHRUN_RUNS, results["runs"])), "gradients": results["gradients"]}
+
+
+def test_two_processes_sum_to_the_gradients_of_one(torchrun_results):
+    """Each process's micro-batches weighted by their share of the whole batch's predicted
+    positions, summed across processes: the one-process gradients (a mean instead of the sum
+    would halve them, which AdamW's weights would hardly show)."""
+    gradients = torchrun_results["gradients"]
+    for name, expected in gradients["one"].items():
+        assert torch.allclose(gradients["processes"][name], expected, rtol=1e-5, atol=1e-9), name
+
+
+def test_two_processes_train_the_weights_of_one(dna_data, torchrun_results):
+    """Same global batch and data order on 2 gloo processes: the single-process weights, up to
+    the order of floating-point sums (dropout off: its masks are drawn per process)."""
+    distributed = torchrun_results["dropout_off"]
+    _, single, single_result = run(dna_data, seed=6, preset={"dropout": 0.0})
+    for name, value in single.state_dict().items():
+        assert torch.allclose(distributed["weights"][name], value, rtol=1e-4, atol=1e-6), name
+    assert distributed["device"] == "2 x cpu"
+    assert list(distributed["log"]["step"]) == list(single_result.log["step"])
+    for column in ("train_loss", "eval_loss"):
+        assert np.allclose(distributed["log"][column], single_result.log[column], rtol=1e-5, equal_nan=True), column
+
+
+def test_two_processes_resume_after_a_kill(torchrun_results):
+    """Killed after 6 steps (checkpoints every 4) and resumed on 2 processes: bit-identical to
+    an uninterrupted 2-process run, dropout included (each process's RNG is checkpointed)."""
+    killed, resumed = torchrun_results["killed"], torchrun_results["resumed"]
+    assert killed["checkpoint_rng"] == 2 and resumed["resumed_from_step"] == 6
+    assert_identical(torchrun_results["uninterrupted"]["weights"], resumed["weights"])
+    assert list(resumed["log"]["step"]) == [2, 4, 6, 8, 10, 12]
+
+
+def test_more_devices_than_gpus_is_refused_at_job_start():
+    if torch.cuda.device_count() >= 2:
+        pytest.skip("two GPUs are present")
+    with pytest.raises(InputError, match=r"^training.devices is 2 but the job sees \d CUDA GPU\(s\)"):
+        check_devices(2, "auto")
+    check_devices(2, "cpu")  # processes on the CPU, asked for
 
 
 def test_cuda_demanded_without_gpu_is_an_error(dna_data):

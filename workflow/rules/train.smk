@@ -1,5 +1,6 @@
 rule train_member:
-    """Train one ensemble member; resumes from its checkpoint if the job was interrupted."""
+    """Train one ensemble member (on training.devices GPUs: torchrun inside the job); resumes
+    from its checkpoint if the job was interrupted."""
     input:
         tokenizer=rules.train_tokenizer.output.tokenizer,
         train=rules.pack_tokens.output.train,
@@ -16,7 +17,11 @@ rule train_member:
         ),
     conda:
         "../../envs/torch.yaml"
-    threads: config["training"]["threads"]
+    # each of its training.devices processes computes with training.threads
+    threads: config["training"]["threads"] * config["training"]["devices"]
+    resources:
+        # What a cluster executor asks for (profiles/slurm); each GPU runs one torchrun process.
+        gpu=config["training"]["devices"],
     params:
         preset=STUDY.preset(),
         training=STUDY.training_for_weights(),

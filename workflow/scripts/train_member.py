@@ -1,11 +1,17 @@
-"""Train one ensemble member (condition x objective x seed); see seqens.training."""
+"""Train one ensemble member (condition x objective x seed); see seqens.training.
+
+With training.devices N > 1 this script launches itself under torchrun as N processes (the
+file Snakemake runs carries the job's inputs and params, so every process reads them here as
+one process would); see seqens.distributed."""
 
 import math
+import sys
 from pathlib import Path
 
 import torch
 
 from seqens.config import RUNTIME_TRAINING_KEYS, Member
+from seqens.distributed import Ranks, check_devices, launch, process_group
 from seqens.errors import InputError
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
@@ -18,6 +24,7 @@ from seqens.training import (
     TrainSettings,
     member_provenance,
     provenance_fingerprint,
+    resolve_device,
     train_member,
     write_member,
 )
@@ -26,6 +33,22 @@ from seqens.training import (
 def main(snakemake):
     wildcards, params = snakemake.wildcards, snakemake.params
     member = Member.from_wildcards(wildcards)
+    # Cadence, device and devices reach the job from the config, not as params: editing them
+    # reruns nothing. (They change the arithmetic: train_member resumes a checkpoint only under
+    # the same device, autocast and number of processes.)
+    runtime = {key: snakemake.config["training"][key] for key in RUNTIME_TRAINING_KEYS}
+    settings = TrainSettings.from_config(
+        {**params.training, **runtime}, seed=int(wildcards.seed), data_seed=params.data_seed
+    )
+    ranks = Ranks.from_environment()
+    if settings.devices > 1 and ranks.size == 1:
+        check_devices(settings.devices, settings.device)
+        log.info("member %s: %d training processes under torchrun", member.path, settings.devices)
+        status = launch(sys.argv[0], settings.devices, params.threads)  # this very file, as Snakemake runs it
+        if status:
+            log.error("member %s: a training process failed (exit status %d); its error is above", member.path, status)
+            sys.exit(status)
+        return
     # The config's thread count, never the allocation: it changes the sums, so the weights.
     torch.set_num_threads(params.threads)
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
@@ -39,13 +62,6 @@ def main(snakemake):
                 f"member {member.path}: {name} tokens hold id {int(tokens.max())} but the tokenizer has "
                 f"{tokenizer.vocab_size} entries (tokens and tokenizer are out of sync: rerun pack_tokens)"
             )
-    # Cadence and device reach the job from the config, not as params: editing them reruns
-    # nothing. (The device changes the arithmetic: train_member resumes a checkpoint only on
-    # the same kind of device and autocast.)
-    runtime = {key: snakemake.config["training"][key] for key in RUNTIME_TRAINING_KEYS}
-    settings = TrainSettings.from_config(
-        {**params.training, **runtime}, seed=int(wildcards.seed), data_seed=params.data_seed
-    )
     provenance = member_provenance(
         params.config_slice, snakemake.input.tokenizer, snakemake.input.train, snakemake.input.eval,
         member.wildcards, objective,
@@ -65,16 +81,19 @@ def main(snakemake):
         else None
     )
     checkpoint = Path(params.checkpoint)
-    model, result = train_member(
-        objective,
-        params.preset,
-        train_tokens,
-        eval_tokens,
-        settings,
-        checkpoint_path=checkpoint,
-        run_fingerprint=provenance_fingerprint(provenance),
-        fisher=fisher,
-    )
+    with process_group(ranks, resolve_device(settings.device).type):
+        model, result = train_member(
+            objective,
+            params.preset,
+            train_tokens,
+            eval_tokens,
+            settings,
+            checkpoint_path=checkpoint,
+            run_fingerprint=provenance_fingerprint(provenance),
+            fisher=fisher,
+        )
+    if not ranks.main:  # rank 0 writes the member
+        return
     write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), provenance)
     checkpoint.unlink(missing_ok=True)
     final = result.log["eval_loss"].dropna().iloc[-1]

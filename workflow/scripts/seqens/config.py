@@ -28,9 +28,11 @@ BUILTIN_PRESETS = {
     "bert-90m-nolayers": {"layers": 0, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
 }
 
-# Training keys that change how a run is carried out or reported, never its weights: they
+# Training keys that change how a run is carried out or reported, never its recipe: they
 # reach the job at run time (from the config, not as params), so editing them reruns nothing.
-RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device")
+# (device and devices change the floating-point arithmetic: a checkpoint resumes only under
+# the same ones.)
+RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device", "devices")
 # Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
 SPLIT_KEYS = ("eval_fraction", "max_characters")
 
@@ -407,6 +409,13 @@ class Study:
         if micro is not None and training["batch_size"] % micro:
             raise ConfigError(
                 f"config: training.micro_batch_size: batch_size ({training['batch_size']}) must be a multiple of it ({micro})"
+            )
+        devices = training["devices"]
+        if training["batch_size"] % (devices * (micro or 1)):
+            per_step = f"devices x micro_batch_size ({devices} x {micro} = {devices * micro})" if micro else f"devices ({devices})"
+            raise ConfigError(
+                f"config: training.devices: batch_size ({training['batch_size']}) must be a multiple of {per_step}: "
+                "each device takes an equal share of every batch"
             )
         self._check_counts()
         self._check_objectives()

@@ -14,13 +14,19 @@ log = logging.getLogger("seqens")
 
 
 def configure_logging(log_path: str | None) -> None:
+    """Log to stderr and the rule's log file. The training processes torchrun starts for one
+    job (seqens.distributed) share the file: it is begun by the launching process and
+    appended to, and only rank 0 logs progress (the others warnings and errors)."""
+    rank = os.environ.get("RANK")  # set by torchrun
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        if rank is None:
+            open(log_path, "w").close()
+        handlers.append(logging.FileHandler(log_path, mode="a"))
     logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if rank in (None, "0") else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: " + (f"rank {rank}: " if rank else "") + "%(message)s",
         handlers=handlers,
         force=True,
     )

@@ -15,6 +15,10 @@ atomically every ``checkpoint_every`` steps. A restarted job resumes from it; on
 deterministic algorithms the final weights are bit-identical to an uninterrupted run. A
 checkpoint that does not load, or that was written for another configuration, is reported
 and ignored.
+
+With ``devices`` > 1 the member trains as that many processes (seqens.distributed): each
+computes its share of every step's micro-batches, with the same data order and the same
+update as one process.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .distributed import Ranks, accumulating, loss_module, process_device
 from .errors import InputError
 from .io import atomic_path, manifest, sha256_file
 from .objectives.base import Objective
@@ -62,6 +67,7 @@ class TrainSettings:
     device: str = "auto"
     precision: str = "auto"
     deterministic: bool = True
+    devices: int = 1
     keep: str = "last"  # or "best": the evaluation with the lowest held-out loss
 
     @classmethod
@@ -74,7 +80,8 @@ class TrainSettings:
 
     @property
     def micro_batch(self) -> int:
-        return self.micro_batch_size or self.batch_size
+        """Sequences per forward pass: by default one device's share of the batch."""
+        return self.micro_batch_size or self.batch_size // self.devices
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -212,9 +219,9 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
 
-def _set_up_backend(settings: TrainSettings) -> tuple[torch.device, torch.dtype | None]:
-    """The device and autocast dtype, with TF32 on CUDA or deterministic kernels on CPU."""
-    device = resolve_device(settings.device)
+def _set_up_backend(settings: TrainSettings, ranks: Ranks) -> tuple[torch.device, torch.dtype | None]:
+    """This process's device and autocast dtype, with TF32 on CUDA or deterministic kernels on CPU."""
+    device = process_device(resolve_device(settings.device), ranks)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -237,7 +244,10 @@ def _build(objective: Objective, preset: dict, settings: TrainSettings, device: 
 
 
 def _training_state(run: str, step: int, model, optimizer, scheduler, device: torch.device, rows: list,
-                    best: dict | None, fisher_rows: list) -> dict:
+                    best: dict | None, fisher_rows: list, ranks: Ranks) -> dict:
+    """Weights, optimizer, schedule, log rows, best weights so far, Fisher rows and every
+    rank's RNG (each has its own dropout stream)."""
+    rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}
     return {
         "best": best,
         "fisher_log": fisher_rows,
@@ -246,39 +256,45 @@ def _training_state(run: str, step: int, model, optimizer, scheduler, device: to
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+        "rng": ranks.gather(rng),
         "log": rows,
     }
 
 
-def _restore(state: dict, model, optimizer, scheduler, device: torch.device) -> tuple[int, list[dict]]:
-    """Put a checkpoint's weights, optimizer, schedule and RNG back; its step and log rows
-    (the best weights so far and the Fisher rows are read from ``state`` by the caller)."""
+def _restore(state: dict, model, optimizer, scheduler, device: torch.device, ranks: Ranks) -> tuple[int, list[dict]]:
+    """Put a checkpoint's weights, optimizer, schedule and this rank's RNG back; its step and
+    log rows (the best weights so far and the Fisher rows are read from ``state`` by the caller)."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng_cpu"])
-    if device.type == "cuda" and state.get("rng_cuda") is not None:
-        torch.cuda.set_rng_state(state["rng_cuda"])
+    rng = state["rng"][ranks.rank]
+    torch.set_rng_state(rng["cpu"])
+    if device.type == "cuda" and rng["cuda"] is not None:
+        torch.cuda.set_rng_state(rng["cuda"])
     log.info("resumed from checkpoint at step %d", state["step"])
     return state["step"], state["log"]
 
 
-def _accumulate_gradients(objective, model, batch: dict, micro_batch: int, device, amp_dtype) -> float:
-    """Backward over the batch in micro-batches; the batch's mean loss. Each micro-batch is
-    weighted by its share of the predicted positions, so that the accumulated gradients
-    equal those of the whole batch's mean loss."""
+def _accumulate_gradients(loss_of, batch: dict, micro_batch: int, device, amp_dtype, ranks: Ranks) -> float:
+    """Backward over this rank's part of the batch in micro-batches; its part of the batch's
+    mean loss. Each micro-batch is weighted by its share of the whole batch's predicted
+    positions, so that the gradients, summed over micro-batches and ranks, equal those of
+    the whole batch's mean loss."""
     total_loss = 0.0
-    n_selected = int(batch["selected"].sum())
-    for micro in _micro_batches(batch, micro_batch):
+    n_selected = int(batch["selected"].sum())  # over the whole batch, which every rank holds
+    micro_batches = list(_micro_batches(ranks.part(batch), micro_batch))
+    for index, micro in enumerate(micro_batches):
         share = int(micro["selected"].sum()) / n_selected
-        if share == 0:
+        synchronise = index == len(micro_batches) - 1
+        # Every rank must reach its synchronising backward; an empty micro-batch adds zeros.
+        if share == 0 and not (synchronise and ranks.size > 1):
             continue
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            loss = objective.loss(model, _to_device(micro, device))
-        (loss * share).backward()
-        total_loss += loss.item() * share
+        with accumulating(loss_of, synchronise):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss = loss_of(_to_device(micro, device))
+            (loss * share).backward()
+        if share:
+            total_loss += loss.item() * share
     return total_loss
 
 
@@ -292,8 +308,9 @@ def _optimizer_step(model, optimizer, scheduler, grad_clip: float) -> None:
 class _Interval:
     """Mean training loss and throughput since the last log row."""
 
-    def __init__(self, tokens_per_step: int):
+    def __init__(self, tokens_per_step: int, ranks: Ranks):
         self.tokens_per_step = tokens_per_step
+        self.ranks = ranks
         self.reset()
 
     def reset(self) -> None:
@@ -309,7 +326,7 @@ class _Interval:
         return {
             "step": step,
             "tokens_seen": step * self.tokens_per_step,
-            "train_loss": self.loss / self.steps,
+            "train_loss": sum(self.ranks.gather(self.loss)) / self.steps,  # each rank holds its part
             "eval_loss": float("nan"),
             "learning_rate": learning_rate,
             "tokens_per_s": self.steps * self.tokens_per_step / elapsed if elapsed > 0 else float("nan"),
@@ -332,31 +349,42 @@ def train_member(
     """Train one member and return the model with its log. ``stop_after`` ends the run after
     that many steps (as a killed job would), leaving the checkpoint behind; tests use it."""
     started = time.perf_counter()
-    if settings.batch_size % settings.micro_batch:
-        raise InputError(f"batch_size {settings.batch_size} is not a multiple of micro_batch_size {settings.micro_batch}")
+    ranks = Ranks.from_environment()
+    if ranks.size != settings.devices:
+        raise InputError(f"training.devices is {settings.devices} but this is one of {ranks.size} processes")
+    if settings.batch_size % (settings.devices * settings.micro_batch):
+        raise InputError(
+            f"batch_size {settings.batch_size} is not a multiple of devices x micro_batch_size "
+            f"({settings.devices} x {settings.micro_batch})"
+        )
     objective.check_schedule(settings.steps)
-    device, amp_dtype = _set_up_backend(settings)
+    device, amp_dtype = _set_up_backend(settings, ranks)
     model, optimizer, scheduler = _build(objective, preset, settings, device)
+    if not ranks.main:  # a dropout stream of its own; rank 0 keeps the member's seed's
+        torch.manual_seed(int(np.random.SeedSequence([settings.seed, ranks.rank]).generate_state(1)[0]))
 
-    # The device and autocast change the arithmetic, so a checkpoint resumes only on the same
-    # kind of device (the config's `device` may change between attempts: it is a run-time key).
-    run = fingerprint(run_fingerprint, device.type, str(amp_dtype))
+    # The device, autocast and number of processes change the arithmetic, so a checkpoint
+    # resumes only under the same ones (the config's `device` and `devices` may change
+    # between attempts: they are run-time keys).
+    run = fingerprint(run_fingerprint, device.type, str(amp_dtype), ranks.size)
     state = _load_checkpoint(checkpoint_path, run) if checkpoint_path else None
-    start_step, rows = _restore(state, model, optimizer, scheduler, device) if state else (0, [])
+    start_step, rows = _restore(state, model, optimizer, scheduler, device, ranks) if state else (0, [])
     best = state.get("best") if state else None  # {"step", "eval_loss", "model"}: keep: best
     fisher_rows = state.get("fisher_log", []) if state else []
     if fisher and start_step == 0:
         fisher_rows = fisher.rows(objective, model, 0, device)
+    loss_of = loss_module(objective, model, ranks)
 
     order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
-    interval = _Interval(settings.batch_size * train_tokens.shape[1])
+    interval = _Interval(settings.batch_size * train_tokens.shape[1], ranks)
     last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
-    bar = progress_bar(desc="training", total=settings.steps, initial=start_step, unit="step", disable=not progress)
+    bar = progress_bar(desc="training", total=settings.steps, initial=start_step, unit="step",
+                       disable=not (progress and ranks.main))
     model.train()
     for step in range(start_step, last_step):
         input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
         batch = objective.training_batch(input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps)
-        interval.add(_accumulate_gradients(objective, model, batch, settings.micro_batch, device, amp_dtype))
+        interval.add(_accumulate_gradients(loss_of, batch, settings.micro_batch, device, amp_dtype, ranks))
         _optimizer_step(model, optimizer, scheduler, settings.grad_clip)
 
         done = step + 1
@@ -380,10 +408,9 @@ def train_member(
             fisher_rows += fisher.rows(objective, model, done, device)
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
-            _save_checkpoint(
-                checkpoint_path,
-                _training_state(run, done, model, optimizer, scheduler, device, rows, best, fisher_rows),
-            )
+            snapshot = _training_state(run, done, model, optimizer, scheduler, device, rows, best, fisher_rows, ranks)
+            if ranks.main:
+                _save_checkpoint(checkpoint_path, snapshot)
     bar.close()
     if settings.keep == "best" and best is not None and last_step == settings.steps:
         model.load_state_dict(best["model"])
@@ -393,7 +420,7 @@ def train_member(
         log=pd.DataFrame(rows, columns=LOG_COLUMNS),
         wall_time_s=time.perf_counter() - started,
         resumed_from_step=start_step if state else None,
-        device=str(device),
+        device=str(device) if ranks.size == 1 else f"{ranks.size} x {device.type}",
         autocast=str(amp_dtype) if amp_dtype else None,
         parameters=sum(p.numel() for p in model.parameters()),
         selected_step=best["step"] if settings.keep == "best" and best is not None else None,
@@ -418,9 +445,10 @@ def evaluate(
     was_training = model.training
     model.eval()
     generator = step_generator(settings.data_seed, 0, stream=EVAL_STREAM)
+    size = settings.micro_batch_size or settings.batch_size  # not per device: the masks depend on it
     total, count = 0.0, 0
-    for start in range(0, len(eval_tokens), settings.micro_batch):
-        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + settings.micro_batch], dtype=np.int64))
+    for start in range(0, len(eval_tokens), size):
+        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + size], dtype=np.int64))
         batch = objective.training_batch(input_ids, generator, progress=progress)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             loss = objective.loss(model, _to_device(batch, device))
