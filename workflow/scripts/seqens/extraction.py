@@ -137,7 +137,13 @@ def member_fisher(
         return per_sample_fisher(model, sequence_loss, batches, groups, chunk_size=chunk_size, device=device)
 
     def batch_loss(model, batch):
+        # As the paper's code (F.cross_entropy over the batch's masked tokens): the mean NLL
+        # per position of the batch, so batches with more positions do not weigh more.
         losses = [sequence_loss(model, {k: v[i] for k, v in batch.items()}) for i in range(len(batch["input_ids"]))]
-        return torch.stack(losses).mean()
+        return torch.stack(losses).sum() / batch["positions"].sum().clamp_min(1)
 
-    return minibatch_fisher(model, batch_loss, batches, groups)
+    result = minibatch_fisher(model, batch_loss, batches, groups)
+    # Theirs sums the squared batch gradients and divides by all positions; the result's
+    # totals are means over batches, so each row is scaled by batches / positions.
+    result.per_sequence *= len(result.per_sequence) / max(1, int(positions.sum()))
+    return result
