@@ -322,6 +322,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.checkpoint_every": 7,
     "training.eval_every": 13,
     "training.device": "cpu",
+    "extraction.definitions": ["corrected"],
     "extraction.bootstrap_draws": 120,
     "extraction.confidence_level": 0.9,
     "extraction.top_k": [1, 5],
