@@ -83,12 +83,6 @@ def extraction(*keys):
 
 
 DEFINITIONS = config["extraction"]["definitions"]
-# The paper's Fisher: the squared gradient of mini-batches of 8 over 256 sequences.
-PAPER_FISHER = {
-    "fisher_sequences": paper_definitions.FISHER_SEQUENCES,
-    "fisher_method": "minibatch",
-    "fisher_chunk_size": paper_definitions.FISHER_BATCH_SIZE,
-}
 
 
 def paper_member_files(pattern):

@@ -7,10 +7,8 @@ rule compare_outputs:
         targets=condition_files(rules.data_entropy.output.targets),
         markov=condition_files(rules.data_entropy.output.markov),
         unigram=condition_files(rules.data_entropy.output.unigram),
-        paper_distributions=paper_member_files(
-            rules.extract_outputs_paper.output.distributions
-        ),
-        paper_records=paper_member_files(rules.extract_outputs_paper.output.record),
+        paper_distributions=paper_member_files(rules.extract_paper.output.distributions),
+        paper_records=paper_member_files(rules.extract_paper.output.record),
         paper_positions=paper_condition_files(rules.paper_positions.output.outputs),
     output:
         members=results_path("tables/outputs_members.csv"),
@@ -80,10 +78,8 @@ rule compare_fisher:
     input:
         tables=member_files(rules.extract_fisher.output.table),
         per_sequence=member_files(rules.extract_fisher.output.per_sequence),
-        paper_tables=paper_member_files(rules.extract_fisher_paper.output.table),
-        paper_per_batch=paper_member_files(
-            rules.extract_fisher_paper.output.per_sequence
-        ),
+        paper_tables=paper_member_files(rules.extract_paper.output.fisher),
+        paper_per_batch=paper_member_files(rules.extract_paper.output.fisher_per_batch),
     output:
         members=results_path("tables/fisher_members.csv"),
         summary=report(

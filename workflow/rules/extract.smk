@@ -135,11 +135,14 @@ rule paper_positions:
         "../scripts/paper_positions.py"
 
 
-use rule extract_outputs as extract_outputs_paper with:
+rule extract_paper:
+    """One member under the paper's definitions: its distributions at the paper's positions
+    and its mini-batch Fisher (one job, one model load)."""
     input:
         member=rules.train_member.output.member,
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.paper_positions.output.outputs,
+        fisher_positions=rules.paper_positions.output.fisher,
     output:
         distributions=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.npy"
@@ -147,28 +150,21 @@ use rule extract_outputs as extract_outputs_paper with:
         record=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.json"
         ),
-    log:
-        log_path(
-            "extract_outputs_paper/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
-        ),
-
-
-use rule extract_fisher as extract_fisher_paper with:
-    input:
-        member=rules.train_member.output.member,
-        tokenizer=rules.train_tokenizer.output.tokenizer,
-        positions=rules.paper_positions.output.fisher,
-    output:
-        table=results_path(
+        fisher=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher.csv"
         ),
-        per_sequence=results_path(
+        fisher_per_batch=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher_per_batch.npy"
         ),
     log:
         log_path(
-            "extract_fisher_paper/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+            "extract_paper/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["extraction"]["threads"]
     params:
-        extraction=PAPER_FISHER,
+        extraction=extraction("batch_size"),
         threads=config["extraction"]["threads"],
+    script:
+        "../scripts/extract_paper.py"

@@ -63,35 +63,53 @@ def kl_uniform_to_p_bits(probs: np.ndarray) -> np.ndarray:
     return (uniform * (np.log2(uniform) - np.log2(probs))).sum(axis=-1)
 
 
+class _Sorted:
+    """Rows sorted once in descending order (lower ids first among equal probabilities), with
+    their cumulative mass: every top-p truncation follows without another sort."""
+
+    def __init__(self, probs: np.ndarray):
+        self.probs = np.asarray(probs, dtype=np.float64)
+        self.order = np.argsort(-self.probs, axis=-1, kind="stable")
+        self.sorted = np.take_along_axis(self.probs, self.order, axis=-1)
+        self.cumulative_mass = np.cumsum(self.sorted, axis=-1)
+
+    def keep_below(self, p: float) -> np.ndarray:
+        dropped = self.cumulative_mass > p
+        dropped[:, 0] = False
+        kept = np.where(dropped, 0.0, self.sorted)
+        kept /= np.maximum(kept.sum(axis=-1, keepdims=True), RENORMALISE_MIN)
+        out = np.empty_like(self.probs)
+        np.put_along_axis(out, self.order, kept, axis=-1)
+        return out
+
+
 def top_p_keep_below(probs: np.ndarray, p: float) -> np.ndarray:
     """The paper's top-p: keep the most probable tokens while their cumulative mass is <= p
     (the top one always; lower ids first among equal probabilities), renormalised: [N, V].
     The comparison is exact, as theirs: a cumulative sum rounded above p drops its token."""
-    probs = np.asarray(probs, dtype=np.float64)
-    order = np.argsort(-probs, axis=-1, kind="stable")
-    sorted_probs = np.take_along_axis(probs, order, axis=-1)
-    dropped = np.cumsum(sorted_probs, axis=-1) > p
-    dropped[:, 0] = False
-    sorted_probs = np.where(dropped, 0.0, sorted_probs)
-    sorted_probs /= np.maximum(sorted_probs.sum(axis=-1, keepdims=True), RENORMALISE_MIN)
-    out = np.empty_like(probs)
-    np.put_along_axis(out, order, sorted_probs, axis=-1)
-    return out
+    return _Sorted(probs).keep_below(p)
 
 
-def _clamped_kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    p, q = np.maximum(p, CLAMP), np.maximum(q, CLAMP)
-    return (p * (np.log2(p) - np.log2(q))).sum(axis=-1)
+def _clamped_plogp(p: np.ndarray) -> np.ndarray:
+    """sum over the row of p' log2 p', p' = max(p, 1e-10): [N]."""
+    p = np.maximum(p, CLAMP)
+    return (p * np.log2(p)).sum(axis=-1)
+
+
+def _js_from_plogp(p: np.ndarray, q: np.ndarray, plogp: np.ndarray, qlogq: np.ndarray) -> np.ndarray:
+    """0.5 KL(p'||m') + 0.5 KL(q'||m') = 0.5 (sum p' log p' + sum q' log q' - sum (p' + q') log m'),
+    rooted; NaN where rounding makes it negative (as torch.sqrt gives)."""
+    m = np.maximum(0.5 * (p + q), CLAMP)
+    cross = ((np.maximum(p, CLAMP) + np.maximum(q, CLAMP)) * np.log2(m)).sum(axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(0.5 * (plogp + qlogq - cross))
 
 
 def js_distance_clamped(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """sqrt(0.5 KL(p || m) + 0.5 KL(q || m)) with clamped arguments: [N]; NaN where the
-    clamped divergence is negative (as torch.sqrt gives)."""
+    """sqrt(0.5 KL(p || m) + 0.5 KL(q || m)) with every argument clamped at 1e-10: [N]; NaN
+    where the clamped divergence is negative."""
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    m = 0.5 * (p + q)
-    divergence = 0.5 * _clamped_kl_bits(p, m) + 0.5 * _clamped_kl_bits(q, m)
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(divergence)
+    return _js_from_plogp(p, q, _clamped_plogp(p), _clamped_plogp(q))
 
 
 def nan_to_pair_mean(values: np.ndarray) -> np.ndarray:
@@ -104,16 +122,21 @@ def nan_to_pair_mean(values: np.ndarray) -> np.ndarray:
 def pairwise_js_distance(probs_by_member, top_p_values, chunk_size: int = 128) -> np.ndarray:
     """The paper's JS distance of every member pair (i < j) at every position after its top-p
     truncation of both: [n_pairs, n_p, N], NaNs replaced by the pair's mean.
-    ``probs_by_member`` is [members, positions, V] (an array or seqens.compare.MemberStack)."""
+    ``probs_by_member`` is [members, positions, V] (an array or seqens.compare.MemberStack);
+    each member's rows are sorted once per chunk and its sum p' log p' reused in every pair."""
     n_members, n_positions = probs_by_member.shape[0], probs_by_member.shape[1]
     pairs = [(i, j) for i in range(n_members) for j in range(i + 1, n_members)]
     js = np.empty((len(pairs), len(top_p_values), n_positions))
     for start in range(0, n_positions, chunk_size):
         chunk = np.asarray(probs_by_member[:, start : start + chunk_size], dtype=np.float64)
+        ordered = [_Sorted(member) for member in chunk]
         for p_index, p in enumerate(top_p_values):
-            truncated = [top_p_keep_below(member, p) for member in chunk]
+            truncated = [member.keep_below(p) for member in ordered]
+            plogp = [_clamped_plogp(member) for member in truncated]
             for pair_index, (i, j) in enumerate(pairs):
-                js[pair_index, p_index, start : start + chunk_size] = js_distance_clamped(truncated[i], truncated[j])
+                js[pair_index, p_index, start : start + chunk_size] = _js_from_plogp(
+                    truncated[i], truncated[j], plogp[i], plogp[j]
+                )
     for p_index in range(len(top_p_values)):
         js[:, p_index] = nan_to_pair_mean(js[:, p_index])
     return js
