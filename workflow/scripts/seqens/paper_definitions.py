@@ -31,10 +31,12 @@ paper's positions it is reported under ``paper`` all the same, since the positio
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import rankdata
+from typing import TYPE_CHECKING
 
-from .embedding_similarity import Neighbours, _similarities_to, _unit_rows, cosine_neighbours
+import numpy as np
+
+if TYPE_CHECKING:
+    from .embedding_similarity import Neighbours
 
 DEFINITIONS = ("corrected", "paper")
 # A table row whose metric is the same under both definitions.
@@ -149,6 +151,11 @@ def local_spearman_one_directional(
     neighbours N_A(i) only, the correlation of ordinal ranks of sim_A(i, N_A(i)) and
     sim_B(i, N_A(i)), with 1e-8 added to the denominator: [V]. ``neighbours``: A's
     (indices, similarities) from embedding_similarity.cosine_neighbours at k or more."""
+    # scipy here only: the workflow itself reads this module (applies_to) without it
+    from scipy.stats import rankdata
+
+    from .embedding_similarity import _similarities_to, _unit_rows, cosine_neighbours
+
     if k < 2:
         raise ValueError(f"local Spearman needs k >= 2 neighbours, got {k}")
     indices, sims_a = neighbours if neighbours is not None else cosine_neighbours(A, k)
