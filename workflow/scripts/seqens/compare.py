@@ -218,7 +218,7 @@ def compare_embeddings(
     per_token: dict[tuple[str, int | None, str], list[np.ndarray]] = {}
     rows = []
 
-    def add(metric: str, k: int | None, definition: str, values: np.ndarray) -> None:
+    def add(pair_labels: dict, metric: str, k: int | None, definition: str, values: np.ndarray) -> None:
         per_token.setdefault((metric, k, definition), []).append(values)
         rows.append({**pair_labels, "definition": definition, "metric": metric, "k": k, "value": float(np.nanmean(values))})
 
@@ -227,16 +227,17 @@ def compare_embeddings(
         pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
         found = (neighbours[i], neighbours[j])
         for k, values in embedding_similarity.topk_overlap(a, b, ks, neighbours=found).items():
-            add("topk_overlap", k, paper_definitions.BOTH, values)
+            add(pair_labels, "topk_overlap", k, paper_definitions.BOTH, values)
         if "corrected" in definitions:
-            add("local_spearman", spearman_k, "corrected", embedding_similarity.local_spearman(a, b, spearman_k, neighbours=found))
+            spearman = embedding_similarity.local_spearman(a, b, spearman_k, neighbours=found)
+            add(pair_labels, "local_spearman", spearman_k, "corrected", spearman)
         if "paper" in definitions:
             spearman = paper_definitions.local_spearman_one_directional(a, b, spearman_k, neighbours=neighbours[i])
-            add("local_spearman", spearman_k, "paper", spearman)
+            add(pair_labels, "local_spearman", spearman_k, "paper", spearman)
         disparity, mean_cosine = embedding_similarity.procrustes(a, b)
         cka = embedding_similarity.linear_cka(a, b)
         for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
-            add(metric, None, paper_definitions.BOTH, np.array([value]))
+            add(pair_labels, metric, None, paper_definitions.BOTH, np.array([value]))
     summary = []
     arrays = {}
     for (metric, k, definition), values in per_token.items():
