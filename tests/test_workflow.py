@@ -36,7 +36,8 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
     assert jobs["data_entropy"] == 3
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
-                 "extract_outputs", "extract_embeddings", "extract_fisher", "compare_fisher", "figure_fisher"):
+                 "extract_outputs", "extract_embeddings", "extract_fisher", "compare_fisher", "figure_fisher",
+                 "paper_positions", "extract_paper"):
         assert jobs.get(rule), rule
 
 
@@ -98,7 +99,11 @@ def test_fisher_figure_schedules_only_what_it_needs():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf")
     jobs = jobs_of(result.stdout + result.stderr)
     assert set(jobs) == {"fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "train_member",
-                         "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher"}
+                         "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher",
+                         "paper_positions", "extract_paper"}  # the tables hold the paper's Fisher too
+    corrected_only = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf",
+                                   "--config", "extraction={definitions: [corrected]}")
+    assert not {"paper_positions", "extract_paper"} & set(jobs_of(corrected_only.stdout + corrected_only.stderr))
 
 
 def test_config_overrides_of_lists_and_numbers_work_as_config_readme_says():
@@ -330,6 +335,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.eval_every": 13,
     "training.device": "cpu",
     "training.devices": 2,
+    "extraction.definitions": ["corrected"],
     "extraction.bootstrap_draws": 120,
     "extraction.confidence_level": 0.9,
     "extraction.top_k": [1, 5],

@@ -5,6 +5,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from seqens.config import ConfigError, Member, Study  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
+from seqens import paper_definitions  # noqa: E402
 
 try:
     STUDY = Study(config)
@@ -42,6 +43,7 @@ wildcard_constraints:
     corpus="[A-Za-z0-9_]+",
     tokenizer="[A-Za-z0-9_]+",
     architecture="[a-z0-9]+",
+    seed="[0-9]+",
     split="train|eval",
     filename="[^/]+",
 
@@ -79,6 +81,27 @@ def extraction(*keys):
     """The extraction settings a job uses, and only those: editing another reruns nothing
     of it (config/README.md, "What an edit reruns")."""
     return {key: config["extraction"][key] for key in keys}
+
+
+DEFINITIONS = config["extraction"]["definitions"]
+
+
+def paper_member_files(pattern):
+    """member_files for the members measured under the paper's definitions (none unless
+    extraction.definitions lists paper; seqens.paper_definitions.applies_to)."""
+    if "paper" not in DEFINITIONS:
+        return []
+    return [
+        expand(pattern, **member.wildcards)[0]
+        for ensemble in ENSEMBLES
+        if paper_definitions.applies_to(ensemble.objective)
+        for member in ensemble.members
+    ]
+
+
+def paper_condition_files(pattern):
+    """condition_files for the paper's definitions (none unless they are reported)."""
+    return condition_files(pattern) if "paper" in DEFINITIONS else []
 
 
 def local_source(wildcards):

@@ -7,6 +7,9 @@ rule compare_outputs:
         targets=condition_files(rules.data_entropy.output.targets),
         markov=condition_files(rules.data_entropy.output.markov),
         unigram=condition_files(rules.data_entropy.output.unigram),
+        paper_distributions=paper_member_files(rules.extract_paper.output.distributions),
+        paper_records=paper_member_files(rules.extract_paper.output.record),
+        paper_positions=paper_condition_files(rules.paper_positions.output.outputs),
     output:
         members=results_path("tables/outputs_members.csv"),
         summary=report(
@@ -33,7 +36,7 @@ rule compare_outputs:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction("bootstrap_draws", "confidence_level"),
+        extraction=extraction("bootstrap_draws", "confidence_level", "definitions"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_outputs.py"
@@ -63,7 +66,7 @@ rule compare_embeddings:
     params:
         ensembles=ensemble_specs(),
         extraction=extraction(
-            "top_k", "spearman_k", "bootstrap_draws", "confidence_level"
+            "top_k", "spearman_k", "bootstrap_draws", "confidence_level", "definitions"
         ),
         seed=config["data_seed"],
     script:
@@ -75,6 +78,8 @@ rule compare_fisher:
     input:
         tables=member_files(rules.extract_fisher.output.table),
         per_sequence=member_files(rules.extract_fisher.output.per_sequence),
+        paper_tables=paper_member_files(rules.extract_paper.output.fisher),
+        paper_per_batch=paper_member_files(rules.extract_paper.output.fisher_per_batch),
     output:
         members=results_path("tables/fisher_members.csv"),
         summary=report(
@@ -94,7 +99,7 @@ rule compare_fisher:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction("bootstrap_draws", "confidence_level"),
+        extraction=extraction("bootstrap_draws", "confidence_level", "definitions"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_fisher.py"

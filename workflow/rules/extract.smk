@@ -110,3 +110,61 @@ rule extract_fisher:
         threads=config["extraction"]["threads"],
     script:
         "../scripts/extract_fisher.py"
+
+
+# --- the paper's definitions (extraction.definitions: paper; seqens.paper_definitions) ---
+
+
+rule paper_positions:
+    """The condition's evaluation positions under the paper's rule: Bernoulli over every
+    non-pad token, [CLS] and [SEP] included (mask_fraction for the distributions, 0.15 for
+    the Fisher)."""
+    input:
+        eval=rules.pack_tokens.output.eval,
+    output:
+        outputs=results_path("extract/{corpus}/{tokenizer}/paper/positions.npz"),
+        fisher=results_path("extract/{corpus}/{tokenizer}/paper/fisher_positions.npz"),
+    log:
+        log_path("paper_positions/{corpus}/{tokenizer}.log"),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        extraction=extraction("sequences", "mask_fraction"),
+        seed=config["data_seed"],
+    script:
+        "../scripts/paper_positions.py"
+
+
+rule extract_paper:
+    """One member under the paper's definitions: its distributions at the paper's positions
+    and its mini-batch Fisher (one job, one model load)."""
+    input:
+        member=rules.train_member.output.member,
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        positions=rules.paper_positions.output.outputs,
+        fisher_positions=rules.paper_positions.output.fisher,
+    output:
+        distributions=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.npy"
+        ),
+        record=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.json"
+        ),
+        fisher=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher.csv"
+        ),
+        fisher_per_batch=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher_per_batch.npy"
+        ),
+    log:
+        log_path(
+            "extract_paper/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["extraction"]["threads"]
+    params:
+        extraction=extraction("batch_size"),
+        threads=config["extraction"]["threads"],
+    script:
+        "../scripts/extract_paper.py"

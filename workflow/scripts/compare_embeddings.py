@@ -1,4 +1,5 @@
-"""Compare ensemble members' static input embeddings (see seqens.compare)."""
+"""Compare ensemble members' static input embeddings (see seqens.compare), local Spearman
+under each metric definition of the config (seqens.paper_definitions)."""
 
 import numpy as np
 import pandas as pd
@@ -20,18 +21,27 @@ def main(snakemake):
         if skipped:
             log.warning("%s: top-k %s skipped (a vocabulary of %d has fewer neighbours)", ensemble.name, skipped, len(matrices[0]))
         result = compare_embeddings(
-            ensemble, matrices, ks=extraction["top_k"], spearman_k=extraction["spearman_k"], **options
+            ensemble,
+            matrices,
+            ks=extraction["top_k"],
+            spearman_k=extraction["spearman_k"],
+            definitions=extraction["definitions"],
+            **options,
         )
-        log.info("%s:\n%s", ensemble.name, result["summary"][["metric", "k", "estimate"]])
+        log.info("%s:\n%s", ensemble.name, result["summary"][["definition", "metric", "k", "estimate"]])
         results.append(result)
-        per_token[ensemble] = {
-            f"{metric}@{k}" if k is not None else metric: values for (metric, k), values in result["per_token"].items()
-        }
+        for (metric, k, definition), values in result["per_token"].items():
+            name = f"{metric}@{k}" if k is not None else metric
+            per_token.setdefault(definition, {}).setdefault(ensemble, {})[name] = values
         pairs[ensemble] = result["pairs"]
     output = snakemake.output
     write_table(pd.concat([r["pairs_table"] for r in results], ignore_index=True), output.pairs)
     write_table(pd.concat([r["summary"] for r in results], ignore_index=True), output.summary, latex=output.latex)
-    write_table(contrasts(per_token, pairs, **options), output.contrasts)
+    contrast_tables = [
+        contrasts(per_example, pairs, **options).assign(definition=definition)
+        for definition, per_example in per_token.items()
+    ]
+    write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
 
 
 run_script(snakemake, main)

@@ -1,8 +1,10 @@
-"""Compare the layer-wise Fisher information of ensembles (see seqens.compare)."""
+"""Compare the layer-wise Fisher information of ensembles (see seqens.compare) under each
+metric definition of the config (seqens.paper_definitions: the paper's mini-batch Fisher)."""
 
 import numpy as np
 import pandas as pd
 
+from seqens import paper_definitions
 from seqens.compare import compare_fisher, fisher_contrasts
 from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
@@ -12,18 +14,30 @@ from seqens.tables import write_table
 def main(snakemake):
     extraction = snakemake.params.extraction
     options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
-    results = {}
-    for spec in snakemake.params.ensembles:
-        ensemble = Ensemble.from_spec(spec)
-        member_tables = [pd.read_csv(file_of(snakemake.input.tables, m)) for m in ensemble.members]
-        member_arrays = [np.load(file_of(snakemake.input.per_sequence, m)) for m in ensemble.members]
-        results[ensemble] = compare_fisher(ensemble, member_tables, member_arrays, **options)
-        log.info("%s:\n%s", ensemble.name, results[ensemble]["summary"][["group", "estimate"]])
+    inputs = snakemake.input
+    inputs_of = {
+        "corrected": (inputs.tables, inputs.per_sequence),
+        "paper": (inputs.paper_tables, inputs.paper_per_batch),
+    }
+    results, contrast_tables = [], []
+    for definition in extraction["definitions"]:
+        tables, rows = inputs_of[definition]
+        by_ensemble = {}
+        for spec in snakemake.params.ensembles:
+            ensemble = Ensemble.from_spec(spec)
+            if definition == "paper" and not paper_definitions.applies_to(ensemble.objective):
+                continue
+            member_tables = [pd.read_csv(file_of(tables, m)) for m in ensemble.members]
+            member_arrays = [np.load(file_of(rows, m)) for m in ensemble.members]
+            by_ensemble[ensemble] = compare_fisher(ensemble, member_tables, member_arrays, definition=definition, **options)
+            log.info("%s (%s):\n%s", ensemble.name, definition, by_ensemble[ensemble]["summary"][["group", "estimate"]])
+        results.extend(by_ensemble.values())
+        contrast_tables.append(fisher_contrasts(by_ensemble, **options).assign(definition=definition))
     output = snakemake.output
-    write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
-    summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)
+    write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
+    summary = pd.concat([r["summary"] for r in results], ignore_index=True)
     write_table(summary, output.summary, latex=output.latex)
-    write_table(fisher_contrasts(results, **options), output.contrasts)
+    write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
 
 
 run_script(snakemake, main)

@@ -1,5 +1,6 @@
 """Compare ensemble members' output distributions (see seqens.compare), beside each
-condition's own entropy (its unigram and Markov references)."""
+condition's own entropy (its unigram and Markov references), under each metric definition
+of the config (seqens.paper_definitions): the paper's at its own evaluation positions."""
 
 import json
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqens import paper_definitions
 from seqens.compare import compare_outputs, contrasts
 from seqens.config import Ensemble, file_of
 from seqens.positions import EvalPositions
@@ -15,44 +17,59 @@ from seqens.runner import log, run_script
 from seqens.tables import write_table
 
 
+def member_distributions(ensemble: Ensemble, eval_positions: EvalPositions, distributions: list, records: list):
+    """The ensemble's distributions, after checking they were taken at these positions."""
+    for member in ensemble.members:
+        record = json.loads(Path(file_of(records, member)).read_text())
+        if record["positions_fingerprint"] != eval_positions.fingerprint:
+            raise InputError(
+                f"member {member.path}: its distributions were taken at other evaluation "
+                "positions than its condition's (rerun its extraction)"
+            )
+    return [np.load(file_of(distributions, member), mmap_mode="r") for member in ensemble.members]
+
+
 def main(snakemake):
     extraction, inputs = snakemake.params.extraction, snakemake.input
     options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
     ensembles = [Ensemble.from_spec(spec) for spec in snakemake.params.ensembles]
     conditions = list(dict.fromkeys(ensemble.condition for ensemble in ensembles))
-    positions = {c: EvalPositions.load(file_of(inputs.positions, c)) for c in conditions}
+    inputs_of = {
+        "corrected": (inputs.positions, inputs.distributions, inputs.records),
+        "paper": (inputs.paper_positions, inputs.paper_distributions, inputs.paper_records),
+    }
     targets = {c: json.loads(Path(file_of(inputs.targets, c)).read_text()) for c in conditions}
     unigram = {c: np.load(file_of(inputs.unigram, c)) for c in conditions}
-    results, per_example, pairs = [], {}, {}
-    for ensemble in ensembles:
-        eval_positions = positions[ensemble.condition]
-        for member in ensemble.members:
-            record = json.loads(Path(file_of(inputs.records, member)).read_text())
-            if record["positions_fingerprint"] != eval_positions.fingerprint:
-                raise InputError(
-                    f"member {member.path}: its distributions were taken at other evaluation "
-                    "positions than its condition's (rerun extract_outputs)"
-                )
-        probs = [np.load(file_of(inputs.distributions, member), mmap_mode="r") for member in ensemble.members]
-        result = compare_outputs(
-            ensemble,
-            probs,
-            eval_positions.targets,
-            unigram_log2=unigram[ensemble.condition],
-            characters_per_target=targets[ensemble.condition]["characters_per_target"],
-            **options,
-        )
-        log.info("%s:\n%s", ensemble.name, result["summary"][["metric", "estimate", "low", "high"]])
-        results.append(result)
-        per_example[ensemble] = result["per_position"]
-        pairs[ensemble] = result["pairs"]
+    results, contrast_tables = [], []
+    for definition in extraction["definitions"]:
+        positions_files, distributions, records = inputs_of[definition]
+        positions = {c: EvalPositions.load(file_of(positions_files, c)) for c in conditions}
+        per_example, pairs = {}, {}
+        for ensemble in ensembles:
+            if definition == "paper" and not paper_definitions.applies_to(ensemble.objective):
+                continue
+            eval_positions = positions[ensemble.condition]
+            result = compare_outputs(
+                ensemble,
+                member_distributions(ensemble, eval_positions, distributions, records),
+                eval_positions.targets,
+                unigram_log2=unigram[ensemble.condition],
+                characters_per_target=targets[ensemble.condition]["characters_per_target"],
+                definition=definition,
+                **options,
+            )
+            log.info("%s (%s):\n%s", ensemble.name, definition, result["summary"][["metric", "estimate", "low", "high"]])
+            results.append(result)
+            per_example[ensemble] = result["per_position"]
+            pairs[ensemble] = result["pairs"]
+        contrast_tables.append(contrasts(per_example, pairs, **options).assign(definition=definition))
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results], ignore_index=True)
     write_table(summary, output.summary, latex=output.latex)
     write_table(pd.concat([r["js_distance"] for r in results], ignore_index=True), output.js_distance)
     write_table(pd.concat([r["rank_curve"] for r in results], ignore_index=True), output.rank_curve)
-    write_table(contrasts(per_example, pairs, **options), output.contrasts)
+    write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
     markov = [
         pd.read_csv(file_of(inputs.markov, c)).assign(condition=c.name, kind=c.kind) for c in conditions
     ]

@@ -2,12 +2,10 @@
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from seqens.extraction import load_member, member_fisher
+from seqens.extraction import load_member, member_fisher, save_fisher
 from seqens.positions import EvalPositions
-from seqens.io import atomic_path
 from seqens.runner import log, run_script
 from seqens.training import resolve_device
 
@@ -25,11 +23,7 @@ def main(snakemake):
         chunk_size=extraction["fisher_chunk_size"],
         device=resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param,
     )
-    with atomic_path(snakemake.output.per_sequence) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, result.per_sequence)
-    with atomic_path(snakemake.output.table) as tmp:
-        result.to_frame().to_csv(tmp, index=False)
+    save_fisher(result, snakemake.output.table, snakemake.output.per_sequence)
     log.info("member %s: Fisher fractions %s", member.name, dict(zip(result.groups, result.fractions().round(4))))
 
 

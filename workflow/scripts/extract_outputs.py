@@ -2,12 +2,10 @@
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from seqens.extraction import load_member, output_distributions
+from seqens.extraction import load_member, output_distributions, save_distributions
 from seqens.positions import EvalPositions
-from seqens.io import atomic_path, write_json_atomic
 from seqens.runner import log, run_script
 from seqens.training import resolve_device
 
@@ -23,13 +21,7 @@ def main(snakemake):
         batch_size=snakemake.params.extraction["batch_size"],
         device=resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param,
     )
-    with atomic_path(snakemake.output.distributions) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, probs)
-    write_json_atomic(
-        snakemake.output.record,
-        {"member": member.name, "positions_fingerprint": positions.fingerprint, "shape": list(probs.shape)},
-    )
+    save_distributions(probs, positions, member.name, snakemake.output.distributions, snakemake.output.record)
     log.info("member %s: distributions %s", member.name, probs.shape)
 
 

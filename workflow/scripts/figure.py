@@ -5,11 +5,12 @@ import pandas as pd
 from seqens import plotting
 from seqens.figures import FIGURES
 from seqens.runner import run_script
+from seqens.tables import corrected_rows
 
 
 def main(snakemake):
     figure = FIGURES[snakemake.params.figure]
-    tables = {argument: pd.read_csv(snakemake.input[argument]) for argument in figure.tables}
+    tables = {argument: corrected_rows(pd.read_csv(snakemake.input[argument])) for argument in figure.tables}
     drawn = getattr(plotting, figure.draw)(**tables)
     plotting.save(drawn, snakemake.output.pdf, snakemake.output.png)
 

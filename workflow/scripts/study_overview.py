@@ -5,14 +5,14 @@ import pandas as pd
 from seqens.io import write_text_atomic
 from seqens.overview import overview_page
 from seqens.runner import run_script
+from seqens.tables import corrected_rows
 
 
 def main(snakemake):
     inputs = snakemake.input
-    contrasts = pd.concat(
-        [pd.read_csv(inputs.outputs), pd.read_csv(inputs.embeddings), pd.read_csv(inputs.fisher)], ignore_index=True
-    )
-    page = overview_page(snakemake.params.study, pd.read_csv(inputs.summary), contrasts)
+    tables = [pd.read_csv(inputs.outputs), pd.read_csv(inputs.embeddings), pd.read_csv(inputs.fisher)]
+    contrasts = pd.concat([corrected_rows(table) for table in tables], ignore_index=True)
+    page = overview_page(snakemake.params.study, corrected_rows(pd.read_csv(inputs.summary)), contrasts)
     write_text_atomic(snakemake.output.page, page)
 
 

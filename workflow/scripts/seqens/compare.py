@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import bootstrap, distributions, embedding_similarity
+from . import bootstrap, distributions, embedding_similarity, paper_definitions
 from .config import Ensemble
 from .errors import InputError
 
@@ -48,6 +48,7 @@ class MemberStack:
 # --- model outputs ------------------------------------------------------------------------
 
 PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
+KL_FROM_UNIFORM = {"corrected": distributions.kl_from_uniform_bits, "paper": paper_definitions.kl_uniform_to_p_bits}
 # Bits per token that are also reported per character of input (the suffix names them).
 PER_CHARACTER_METRICS = ("cross_entropy_bits", "unigram_cross_entropy_bits", "bits_beyond_unigram", "unigram_entropy_bits")
 PER_CHARACTER = "_per_character"
@@ -59,6 +60,7 @@ def per_position_metrics(
     unigram_log2: np.ndarray | None = None,
     characters_per_target: float = 1.0,
     chunk: int = 4096,
+    definition: str = "corrected",
 ) -> dict[str, np.ndarray]:
     """At each position: entropy, KL from uniform and cross-entropy of the prediction;
     ``unigram_cross_entropy_bits``, the surprisal of the target under the training unigram
@@ -67,16 +69,19 @@ def per_position_metrics(
     frequencies; ``unigram_entropy_bits``, the surprisal under the targets' own frequencies
     (its mean is their unigram entropy: no fixed predictor does better at these positions);
     correctness; and the bit metrics per character (divided by the mean characters of a
-    target token, so that their means are total bits over total characters)."""
+    target token, so that their means are total bits over total characters). Under the
+    ``paper`` definition: the four metrics the paper's code reports, its KL(U || p) as the KL."""
     out = {name: [] for name in PER_POSITION_METRICS}
     for start in range(0, len(targets), chunk):
         p = np.asarray(probs[start : start + chunk], dtype=np.float64)
         t = targets[start : start + chunk]
         out["entropy_bits"].append(distributions.entropy_bits(p))
-        out["kl_from_uniform_bits"].append(distributions.kl_from_uniform_bits(p))
+        out["kl_from_uniform_bits"].append(KL_FROM_UNIFORM[definition](p))
         out["cross_entropy_bits"].append(distributions.cross_entropy_bits(p, t))
         out["accuracy"].append(distributions.correct(p, t).astype(np.float64))
     metrics = {name: np.concatenate(parts) for name, parts in out.items()}
+    if definition == "paper":
+        return metrics
     metrics["unigram_entropy_bits"] = distributions.unigram_surprisal_bits(targets)
     metrics["unigram_cross_entropy_bits"] = (
         metrics["unigram_entropy_bits"] if unigram_log2 is None else -np.asarray(unigram_log2, dtype=np.float64)[targets]
@@ -104,6 +109,7 @@ def compare_outputs(
     *,
     unigram_log2: np.ndarray | None = None,
     characters_per_target: float = 1.0,
+    definition: str = "corrected",
     top_p_values=distributions.TOP_P_VALUES,
     draws: int = 1000,
     level: float = 0.95,
@@ -112,9 +118,13 @@ def compare_outputs(
     """Per-member metrics, their Multi-Bootstrap summary, pairwise JS distance per top-p and
     argmax disagreement, and the mean rank curve of one ensemble. ``unigram_log2`` is the
     training unigram model (the baseline of ``bits_beyond_unigram``); ``characters_per_target``
-    (mean characters of a target token) converts bits per token into bits per character."""
-    labels = ensemble.labels()
-    metrics = [per_position_metrics(p, targets, unigram_log2, characters_per_target) for p in member_probs]
+    (mean characters of a target token) converts bits per token into bits per character.
+    ``definition`` (seqens.paper_definitions): ``paper`` computes the paper code's KL and
+    top-p JS distance, and only the metrics it reports; every row is labelled with it."""
+    labels = {**ensemble.labels(), "definition": definition}
+    metrics = [
+        per_position_metrics(p, targets, unigram_log2, characters_per_target, definition=definition) for p in member_probs
+    ]
     members = pd.DataFrame(
         [{**labels, "seed": s, **{name: float(values.mean()) for name, values in m.items()}} for s, m in zip(ensemble.seeds, metrics)]
     )
@@ -126,8 +136,15 @@ def compare_outputs(
         _interval_row(labels, name, bootstrap.multi_bootstrap(values, n_draws=draws, level=level, seed=seed))
         for name, values in per_position.items()
     ]
-    disagreement = distributions.pairwise_disagreement(MemberStack(member_probs), top_p_values)
-    pairs = disagreement["pairs"]
+    pairs = list(combinations(range(len(member_probs)), 2))
+    if definition == "paper":
+        disagreement = {"js_distance": paper_definitions.pairwise_js_distance(MemberStack(member_probs), top_p_values)}
+    else:
+        found = distributions.pairwise_disagreement(MemberStack(member_probs), top_p_values)
+        disagreement = {
+            "js_distance": found["js_distance"],
+            "argmax_disagreement": found["argmax_differs"].astype(np.float64),
+        }
     js_rows = []
     for index, p in enumerate(top_p_values):
         interval = bootstrap.multi_bootstrap_pairs(
@@ -135,24 +152,24 @@ def compare_outputs(
         )
         js_rows.append({**_interval_row(labels, "js_distance", interval), "top_p": p})
     summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
-    summary.append(
-        _interval_row(
-            labels,
-            "argmax_disagreement",
-            bootstrap.multi_bootstrap_pairs(
-                disagreement["argmax_differs"].astype(np.float64), pairs, len(member_probs),
-                n_draws=draws, level=level, seed=seed,
-            ),
+    if "argmax_disagreement" in disagreement:
+        summary.append(
+            _interval_row(
+                labels,
+                "argmax_disagreement",
+                bootstrap.multi_bootstrap_pairs(
+                    disagreement["argmax_disagreement"], pairs, len(member_probs), n_draws=draws, level=level, seed=seed
+                ),
+            )
         )
-    )
     curve = np.mean([rank_curve(p) for p in member_probs], axis=0)
     ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})
     # The targets' own entropy is a plug-in estimate, biased low by a margin that depends on
     # how many positions there are per vocabulary entry: descriptive only, never contrasted.
     per_position_arrays = {
         **{name: values for name, values in per_position.items() if not name.startswith("unigram_entropy_bits")},
+        **disagreement,
         "js_distance": disagreement["js_distance"][:, -1, :],
-        "argmax_disagreement": disagreement["argmax_differs"].astype(np.float64),
     }
     return {
         "members": members,
@@ -184,39 +201,53 @@ def compare_embeddings(
     *,
     ks: Sequence[int],
     spearman_k: int,
+    definitions: Sequence[str] = ("corrected",),
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame | dict]:
-    """For every member pair: top-k overlap, local Spearman, Procrustes, CKA; plus summaries."""
+    """For every member pair: top-k overlap, local Spearman, Procrustes, CKA; plus summaries.
+    Local Spearman is computed under each of ``definitions`` (the paper's is one-directional,
+    seqens.paper_definitions); the other metrics are the same under both (``definition``
+    "both"). Each member's neighbours are searched once, at the largest k any metric needs."""
     labels = ensemble.labels()
     pairs = list(combinations(range(len(member_embeddings)), 2))
-    per_token: dict[tuple[str, int | None], list[np.ndarray]] = {}
+    n_tokens = len(member_embeddings[0])
+    k_search = max([k for k in ks if k < n_tokens] + [spearman_k])
+    neighbours = [embedding_similarity.cosine_neighbours(E, k_search) for E in member_embeddings]
+    per_token: dict[tuple[str, int | None, str], list[np.ndarray]] = {}
     rows = []
+
+    def add(pair_labels: dict, metric: str, k: int | None, definition: str, values: np.ndarray) -> None:
+        per_token.setdefault((metric, k, definition), []).append(values)
+        rows.append({**pair_labels, "definition": definition, "metric": metric, "k": k, "value": float(np.nanmean(values))})
+
     for i, j in pairs:
         a, b = member_embeddings[i], member_embeddings[j]
         pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
-        for k, values in embedding_similarity.topk_overlap(a, b, ks).items():
-            per_token.setdefault(("topk_overlap", k), []).append(values)
-            rows.append({**pair_labels, "metric": "topk_overlap", "k": k, "value": float(np.nanmean(values))})
-        spearman = embedding_similarity.local_spearman(a, b, spearman_k)
-        per_token.setdefault(("local_spearman", spearman_k), []).append(spearman)
-        rows.append({**pair_labels, "metric": "local_spearman", "k": spearman_k, "value": float(np.nanmean(spearman))})
+        found = (neighbours[i], neighbours[j])
+        for k, values in embedding_similarity.topk_overlap(a, b, ks, neighbours=found).items():
+            add(pair_labels, "topk_overlap", k, paper_definitions.BOTH, values)
+        if "corrected" in definitions:
+            spearman = embedding_similarity.local_spearman(a, b, spearman_k, neighbours=found)
+            add(pair_labels, "local_spearman", spearman_k, "corrected", spearman)
+        if "paper" in definitions:
+            spearman = paper_definitions.local_spearman_one_directional(a, b, spearman_k, neighbours=neighbours[i])
+            add(pair_labels, "local_spearman", spearman_k, "paper", spearman)
         disparity, mean_cosine = embedding_similarity.procrustes(a, b)
         cka = embedding_similarity.linear_cka(a, b)
         for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
-            per_token.setdefault((metric, None), []).append(np.array([value]))
-            rows.append({**pair_labels, "metric": metric, "k": None, "value": float(value)})
+            add(pair_labels, metric, None, paper_definitions.BOTH, np.array([value]))
     summary = []
     arrays = {}
-    for (metric, k), values in per_token.items():
+    for (metric, k, definition), values in per_token.items():
         stacked = np.stack(values)
-        arrays[(metric, k)] = stacked
+        arrays[(metric, k, definition)] = stacked
         interval = bootstrap.multi_bootstrap_pairs(
             _nan_to_mean(stacked), pairs, len(member_embeddings), n_draws=draws, level=level, seed=seed
         )
-        chance = embedding_similarity.chance_topk_overlap(k, len(member_embeddings[0])) if metric == "topk_overlap" else None
-        summary.append({**_interval_row(labels, metric, interval), "k": k, "chance": chance})
+        chance = embedding_similarity.chance_topk_overlap(k, n_tokens) if metric == "topk_overlap" else None
+        summary.append({**_interval_row({**labels, "definition": definition}, metric, interval), "k": k, "chance": chance})
     return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}
 
 
@@ -235,6 +266,7 @@ def compare_fisher(
     member_tables: Sequence[pd.DataFrame],
     member_per_sequence: Sequence[np.ndarray],
     *,
+    definition: str = "corrected",
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
@@ -242,8 +274,9 @@ def compare_fisher(
     """Fraction of Fisher information per layer group, with Multi-Bootstrap intervals.
 
     A group's fraction is a ratio of means (group total / all groups' total), so each draw
-    resamples members and sequences and recomputes the ratio on the drawn grid."""
-    labels = ensemble.labels()
+    resamples members and sequences (batches, for the paper's mini-batch Fisher) and
+    recomputes the ratio on the drawn grid. Every row is labelled with ``definition``."""
+    labels = {**ensemble.labels(), "definition": definition}
     groups = list(member_tables[0]["group"])
     members = pd.concat(
         [table.assign(**labels, seed=s) for s, table in zip(ensemble.seeds, member_tables)], ignore_index=True

@@ -419,6 +419,7 @@ class Study:
             )
         self._check_counts()
         self._check_objectives()
+        self._check_definitions()
 
     def _check_counts(self) -> None:
         """Requests the data cannot meet, refused before any job rather than clipped later."""
@@ -473,6 +474,14 @@ class Study:
                     f"config: extraction.{key}: {too_large} not below the vocabulary of condition {condition} "
                     f"({vocabularies[condition]} tokens; a token has V - 1 neighbours)"
                 )
+
+    def _check_definitions(self) -> None:
+        definitions = self.config["extraction"]["definitions"]
+        if "corrected" not in definitions:
+            raise ConfigError(
+                f"config: extraction.definitions: {definitions} lacks corrected, which the figures and the "
+                "report show; list paper beside it"
+            )
 
     def _check_objectives(self) -> None:
         for name in self.config["objectives"]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .io import sha256_file
+from .io import atomic_path, sha256_file, write_json_atomic
 from .objectives.base import Objective
 from .positions import EvalPositions
 from .progress import progress
@@ -36,6 +36,25 @@ def output_distributions(
         logits = objective.logits_at(model, ids, where).float()
         chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
     return np.concatenate(chunks, axis=0)
+
+
+def save_distributions(probs: np.ndarray, eval_positions: EvalPositions, member: str, array_path, record_path) -> None:
+    """A member's distributions, and the record of the positions they were taken at."""
+    with atomic_path(array_path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, probs)
+    write_json_atomic(
+        record_path, {"member": member, "positions_fingerprint": eval_positions.fingerprint, "shape": list(probs.shape)}
+    )
+
+
+def save_fisher(result, table_path, rows_path) -> None:
+    """A member's Fisher: its table by group and its rows (per sequence, or per batch)."""
+    with atomic_path(rows_path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, result.per_sequence)
+    with atomic_path(table_path) as tmp:
+        result.to_frame().to_csv(tmp, index=False)
 
 
 def check_member_tokenizer(member_dir: Path, condition_tokenizer_dir: Path, member: str) -> None:
@@ -137,4 +156,14 @@ def member_fisher(
 
     if method == "per_sample":
         return per_sample_fisher(model, sequence_losses, batches, groups, chunk_size=chunk_size, device=device)
-    return minibatch_fisher(model, lambda model, batch: sequence_losses(model, batch).mean(), batches, groups)
+
+    def batch_loss(model, batch):
+        # As the paper's code (F.cross_entropy over the batch's masked tokens): the mean NLL
+        # per position of the batch, so batches with more positions do not weigh more.
+        return sequence_losses(model, batch).sum() / batch["positions"].sum().clamp_min(1)
+
+    result = minibatch_fisher(model, batch_loss, batches, groups)
+    # Theirs sums the squared batch gradients and divides by all positions; the result's
+    # totals are means over batches, so each row is scaled by batches / positions.
+    result.per_sequence *= len(result.per_sequence) / max(1, int(positions.sum()))
+    return result

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import atomic_path, sha256_file
-from .special import SPECIAL_TOKENS
+from .special import PAD_ID, SPECIAL_TOKENS
 
 
 @dataclass
@@ -76,4 +76,19 @@ def draw_eval_positions(
     counts = np.minimum(counts, maskable.sum(axis=1))
     rank = np.argsort(order, axis=1)
     positions = rank < counts[:, None]
+    return EvalPositions(input_ids, positions, np.arange(n), sha256_file(eval_tokens_path))
+
+
+def draw_bernoulli_positions(
+    eval_tokens_path: Path, *, n_sequences: int | None, probability: float, seed: int, stream: int
+) -> EvalPositions:
+    """The paper's evaluation positions (src/analyze/data.py ``mlm_preprocess`` in
+    lbcb-sci/GFMs @277899c): each non-pad token, [CLS] and [SEP] included, independently
+    with ``probability``; a sequence may get none. ``stream`` separates the draws of the
+    distributions' and the Fisher's positions."""
+    tokens = np.load(eval_tokens_path, mmap_mode="r")
+    n = len(tokens) if n_sequences is None else min(n_sequences, len(tokens))
+    input_ids = np.asarray(tokens[:n], dtype=np.int64)
+    rng = np.random.default_rng([seed, 2, stream])  # within stream 2 (evaluation positions)
+    positions = (rng.random(input_ids.shape) < probability) & (input_ids != PAD_ID)
     return EvalPositions(input_ids, positions, np.arange(n), sha256_file(eval_tokens_path))

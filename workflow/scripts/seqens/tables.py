@@ -88,3 +88,12 @@ def to_latex(table: pd.DataFrame) -> str:
         r"\end{tabular}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def corrected_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows the figures and the report's landing page show: the corrected definition and
+    the metrics that are the same under both (seqens.paper_definitions); a table without a
+    ``definition`` column, whole."""
+    if "definition" not in table.columns:
+        return table
+    return table[table["definition"].isin(["corrected", "both"])].reset_index(drop=True)

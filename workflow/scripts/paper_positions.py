@@ -1,0 +1,27 @@
+"""Draw one condition's evaluation positions under the paper's rule (see
+seqens.positions.draw_bernoulli_positions): for the distributions, and for the Fisher."""
+
+from pathlib import Path
+
+from seqens import paper_definitions
+from seqens.positions import draw_bernoulli_positions
+from seqens.runner import log, run_script
+
+
+def main(snakemake):
+    extraction, eval_tokens = snakemake.params.extraction, Path(snakemake.input.eval)
+    draws = {
+        "outputs": dict(n_sequences=extraction["sequences"], probability=extraction["mask_fraction"], stream=1),
+        "fisher": dict(
+            n_sequences=paper_definitions.FISHER_SEQUENCES,
+            probability=paper_definitions.FISHER_MASK_PROBABILITY,
+            stream=2,
+        ),
+    }
+    for output, draw in draws.items():
+        positions = draw_bernoulli_positions(eval_tokens, seed=snakemake.params.seed, **draw)
+        positions.save(Path(snakemake.output[output]))
+        log.info("%s: %d sequences, %d positions", output, len(positions.input_ids), int(positions.positions.sum()))
+
+
+run_script(snakemake, main)
