@@ -13,8 +13,8 @@ torch, so that checking a config imports no model code) and an implementation mo
     # seqens/objectives/electra.py
     class Electra(Objective):
         name = "electra"
-        ...  # build_model, training_batch, loss, logits_at, sequence_loss, save_pretrained,
-             # load_pretrained (see base.Objective)
+        ...  # build_model, training_batch, loss, logits_at, sequence_loss, hidden_states,
+             # save_pretrained, load_pretrained (see base.Objective)
 
     # here: add ElectraParameters to REGISTRY
 

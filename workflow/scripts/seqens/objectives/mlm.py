@@ -51,6 +51,12 @@ class MaskedLM(Objective):
         logits = model(**self.architecture.inputs(masked.unsqueeze(0))).logits[0]
         return masked_token_nll(logits, input_ids, positions)
 
+    def hidden_states(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """On the sequence with the positions replaced by [MASK], every token."""
+        masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
+        output = self.architecture.backbone(model)(**self.architecture.inputs(masked), output_hidden_states=True)
+        return output.hidden_states, torch.ones_like(input_ids, dtype=torch.bool)
+
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
 
