@@ -183,28 +183,37 @@ def compare_embeddings(
     member_embeddings: Sequence[np.ndarray],
     *,
     ks: Sequence[int],
-    spearman_k: int,
+    spearman_ks: Sequence[int],
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame | dict]:
-    """For every member pair: top-k overlap, local Spearman, Procrustes, CKA; plus summaries."""
+    """For every member pair: top-k overlap at each of ``ks``, local Spearman at each of
+    ``spearman_ks``, Procrustes, linear and RBF CKA; plus summaries. Each member's
+    neighbours are searched once, at the largest k, and reused in every pair."""
     labels = ensemble.labels()
     pairs = list(combinations(range(len(member_embeddings)), 2))
+    k_search = max(k for k in (*ks, *spearman_ks) if k < len(member_embeddings[0]))
+    neighbours = [embedding_similarity.cosine_neighbours(E, k_search) for E in member_embeddings]
     per_token: dict[tuple[str, int | None], list[np.ndarray]] = {}
     rows = []
     for i, j in pairs:
         a, b = member_embeddings[i], member_embeddings[j]
+        found = (neighbours[i], neighbours[j])
         pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
-        for k, values in embedding_similarity.topk_overlap(a, b, ks).items():
+        for k, values in embedding_similarity.topk_overlap(a, b, ks, neighbours=found).items():
             per_token.setdefault(("topk_overlap", k), []).append(values)
             rows.append({**pair_labels, "metric": "topk_overlap", "k": k, "value": float(np.nanmean(values))})
-        spearman = embedding_similarity.local_spearman(a, b, spearman_k)
-        per_token.setdefault(("local_spearman", spearman_k), []).append(spearman)
-        rows.append({**pair_labels, "metric": "local_spearman", "k": spearman_k, "value": float(np.nanmean(spearman))})
+        for k in spearman_ks:
+            spearman = embedding_similarity.local_spearman(a, b, k, neighbours=found)
+            per_token.setdefault(("local_spearman", k), []).append(spearman)
+            rows.append({**pair_labels, "metric": "local_spearman", "k": k, "value": float(np.nanmean(spearman))})
         disparity, mean_cosine = embedding_similarity.procrustes(a, b)
         cka = embedding_similarity.linear_cka(a, b)
-        for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
+        rbf_cka = embedding_similarity.rbf_cka(a, b)
+        for metric, value in (
+            ("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka), ("rbf_cka", rbf_cka)
+        ):
             per_token.setdefault((metric, None), []).append(np.array([value]))
             rows.append({**pair_labels, "metric": metric, "k": None, "value": float(value)})
     summary = []
@@ -295,7 +304,7 @@ PAIR_METRICS = {"js_distance", "argmax_disagreement", "topk_overlap", "local_spe
 
 
 def _is_pair_metric(metric: str) -> bool:
-    return metric.split("@")[0] in PAIR_METRICS or metric in {"procrustes_disparity", "aligned_cosine", "linear_cka"}
+    return metric.split("@")[0] in PAIR_METRICS or metric in {"procrustes_disparity", "aligned_cosine", "linear_cka", "rbf_cka"}
 
 
 def _contrast_pairs(per_example: dict):
