@@ -33,7 +33,7 @@ rule all:
         expand(results_path("figures/{figure}.pdf"), figure=FIGURES),
         expand(
             results_path("tables/{table}_summary.tex"),
-            table=["outputs", "embeddings", "fisher"],
+            table=["outputs", "embeddings", "contextual", "fisher"],
         ),
         OVERVIEW_PAGE,
     localrule: True

@@ -7,7 +7,8 @@ Members are float32 [V, H] matrices, the second a noisy copy of the first. Each 
 runs in a child process, so its peak RSS is its own. "peak MB" is the largest traced
 (tracemalloc) allocation above the inputs during the metric. The last row computes each
 member's neighbours once at the largest k and passes them to both neighbour metrics, as an
-ensemble can do for all its pairs.
+ensemble can do for all its pairs. RBF CKA is measured up to 8,192 tokens (its two
+V x V kernels take about 17 GB at 32,768).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# RBF CKA holds two V x V float64 kernels: 0.5 GB at 4,096 tokens, about 17 GB at 32,768.
+RBF_CKA_MAX_VOCAB = 8192
 
 
 def measure(function):
@@ -58,6 +61,8 @@ def run_vocabulary(vocab: int, hidden: int, ks: tuple[int, ...], spearman_k: int
         "linear_cka": lambda: e.linear_cka(A, B),
         "overlap + spearman, shared neighbours": shared_neighbours,
     }
+    if vocab <= RBF_CKA_MAX_VOCAB:
+        rows["rbf_cka"] = lambda: e.rbf_cka(A, B)
     results = {name: measure(function) for name, function in rows.items()}
     return {"results": results, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -64,13 +64,21 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(extraction={"sequences": 300}), "extraction.sequences: 300 exceeds the held-out split"),
         (lambda c: c.update(extraction={"fisher_sequences": 257}), "extraction.fisher_sequences: 257 exceeds"),
         (lambda c: c.update(extraction={"sequences": 32, "fisher_sequences": 64}), "extraction.fisher_sequences: 64"),
-        (lambda c: c.update(extraction={"top_k": [10, 1024, 5000]}),
-         "extraction.top_k: [5000] not below the vocabulary of condition athal-kmer6 (4101 tokens"),
-        (lambda c: c.update(extraction={"spearman_k": 1024}),
-         "extraction.spearman_k: [1024] not below the vocabulary of condition wiki-bpe (1024 tokens"),
+        (lambda c: c.update(extraction={"top_k": [10, 1019, 1020, 4000]}),
+         "extraction.top_k: [1020, 4000] larger than the ordinary tokens of condition wiki-bpe (1019: a vocabulary "
+         "of 1024 less 5 special tokens)"),
+        (lambda c: c.update(extraction={"spearman_k": 1020}),
+         "extraction.spearman_k: [1020] larger than the ordinary tokens of condition wiki-bpe (1019"),
+        (lambda c: c.update(extraction={"spearman_k": [10, 4000]}),
+         "extraction.spearman_k: [4000] larger than the ordinary tokens of condition wiki-bpe"),
         (lambda c: (c["tokenizers"].update(dnachar={"type": "char"}),
-                    c["conditions"].append({"corpus": "athal", "tokenizer": "dnachar"})),
-         "extraction.spearman_k: [10] not below the vocabulary of condition athal-dnachar (10 tokens"),
+                    c["conditions"].append({"corpus": "athal", "tokenizer": "dnachar"}),
+                    c.update(extraction={"top_k": [1, 5]})),
+         "extraction.spearman_k: [10] larger than the ordinary tokens of condition athal-dnachar (5: a vocabulary of 10"),
+        (lambda c: c.update(extraction={"spearman_k": [1]}), "extraction.spearman_k"),
+        (lambda c: c.update(extraction={"contextual_sequences": 257}),
+         "extraction.contextual_sequences: 257 exceeds the evaluation sequences (256"),
+        (lambda c: c.update(extraction={"contextual_sequences": 10}), "extraction.contextual_sequences: 10 is less than"),
         (lambda c: c.update(extraction={"definitions": ["corrected", "paper2"]}),
          "extraction.definitions.1: 'paper2' is not one of ['corrected', 'paper']"),
         (lambda c: c.update(extraction={"definitions": ["paper"]}), "extraction.definitions: ['paper'] lacks corrected"),
@@ -119,6 +127,16 @@ def test_devices_share_the_batch_and_are_a_run_time_key(demo_config):
     training = study.config["training"]
     assert TrainSettings.from_config(training, seed=1, data_seed=1).micro_batch == 16 // 4
     assert TrainSettings.from_config({**training, "micro_batch_size": 2}, seed=1, data_seed=1).micro_batch == 2
+
+
+def test_neighbourhood_sizes_and_contextual_sequences(demo_config):
+    study = study_with(demo_config, lambda c: c.update(extraction={"spearman_k": 5, "top_k": [1, 1019]}))
+    assert study.config["extraction"]["spearman_k"] == [5]  # one k, or a list
+    assert study.config["extraction"]["contextual_sequences"] == 256  # the paper's, all the demo has
+    fewer = study_with(demo_config, lambda c: c.update(extraction={"sequences": 100}))
+    assert fewer.config["extraction"]["contextual_sequences"] == 100
+    paper = load_study(REPO / "config" / "paper.yaml").config["extraction"]
+    assert max(paper["top_k"]) == max(paper["spearman_k"]) == 4000  # the paper's grid
 
 
 def test_objectives_as_a_list_of_names_take_their_defaults(demo_config):

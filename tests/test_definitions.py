@@ -189,7 +189,7 @@ def test_compare_outputs_labels_its_rows_and_computes_the_papers_metrics():
 def test_compare_embeddings_reports_local_spearman_per_definition_and_the_rest_once():
     rng = np.random.default_rng(0)
     members = [rng.standard_normal((30, 4)) for _ in range(3)]
-    both = compare_embeddings(ENSEMBLE, members, ks=(3, 5), spearman_k=4, definitions=("corrected", "paper"), draws=20)
+    both = compare_embeddings(ENSEMBLE, members, ks=(3, 5), spearman_ks=[4], definitions=("corrected", "paper"), draws=20)
     summary = both["summary"].set_index(["metric", "definition"])
     assert set(summary.loc["local_spearman"].index) == {"corrected", "paper"}
     for metric in ("topk_overlap", "procrustes_disparity", "linear_cka"):
@@ -198,5 +198,5 @@ def test_compare_embeddings_reports_local_spearman_per_definition_and_the_rest_o
     paper_values = pairs[(pairs["metric"] == "local_spearman") & (pairs["definition"] == "paper")]["value"]
     expected = [paper.local_spearman_one_directional(members[i], members[j], 4).mean() for i, j in both["pairs"]]
     np.testing.assert_allclose(paper_values, expected)
-    only_ours = compare_embeddings(ENSEMBLE, members, ks=(3, 5), spearman_k=4, draws=20)
+    only_ours = compare_embeddings(ENSEMBLE, members, ks=(3, 5), spearman_ks=[4], draws=20)
     assert set(only_ours["summary"]["definition"]) == {"corrected", "both"}

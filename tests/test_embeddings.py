@@ -172,3 +172,50 @@ def test_chance_topk_overlap_matches_random_neighbour_lists():
     assert e.chance_topk_overlap(vocab - 1, vocab) == pytest.approx(1.0)  # every other token
     with pytest.raises(ValueError):
         e.chance_topk_overlap(vocab, vocab)
+
+
+# ckatorch 1.0.3 cka_base(kernel="rbf"), which the paper calls (GFMs @277899c
+# src/analyze/metrics.py:83-93), on rbf_inputs(): computed once with ckatorch and torch 2.13.
+CKATORCH_RBF = {12: 0.5303913470714818, 11: 0.5849033002830026}
+CKATORCH_LINEAR_12 = 0.36044278893386555
+
+
+def rbf_inputs():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 4))
+    Y = np.tanh(X @ rng.normal(size=(4, 3))) + 0.3 * rng.normal(size=(12, 3))
+    return X, Y
+
+
+def reference_rbf_cka(X, Y):
+    """Kornblith et al.'s formula written out: explicit centring matrix, HSIC as a trace,
+    the median of the sorted n^2 squared distances (lower middle, as torch.median)."""
+    n = len(X)
+    centring = np.eye(n) - np.ones((n, n)) / n
+
+    def kernel(Z):
+        squared = np.array([[np.sum((a - b) ** 2) for b in Z] for a in Z])
+        median = np.sort(squared.ravel())[(n * n - 1) // 2]
+        return np.exp(-squared / (2 * median))
+
+    K, L = kernel(X), kernel(Y)
+    hsic = lambda A, B: np.trace(A @ centring @ B @ centring)  # noqa: E731
+    return hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L))
+
+
+def test_rbf_cka_equals_the_papers_ckatorch_and_a_written_out_reference():
+    X, Y = rbf_inputs()
+    for n, expected in CKATORCH_RBF.items():
+        assert e.rbf_cka(X[:n], Y[:n]) == pytest.approx(expected, rel=1e-10)
+        assert e.rbf_cka(X[:n], Y[:n]) == pytest.approx(reference_rbf_cka(X[:n], Y[:n]), rel=1e-10)
+    assert e.linear_cka(X, Y) == pytest.approx(CKATORCH_LINEAR_12, rel=1e-10)
+
+
+def test_rbf_cka_is_invariant_to_rotation_translation_and_scale():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 6))
+    moved = 3.0 * X @ special_ortho_group.rvs(6, random_state=2) + 5.0
+    assert e.rbf_cka(X, moved) == pytest.approx(1.0)
+    assert e.rbf_cka(X, rng.normal(size=(40, 6))) < 0.5
+    with pytest.raises(ValueError, match="same rows"):
+        e.rbf_cka(X, X[:5])

@@ -9,6 +9,7 @@ import pytest
 from seqens import plotting
 from seqens.compare import compare_embeddings, compare_fisher, compare_outputs
 from seqens.config import Condition, Ensemble
+from seqens.contextual import compare_contextual
 
 SEEDS = (1, 2)
 VOCAB = 40
@@ -23,12 +24,14 @@ def ensembles():
 def tables():
     rng = np.random.default_rng(0)
     targets = rng.integers(5, VOCAB, 60)
-    outputs, embeddings, fisher, entropy, logs, fisher_logs = [], [], [], [], [], []
+    outputs, embeddings, contextual, fisher, entropy, logs, fisher_logs = [], [], [], [], [], [], []
     for ensemble in ensembles():
         probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
         outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
         embeddings.append(compare_embeddings(ensemble, [rng.normal(size=(VOCAB, 8)) for _ in SEEDS],
-                                             ks=[1, 5, 20], spearman_k=5, draws=20)["summary"])
+                                             ks=[1, 5, 20], spearman_ks=[3, 5], draws=20)["summary"])
+        contextual.append(compare_contextual(ensemble, [rng.normal(size=(3, 30, 8)) for _ in SEEDS],
+                                             draws=20)["summary"])
         groups = ["embeddings", "layer.0", "head"]
         per_sequence = [rng.random((10, 3)) * [1, 0.002, 0.3] for _ in SEEDS]
         member_tables = [pd.DataFrame({"group": groups, "fisher": p.sum(0)}) for p in per_sequence]
@@ -48,6 +51,7 @@ def tables():
         "js": pd.concat([o["js_distance"] for o in outputs]),
         "data_entropy": pd.concat(entropy),
         "embeddings": pd.concat(embeddings),
+        "contextual": pd.concat(contextual),
         "fisher": pd.concat(fisher),
         "logs": pd.concat(logs),
         "fisher_log": pd.concat(fisher_logs),
@@ -60,6 +64,7 @@ def figures(tables):
         "entropy": plotting.plot_entropy(tables["summary"], tables["ranks"], tables["data_entropy"]),
         "js_distance": plotting.plot_js_distance(tables["js"]),
         "embeddings": plotting.plot_embeddings(tables["embeddings"]),
+        "contextual": plotting.plot_contextual(tables["contextual"]),
         "fisher": plotting.plot_fisher(tables["fisher"]),
         "loss_curves": plotting.plot_loss_curves(tables["logs"]),
         "fisher_training": plotting.plot_fisher_training(tables["fisher_log"]),
@@ -93,6 +98,8 @@ def test_numbers_are_shown_against_their_references(figures):
     overlap = figures["embeddings"].axes[0]
     assert "chance (random neighbours)" in labels_of(overlap)
     assert figures["fisher"].axes[0].get_yscale() == "log"  # shares of 0.001 stay visible
+    layers = figures["contextual"].axes[0]
+    assert [t.get_text() for t in layers.get_xticklabels()] == ["embeddings", "layer.0", "layer.1"]
     assert all(ax.get_ylabel() == "loss (bits per token)" for ax in figures["loss_curves"].axes if ax.get_visible())
     during = [ax for ax in figures["fisher_training"].axes if ax.get_visible()]
     assert len(during) == 2 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)

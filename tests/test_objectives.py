@@ -11,8 +11,8 @@ from seqens.architectures import ARCHITECTURES
 from seqens.compare import per_position_metrics
 from seqens.config import BUILTIN_PRESETS
 from seqens.distributions import cross_entropy_bits
-from seqens.extraction import output_distributions
-from seqens.positions import draw_eval_positions
+from seqens.extraction import contextual_embeddings, output_distributions
+from seqens.positions import EvalPositions, draw_eval_positions
 from seqens.fisher import _group_index
 from seqens.errors import InputError
 from seqens.markov import unigram_log2_probs
@@ -188,6 +188,31 @@ def test_trains_groups_sequence_loss_and_save_load(architecture, name, tmp_path)
     auto = AUTO_CLASS[name].from_pretrained(tmp_path).eval()
     assert type(auto).__name__ == type(reloaded if name != "mae" else reloaded.encoder).__name__
     assert objective.input_embeddings(model).shape == (SPECIAL.vocab_size, PRESET["hidden"])
+
+
+@pytest.mark.parametrize("architecture, name", TRAINABLE)
+def test_contextual_embeddings_pool_the_states_predictions_come_from(architecture, name):
+    """Every layer's states, pooled per sequence; the last layer's are the states the
+    predictions at the evaluation positions are computed from (mae: its encoder's, over the
+    tokens left visible)."""
+    objective = make_objective(name, SPECIAL, {}, architecture)
+    torch.manual_seed(0)
+    model = objective.build_model(PRESET).eval()
+    ids = token_batch(5, length=20)
+    positions = (torch.rand(ids.shape, generator=torch.Generator().manual_seed(3)) < 0.2) & SPECIAL.maskable(ids)
+    eval_positions = EvalPositions(ids.numpy(), positions.numpy(), np.arange(5), "")
+    pooled = contextual_embeddings(objective, model, eval_positions, n_sequences=4, batch_size=3, device="cpu")
+    layers = model.encoder.config.num_hidden_layers if name == "mae" else PRESET["layers"]
+    assert pooled.shape == (layers + 1, 4, PRESET["hidden"]) and np.isfinite(pooled).all()
+    with torch.no_grad():
+        if name == "mae":
+            encoded, _, kept = model.encode(ids[:4], ~positions[:4], SPECIAL.pad)
+            last = [encoded.last_hidden_state[i, kept[i]].mean(0) for i in range(4)]
+        else:
+            masked = ids if name == "clm" else torch.where(positions, torch.full_like(ids, SPECIAL.mask), ids)
+            inputs = objective.architecture.inputs(masked[:4], causal=name == "clm")
+            last = list(objective.architecture.backbone(model)(**inputs).last_hidden_state.mean(1))
+    np.testing.assert_allclose(pooled[-1], torch.stack(last).numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))

@@ -37,8 +37,10 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["data_entropy"] == 3
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_outputs", "extract_embeddings", "extract_fisher", "compare_fisher", "figure_fisher",
-                 "paper_positions", "extract_paper"):
+                 "paper_positions", "extract_paper",
+                 "compare_contextual", "figure_contextual"):
         assert jobs.get(rule), rule
+    assert jobs["extract_contextual"] == 3  # one job per ensemble, one file per member
 
 
 def test_dry_run_paper_config():
@@ -339,7 +341,8 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "extraction.bootstrap_draws": 120,
     "extraction.confidence_level": 0.9,
     "extraction.top_k": [1, 5],
-    "extraction.spearman_k": 5,
+    "extraction.spearman_k": [5, 10],
+    "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
     "extraction.batch_size": 16,
     "extraction.fisher_sequences": 8,

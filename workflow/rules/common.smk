@@ -131,6 +131,21 @@ def member_files(pattern):
     ]
 
 
+def ensemble_files(patterns):
+    """Per-ensemble path patterns (a rule's outputs) for every ensemble of the study."""
+    return [
+        path
+        for ensemble in ENSEMBLES
+        for path in expand(
+            patterns,
+            corpus=ensemble.condition.corpus,
+            tokenizer=ensemble.condition.tokenizer,
+            architecture=ensemble.architecture,
+            objective=ensemble.objective,
+        )
+    ]
+
+
 def ensemble_specs():
     """The study's ensembles as plain values, for the params of the jobs that compare them."""
     return [ensemble.spec() for ensemble in ENSEMBLES]

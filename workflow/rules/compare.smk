@@ -73,6 +73,38 @@ rule compare_embeddings:
         "../scripts/compare_embeddings.py"
 
 
+rule compare_contextual:
+    """Contextual-embedding geometry per member, agreement between members, and
+    text-vs-DNA contrasts, with intervals."""
+    input:
+        states=ensemble_files(rules.extract_contextual.output.states),
+        positions=condition_files(rules.eval_positions.output.positions),
+    output:
+        members=results_path("tables/contextual_members.csv"),
+        pairs=results_path("tables/contextual_pairs.csv"),
+        summary=report(
+            results_path("tables/contextual_summary.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        contrasts=report(
+            results_path("tables/contextual_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        latex=results_path("tables/contextual_summary.tex"),
+    log:
+        log_path("compare_contextual.log"),
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        ensembles=ensemble_specs(),
+        extraction=extraction("bootstrap_draws", "confidence_level"),
+        seed=config["data_seed"],
+    script:
+        "../scripts/compare_contextual.py"
+
+
 rule compare_fisher:
     """Fraction of Fisher information per layer group and text-vs-DNA contrasts, with intervals."""
     input:

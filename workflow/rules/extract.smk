@@ -85,6 +85,40 @@ rule extract_embeddings:
         "../scripts/extract_embeddings.py"
 
 
+rule extract_contextual:
+    """The contextual embeddings of an ensemble's members, one file per member: every
+    layer's hidden states, mean-pooled over each of the condition's first evaluation
+    sequences, masked at their evaluation positions. One job per ensemble: loading the
+    libraries costs far more than a small member's forward passes."""
+    input:
+        members=expand(
+            rules.train_member.output.member, seed=STUDY.seeds, allow_missing=True
+        ),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        positions=rules.eval_positions.output.positions,
+    output:
+        states=expand(
+            results_path(
+                "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/contextual.npz"
+            ),
+            seed=STUDY.seeds,
+            allow_missing=True,
+        ),
+    log:
+        log_path(
+            "extract_contextual/{corpus}/{tokenizer}/{architecture}/{objective}.log"
+        ),
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["extraction"]["threads"]
+    params:
+        extraction=extraction("contextual_sequences", "batch_size"),
+        threads=config["extraction"]["threads"],
+        seeds=STUDY.seeds,
+    script:
+        "../scripts/extract_contextual.py"
+
+
 rule extract_fisher:
     """One member's layer-wise empirical Fisher information on the evaluation positions."""
     input:

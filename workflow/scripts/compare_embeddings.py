@@ -17,6 +17,8 @@ def main(snakemake):
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)
         matrices = [np.load(file_of(snakemake.input.embeddings, member)) for member in ensemble.members]
+        # The config refuses a k above a condition's vocabulary; only a char tokenizer on text,
+        # whose vocabulary the config bounds without knowing it, can come out smaller.
         skipped = [k for k in extraction["top_k"] if k >= len(matrices[0])]
         if skipped:
             log.warning("%s: top-k %s skipped (a vocabulary of %d has fewer neighbours)", ensemble.name, skipped, len(matrices[0]))
@@ -24,7 +26,7 @@ def main(snakemake):
             ensemble,
             matrices,
             ks=extraction["top_k"],
-            spearman_k=extraction["spearman_k"],
+            spearman_ks=extraction["spearman_k"],
             definitions=extraction["definitions"],
             **options,
         )

@@ -232,3 +232,88 @@ def paired_share_difference(
     diffs = shares_a - _shares(_draw_statistics(b, weights, rng_b, np.mean))
     estimate = _shares(a.mean(axis=(0, 1))) - _shares(b.mean(axis=(0, 1)))
     return [(_interval(estimate[g], diffs[:, g], level), _p_value(diffs[:, g])) for g in range(a.shape[2])]
+
+
+
+# --- statistics of whole sets of examples ----------------------------------------------------
+#
+# Some metrics are not means over examples but properties of the whole set (an effective rank,
+# a neighbour structure). A draw then resamples members as above and the examples as integer
+# weights (how often each was drawn): ``statistic(counts)`` maps the draws' example counts
+# [d, N] to each row's values of K metrics [R, d, K] (rows: members, or member pairs), and a
+# draw's value of each metric is the mean over its rows, weighted as for the mean metrics
+# (member counts, pair multiplicities). All K metrics see the same draws, so a statistic can
+# share work between them (one decomposition for several spectral metrics).
+
+SetStatistic = Callable[[np.ndarray], np.ndarray]
+SET_DRAWS_AT_ONCE = 50  # draws whose example counts one call of a set statistic receives
+
+
+def _set_draw_statistics(
+    statistic: SetStatistic, row_weights: np.ndarray, n_examples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Each draw's value of each metric [draws, K]: row_weights [draws, R], examples drawn from rng."""
+    out = []
+    for start in range(0, len(row_weights), SET_DRAWS_AT_ONCE):
+        weights = row_weights[start : start + SET_DRAWS_AT_ONCE].astype(np.float64)[:, :, None]
+        examples = rng.integers(0, n_examples, size=(len(weights), n_examples))
+        values = np.moveaxis(np.asarray(statistic(_row_counts(examples, n_examples).astype(np.float64))), 0, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(weights > 0, weights * values, 0.0).sum(axis=1) / weights.sum(axis=1))
+    return np.concatenate(out)
+
+
+def _set_estimate(statistic: SetStatistic, n_examples: int) -> np.ndarray:
+    """Each metric on the full data [K]: every example once, every row once."""
+    return np.asarray(statistic(np.ones((1, n_examples))))[:, 0].mean(axis=0)
+
+
+def _row_weights(rng, n_members: int, pairs, n_draws: int) -> np.ndarray:
+    counts = _member_counts(rng, n_members, n_draws)
+    return counts if pairs is None else _pair_weights(pairs, counts)
+
+
+def multi_bootstrap_sets(
+    statistic: SetStatistic,
+    n_examples: int,
+    *,
+    n_members: int,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    n_draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[Interval]:
+    """An interval for each of a set statistic's K metrics in one ensemble: rows are its
+    ``n_members`` members, or the member ``pairs`` (resampled through the members, as
+    ``multi_bootstrap_pairs``)."""
+    _check(n_draws, level)
+    member_rng, (example_rng,) = _generators(seed, 1)
+    weights = _row_weights(member_rng, n_members, pairs, n_draws)
+    draws = _set_draw_statistics(statistic, weights, n_examples, example_rng)
+    estimate = _set_estimate(statistic, n_examples)
+    return [_interval(estimate[m], draws[:, m], level) for m in range(len(estimate))]
+
+
+def paired_set_difference(
+    statistic_a: SetStatistic,
+    statistic_b: SetStatistic,
+    n_examples_a: int,
+    n_examples_b: int,
+    *,
+    n_members: int,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    n_draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[tuple[Interval, float]]:
+    """For each metric, the interval and p-value of statistic_a - statistic_b between two
+    ensembles, paired by member and with examples drawn independently per ensemble, as
+    ``paired_difference``."""
+    _check(n_draws, level)
+    member_rng, (rng_a, rng_b) = _generators(seed, 2)
+    weights = _row_weights(member_rng, n_members, pairs, n_draws)
+    diffs = _set_draw_statistics(statistic_a, weights, n_examples_a, rng_a) - _set_draw_statistics(
+        statistic_b, weights, n_examples_b, rng_b
+    )
+    estimate = _set_estimate(statistic_a, n_examples_a) - _set_estimate(statistic_b, n_examples_b)
+    return [(_interval(estimate[m], diffs[:, m], level), _p_value(diffs[:, m])) for m in range(len(estimate))]

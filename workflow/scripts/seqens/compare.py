@@ -200,20 +200,21 @@ def compare_embeddings(
     member_embeddings: Sequence[np.ndarray],
     *,
     ks: Sequence[int],
-    spearman_k: int,
+    spearman_ks: Sequence[int],
     definitions: Sequence[str] = ("corrected",),
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame | dict]:
-    """For every member pair: top-k overlap, local Spearman, Procrustes, CKA; plus summaries.
-    Local Spearman is computed under each of ``definitions`` (the paper's is one-directional,
+    """For every member pair: top-k overlap at each of ``ks``, local Spearman at each of
+    ``spearman_ks``, Procrustes, linear and RBF CKA; plus summaries. Local Spearman is
+    computed under each of ``definitions`` (the paper's is one-directional,
     seqens.paper_definitions); the other metrics are the same under both (``definition``
-    "both"). Each member's neighbours are searched once, at the largest k any metric needs."""
+    "both"). Each member's neighbours are searched once, at the largest k, and reused in
+    every pair."""
     labels = ensemble.labels()
     pairs = list(combinations(range(len(member_embeddings)), 2))
-    n_tokens = len(member_embeddings[0])
-    k_search = max([k for k in ks if k < n_tokens] + [spearman_k])
+    k_search = max(k for k in (*ks, *spearman_ks) if k < len(member_embeddings[0]))
     neighbours = [embedding_similarity.cosine_neighbours(E, k_search) for E in member_embeddings]
     per_token: dict[tuple[str, int | None, str], list[np.ndarray]] = {}
     rows = []
@@ -224,19 +225,23 @@ def compare_embeddings(
 
     for i, j in pairs:
         a, b = member_embeddings[i], member_embeddings[j]
-        pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
         found = (neighbours[i], neighbours[j])
+        pair_labels = {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j]}
         for k, values in embedding_similarity.topk_overlap(a, b, ks, neighbours=found).items():
             add(pair_labels, "topk_overlap", k, paper_definitions.BOTH, values)
-        if "corrected" in definitions:
-            spearman = embedding_similarity.local_spearman(a, b, spearman_k, neighbours=found)
-            add(pair_labels, "local_spearman", spearman_k, "corrected", spearman)
-        if "paper" in definitions:
-            spearman = paper_definitions.local_spearman_one_directional(a, b, spearman_k, neighbours=neighbours[i])
-            add(pair_labels, "local_spearman", spearman_k, "paper", spearman)
+        for k in spearman_ks:
+            if "corrected" in definitions:
+                add(pair_labels, "local_spearman", k, "corrected",
+                    embedding_similarity.local_spearman(a, b, k, neighbours=found))
+            if "paper" in definitions:
+                add(pair_labels, "local_spearman", k, "paper",
+                    paper_definitions.local_spearman_one_directional(a, b, k, neighbours=neighbours[i]))
         disparity, mean_cosine = embedding_similarity.procrustes(a, b)
         cka = embedding_similarity.linear_cka(a, b)
-        for metric, value in (("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka)):
+        rbf_cka = embedding_similarity.rbf_cka(a, b)
+        for metric, value in (
+            ("procrustes_disparity", disparity), ("aligned_cosine", mean_cosine), ("linear_cka", cka), ("rbf_cka", rbf_cka)
+        ):
             add(pair_labels, metric, None, paper_definitions.BOTH, np.array([value]))
     summary = []
     arrays = {}
@@ -246,7 +251,7 @@ def compare_embeddings(
         interval = bootstrap.multi_bootstrap_pairs(
             _nan_to_mean(stacked), pairs, len(member_embeddings), n_draws=draws, level=level, seed=seed
         )
-        chance = embedding_similarity.chance_topk_overlap(k, n_tokens) if metric == "topk_overlap" else None
+        chance = embedding_similarity.chance_topk_overlap(k, len(member_embeddings[0])) if metric == "topk_overlap" else None
         summary.append({**_interval_row({**labels, "definition": definition}, metric, interval), "k": k, "chance": chance})
     return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}
 
@@ -328,7 +333,7 @@ PAIR_METRICS = {"js_distance", "argmax_disagreement", "topk_overlap", "local_spe
 
 
 def _is_pair_metric(metric: str) -> bool:
-    return metric.split("@")[0] in PAIR_METRICS or metric in {"procrustes_disparity", "aligned_cosine", "linear_cka"}
+    return metric.split("@")[0] in PAIR_METRICS or metric in {"procrustes_disparity", "aligned_cosine", "linear_cka", "rbf_cka"}
 
 
 def _contrast_pairs(per_example: dict):

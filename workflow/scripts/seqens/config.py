@@ -36,6 +36,10 @@ RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device"
 # Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
 SPLIT_KEYS = ("eval_fraction", "max_characters")
 
+# Contextual embeddings of this many evaluation sequences by default: the paper's (GFMs
+# @277899c src/analyze/__main__.py:88, --samples).
+CONTEXTUAL_SEQUENCES = 256
+
 FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "parquet", "mediawiki"}}
 
 
@@ -241,6 +245,8 @@ class Study:
         # In place, like the schema defaults, so that Snakemake's `config` sees it too.
         if isinstance(self.config["objectives"], list):
             self.config["objectives"] = {name: {} for name in self.config["objectives"]}
+        if isinstance(self.config["extraction"]["spearman_k"], int):
+            self.config["extraction"]["spearman_k"] = [self.config["extraction"]["spearman_k"]]
         self._check_cross_references()
 
     # --- expansion -------------------------------------------------------------------
@@ -461,18 +467,24 @@ class Study:
             c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], cfg["corpora"][c.corpus]["kind"])
             for c in self.conditions
         }
-        # A top-k at or above one condition's vocabulary is skipped there (and logged); one
-        # at or above every condition's is no measurement at all. spearman_k needs every one.
-        smallest, largest = min(vocabularies, key=vocabularies.get), max(vocabularies, key=vocabularies.get)
-        for key, values, condition in (
-            ("top_k", extraction["top_k"], largest),
-            ("spearman_k", [extraction["spearman_k"]], smallest),
-        ):
-            too_large = [k for k in values if k >= vocabularies[condition]]
+        # In place, as the schema defaults: the rules read the number itself.
+        extraction["contextual_sequences"] = extraction["contextual_sequences"] or min(CONTEXTUAL_SEQUENCES, sequences)
+        if extraction["contextual_sequences"] > sequences:
+            raise ConfigError(
+                f"config: extraction.contextual_sequences: {extraction['contextual_sequences']} exceeds the "
+                f"evaluation sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
+            )
+        # Neighbourhoods are measured in every condition, so every k must fit the smallest
+        # vocabulary: its ordinary tokens (the specials are rows too, but never neighbours
+        # worth counting; the paper's grid to 4,000 fits its 4,096-token vocabularies).
+        smallest = min(vocabularies, key=vocabularies.get)
+        ordinary = vocabularies[smallest] - len(SPECIAL_TOKENS)
+        for key in ("top_k", "spearman_k"):
+            too_large = [k for k in extraction[key] if k > ordinary]
             if too_large:
                 raise ConfigError(
-                    f"config: extraction.{key}: {too_large} not below the vocabulary of condition {condition} "
-                    f"({vocabularies[condition]} tokens; a token has V - 1 neighbours)"
+                    f"config: extraction.{key}: {too_large} larger than the ordinary tokens of condition {smallest} "
+                    f"({ordinary}: a vocabulary of {vocabularies[smallest]} less {len(SPECIAL_TOKENS)} special tokens)"
                 )
 
     def _check_definitions(self) -> None:

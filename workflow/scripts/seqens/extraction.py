@@ -56,6 +56,27 @@ def save_fisher(result, table_path, rows_path) -> None:
     with atomic_path(table_path) as tmp:
         result.to_frame().to_csv(tmp, index=False)
 
+@torch.no_grad()
+def contextual_embeddings(
+    objective: Objective, model: torch.nn.Module, eval_positions: EvalPositions, *, n_sequences: int, batch_size: int, device
+) -> np.ndarray:
+    """Every layer's hidden states mean-pooled over each of the first ``n_sequences``
+    evaluation sequences, on the input the objective predicts the evaluation positions from
+    (mlm, randommask: those positions [MASK]ed): [layers + 1, n, H] float32, the embedding
+    layer's output first (seqens.contextual measures them)."""
+    model.eval().to(device)
+    chunks = []
+    for start in progress(range(0, n_sequences, batch_size), desc="contextual embeddings: batches", unit="batch"):
+        stop = min(start + batch_size, n_sequences)
+        ids = torch.from_numpy(eval_positions.input_ids[start:stop]).to(device)
+        where = torch.from_numpy(eval_positions.positions[start:stop]).to(device)
+        states, covered = objective.hidden_states(model, ids, where)
+        weights = covered.unsqueeze(-1).float()
+        # mean_pool of the paper's code (embeddings.py:101-105): the covered tokens' mean.
+        pooled = [(state.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9) for state in states]
+        chunks.append(torch.stack(pooled).cpu().numpy())
+    return np.concatenate(chunks, axis=1)
+
 
 def check_member_tokenizer(member_dir: Path, condition_tokenizer_dir: Path, member: str) -> None:
     """A member must have been trained with its condition's tokenizer."""

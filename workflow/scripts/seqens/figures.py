@@ -31,6 +31,9 @@ FIGURES = {
         ),
         Figure("js_distance", "plot_js_distance", {"js": ("compare_outputs", "js_distance")}, "Model outputs"),
         Figure("embeddings", "plot_embeddings", {"summary": ("compare_embeddings", "summary")}, "Static embeddings"),
+        Figure(
+            "contextual", "plot_contextual", {"summary": ("compare_contextual", "summary")}, "Contextual embeddings"
+        ),
         Figure("fisher", "plot_fisher", {"summary": ("compare_fisher", "summary")}, "Fisher information"),
         Figure("loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training"),
         Figure(

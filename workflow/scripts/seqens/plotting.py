@@ -39,19 +39,15 @@ def _condition_palette(conditions: list[str]) -> dict[str, tuple]:
 
 
 def _errorbars(ax, table: pd.DataFrame, x: str, hue: str, palette: dict, order: list, hue_order: list):
-    """Point estimates with their bootstrap intervals, dodged by hue."""
+    """Point estimates with their bootstrap intervals, dodged by hue. An interval is drawn as
+    it is, also where it does not hold the estimate (a set statistic that resampling biases,
+    such as an effective rank)."""
     width = 0.8 / max(1, len(hue_order))
     for h_index, h in enumerate(hue_order):
         part = table[table[hue] == h].set_index(x).reindex(order)
         xs = np.arange(len(order)) - 0.4 + width * (h_index + 0.5)
-        ax.errorbar(
-            xs,
-            part["estimate"],
-            yerr=[part["estimate"] - part["low"], part["high"] - part["estimate"]],
-            fmt="o",
-            color=palette[h],
-            label=h,
-        )
+        ax.vlines(xs, part["low"], part["high"], color=palette[h])
+        ax.plot(xs, part["estimate"], "o", color=palette[h], label=h)
     ax.set_xticks(np.arange(len(order)), order)
 
 
@@ -146,8 +142,19 @@ def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _against_k(ax, table: pd.DataFrame, palette: dict, variants: list) -> None:
+    """One line with its interval band per condition x variant, over the neighbourhood size k."""
+    for (condition, variant), part in table.groupby(["condition", "variant"], sort=False):
+        part = part.sort_values("k")
+        style = "-" if variant == variants[0] else "--"
+        ax.plot(part["k"], part["estimate"], style, marker="o", color=palette[condition],
+                label=f"{condition} ({variant})")
+        ax.fill_between(part["k"].astype(float), part["low"], part["high"], color=palette[condition], alpha=0.2)
+
+
 def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
-    """Static-embedding stability: top-k overlap vs k, local Spearman, Procrustes, CKA."""
+    """Static-embedding stability: top-k overlap and local Spearman vs k, Procrustes, CKA
+    (linear and RBF)."""
     summary = with_variant(summary)
     variants = list(dict.fromkeys(summary["variant"]))
     conditions = list(dict.fromkeys(summary["condition"]))
@@ -155,12 +162,7 @@ def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
     fig, grid = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 4.6), constrained_layout=True)
     axes = grid.flat
     overlap = summary[summary["metric"] == "topk_overlap"]
-    for (condition, variant), part in overlap.groupby(["condition", "variant"], sort=False):
-        part = part.sort_values("k")
-        style = "-" if variant == variants[0] else "--"
-        axes[0].plot(part["k"], part["estimate"], style, marker="o", color=palette[condition],
-                     label=f"{condition} ({variant})")
-        axes[0].fill_between(part["k"].astype(float), part["low"], part["high"], color=palette[condition], alpha=0.2)
+    _against_k(axes[0], overlap, palette, variants)
     for index, (condition, part) in enumerate(overlap.drop_duplicates(["condition", "k"]).groupby("condition", sort=False)):
         part = part.sort_values("k")
         axes[0].plot(part["k"], part["chance"], ":", color=palette[condition], linewidth=0.8,
@@ -168,12 +170,61 @@ def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
     axes[0].set(xscale="log", xlabel="k (neighbours)", ylabel="Jaccard overlap", title="Top-k neighbour overlap",
                 ylim=(0, 1))
     axes[0].legend(fontsize=5.5)
+    _against_k(axes[1], summary[summary["metric"] == "local_spearman"], palette, variants)
+    axes[1].set(xscale="log", xlabel="k (neighbours)", ylabel="Spearman's rho",
+                title="Local Spearman of neighbour similarities")
     variant_palette = _condition_palette(variants)
-    for ax, metric, title, label in (
-        (axes[1], "local_spearman", "Local Spearman of neighbour similarities", "Spearman's rho"),
-        (axes[2], "procrustes_disparity", "Procrustes disparity", "disparity (0: same up to rotation)"),
-        (axes[3], "linear_cka", "Linear CKA", "CKA (1: same up to rotation, scale)"),
-    ):
+    _errorbars(axes[2], summary[summary["metric"] == "procrustes_disparity"], "condition", "variant",
+               variant_palette, conditions, variants)
+    axes[2].set(title="Procrustes disparity", ylabel="disparity (0: same up to rotation)", xlabel="")
+    kernels = {"linear_cka": "linear", "rbf_cka": "RBF"}
+    cka = summary[summary["metric"].isin(list(kernels))]
+    cka = cka.assign(series=cka["metric"].map(kernels) + " " + cka["variant"])
+    series = list(dict.fromkeys(cka["series"]))
+    _errorbars(axes[3], cka, "condition", "series", _condition_palette(series), conditions, series)
+    axes[3].set(title="CKA, linear and RBF kernels", ylabel="CKA (1: same up to rotation, scale)", xlabel="")
+    axes[3].legend(title="kernel, architecture objective")
+    for ax in axes[2:]:
+        ax.tick_params(axis="x", labelrotation=15)
+    return fig
+
+
+CONTEXTUAL_PANELS = (  # metric, title, y label (seqens.contextual defines each)
+    ("effective_rank", "Effective rank", "effective rank (dimensions)"),
+    ("uniformity", "Uniformity", "log mean exp(-2 d^2) (lower: more uniform)"),
+    ("anisotropy", "Anisotropy", "norm of the mean unit vector"),
+    ("average_cosine", "Average cosine", "cosine similarity"),
+    ("pairwise_distance_sd", "Spread of distances", "sd of pairwise distances"),
+    ("neighbour_alignment", "Neighbour alignment (k = 10)", "shared neighbours (share)"),
+    ("l2_alignment", "L2 alignment (coordinates)", "mean squared distance (unit vectors)"),
+    ("linear_cka", "Linear CKA", "CKA (1: same up to rotation, scale)"),
+)
+
+
+def plot_contextual(summary: pd.DataFrame) -> plt.Figure:
+    """Contextual embeddings (mean-pooled hidden states of the evaluation sequences): the
+    participation ratio at every layer, then the last layer's geometry per member and the
+    agreement between members."""
+    summary = with_variant(summary)
+    variants = list(dict.fromkeys(summary["variant"]))
+    conditions = list(dict.fromkeys(summary["condition"]))
+    palette = _condition_palette(conditions)
+    fig, grid = plt.subplots(3, 3, figsize=(DOUBLE_COLUMN, 6.4), constrained_layout=True)
+    axes = grid.flat
+    ratio = summary[summary["metric"] == "participation_ratio"]
+    for (condition, variant), part in ratio.groupby(["condition", "variant"], sort=False):
+        part = part.sort_values("order")
+        style = "-" if variant == variants[0] else "--"
+        axes[0].plot(part["order"], part["estimate"], style, marker="o", color=palette[condition],
+                     label=f"{condition} ({variant})")
+        axes[0].fill_between(part["order"], part["low"], part["high"], color=palette[condition], alpha=0.2)
+    layers = ratio.drop_duplicates("order").sort_values("order")
+    axes[0].set_xticks(layers["order"], layers["layer"], rotation=45)
+    axes[0].set(title="Participation ratio by layer", ylabel="participation ratio (dimensions)",
+                xlabel="layer (input to output)", ylim=(0, None))
+    axes[0].legend(fontsize=5.5)
+    variant_palette = _condition_palette(variants)
+    for ax, (metric, title, label) in zip(axes[1:], CONTEXTUAL_PANELS):
         _errorbars(ax, summary[summary["metric"] == metric], "condition", "variant", variant_palette,
                    conditions, variants)
         ax.set(title=title, ylabel=label, xlabel="")

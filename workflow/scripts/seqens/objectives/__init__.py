@@ -14,7 +14,7 @@ torch, so that checking a config imports no model code) and an implementation mo
     class Electra(Objective):
         name = "electra"
         ...  # build_model, training_batch, loss, logits_at, sequence_loss, sequence_losses,
-             # save_pretrained, load_pretrained (see base.Objective)
+             # hidden_states, save_pretrained, load_pretrained (see base.Objective)
 
     # here: add ElectraParameters to REGISTRY
 

@@ -78,6 +78,12 @@ class Objective(ABC):
     def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         """``sequence_loss`` of each sequence of a batch [B, L]: a tensor [B]."""
 
+    @abstractmethod
+    def hidden_states(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """Every layer's hidden states [B, L, H], the embedding layer's output first, on the
+        input the objective predicts ``positions`` from, and the tokens they cover [B, L]
+        (bool): what a contextual embedding pools (seqens.contextual)."""
+
     def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
         """Fisher groups: embeddings, layer.i, head (see seqens.architectures)."""
         return self.architecture.layer_groups(model)

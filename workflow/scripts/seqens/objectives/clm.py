@@ -56,6 +56,14 @@ class CausalLM(Objective):
         head = partial(self.architecture.head, model)
         return predicted_token_nll(head, hidden[:, :-1], input_ids[:, 1:], positions[:, 1:])
 
+    def hidden_states(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """On the unmasked sequence (as the predictions are), every token, each state from
+        its left context."""
+        output = self.architecture.backbone(model)(
+            **self.architecture.inputs(input_ids, causal=True), use_cache=False, output_hidden_states=True
+        )
+        return output.hidden_states, torch.ones_like(input_ids, dtype=torch.bool)
+
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
 

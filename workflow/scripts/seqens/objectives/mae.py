@@ -61,8 +61,9 @@ class MaskedAutoencoderModel(nn.Module):
         self.head.predictions.decoder.weight = self.encoder.embeddings.word_embeddings.weight
         self.head.predictions.decoder.bias = self.head.predictions.bias
 
-    def hidden(self, input_ids: Tensor, visible: Tensor, pad_id: int) -> Tensor:
-        """Decoder output [B, L, H] for tokens where ``visible`` is False hidden from the encoder."""
+    def encode(self, input_ids: Tensor, visible: Tensor, pad_id: int, **options):
+        """The encoder on the visible tokens, compacted to the front: (its output, the
+        original position of each compacted slot [B, L], which slots hold a token [B, L])."""
         order = torch.argsort((~visible).to(torch.int8), dim=1, stable=True)  # visible first
         kept = torch.gather(visible, 1, order)
         compact = torch.where(kept, torch.gather(input_ids, 1, order), torch.full_like(input_ids, pad_id))
@@ -71,8 +72,13 @@ class MaskedAutoencoderModel(nn.Module):
         length = input_ids.shape[1]
         dtype = self.encoder.embeddings.word_embeddings.weight.dtype
         additive = torch.where(kept, 0.0, -1e9).to(dtype)[:, None, None, :].expand(-1, 1, length, length)
-        encoded = self.encoder(input_ids=compact, position_ids=order, attention_mask=additive).last_hidden_state
-        projected = self.decoder_embed(encoded)
+        encoded = self.encoder(input_ids=compact, position_ids=order, attention_mask=additive, **options)
+        return encoded, order, kept
+
+    def hidden(self, input_ids: Tensor, visible: Tensor, pad_id: int) -> Tensor:
+        """Decoder output [B, L, H] for tokens where ``visible`` is False hidden from the encoder."""
+        encoded, order, _ = self.encode(input_ids, visible, pad_id)
+        projected = self.decoder_embed(encoded.last_hidden_state)
         index = order.unsqueeze(-1).expand_as(projected)
         scattered = torch.zeros_like(projected).scatter(1, index, projected)
         decoder_input = torch.where(visible.unsqueeze(-1), scattered, self.mask_embedding.to(projected.dtype))
@@ -132,6 +138,12 @@ class MaskedAutoencoder(Objective):
     def sequence_losses(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> Tensor:
         hidden = model.hidden(input_ids, ~positions, self.special.pad)
         return predicted_token_nll(model.head, hidden, input_ids, positions)
+
+    def hidden_states(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """The encoder's (the representation the MAE learns): its states on the tokens left
+        visible when the evaluation positions are hidden, in compacted slots."""
+        encoded, _, kept = model.encode(input_ids, ~positions, self.special.pad, output_hidden_states=True)
+        return encoded.hidden_states, kept
 
     def layer_groups(self, model: nn.Module) -> dict[str, list[str]]:
         """embeddings (encoder input embeddings, tied to the output layer), the encoder's

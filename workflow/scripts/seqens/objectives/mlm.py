@@ -57,6 +57,12 @@ class MaskedLM(Objective):
         hidden = self.architecture.backbone(model)(**self.architecture.inputs(masked)).last_hidden_state
         return predicted_token_nll(partial(self.architecture.head, model), hidden, input_ids, positions)
 
+    def hidden_states(self, model: nn.Module, input_ids: Tensor, positions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """On the sequence with the positions replaced by [MASK], every token."""
+        masked = torch.where(positions, torch.full_like(input_ids, self.special.mask), input_ids)
+        output = self.architecture.backbone(model)(**self.architecture.inputs(masked), output_hidden_states=True)
+        return output.hidden_states, torch.ones_like(input_ids, dtype=torch.bool)
+
     def save_pretrained(self, model: nn.Module, directory: Path) -> None:
         model.save_pretrained(directory)
 
