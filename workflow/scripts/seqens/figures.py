@@ -31,6 +31,12 @@ FIGURES = {
         Figure("js_distance", "plot_js_distance", {"js": ("compare_outputs", "js_distance")}, "Model outputs"),
         Figure("embeddings", "plot_embeddings", {"summary": ("compare_embeddings", "summary")}, "Static embeddings"),
         Figure("fisher", "plot_fisher", {"summary": ("compare_fisher", "summary")}, "Fisher information"),
+        Figure(
+            "probes",
+            "plot_probes",
+            {"summary": ("compare_probes", "summary")},
+            "Probes",
+        ),
         Figure("loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training"),
     )
 }
