@@ -135,7 +135,7 @@ from seqens.probes import check_probe_data  # noqa: E402
 
 # A probe the data cannot support stops the study here, before any job (seqens.probes).
 try:
-    for _probe in config["probes"]:
+    for _probe in STUDY.active_probes:
         check_probe_data(STUDY, _probe, Path(".snakemake") / "seqens" / "probe_checks")
 except InputError as error:
     raise WorkflowError(str(error)) from None

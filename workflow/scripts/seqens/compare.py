@@ -13,7 +13,6 @@ import pandas as pd
 from . import bootstrap, distributions, embedding_similarity
 from .config import Ensemble
 from .errors import InputError
-from .probes import macro_f1
 
 
 def check_members_differ(ensemble: Ensemble, weights: dict[int, dict[str, str]]) -> None:
@@ -341,7 +340,14 @@ def fisher_contrasts(
 
 # --- frozen-feature probes --------------------------------------------------------------------
 
-PROBE_SCORES = ("accuracy", "macro_f1")
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean over classes of F1 (a class never predicted nor present counts 0)."""
+    confusion = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    hits = np.diag(confusion).astype(np.float64)
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * hits / denominator, 0.0)
+    return float(f1.mean())
 
 
 def _f1_statistic(n_classes: int):

@@ -446,8 +446,12 @@ class Study:
             "data_seed": self.config["data_seed"],
         }
 
-    def probes_of(self, condition: Condition) -> list[str]:
-        return [name for name, probe in self.config["probes"].items() if probe["corpus"] == condition.corpus]
+    @property
+    def active_probes(self) -> list[str]:
+        """Probes of a corpus that some condition trains on (the others have no member to
+        probe: a study that extends another, as --configfile does, may keep its probes)."""
+        corpora = {c.corpus for c in self.conditions}
+        return [name for name, probe in self.config["probes"].items() if probe["corpus"] in corpora]
 
     def _check_objectives(self) -> None:
         for name in self.config["objectives"]:

@@ -370,7 +370,8 @@ def fit_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, *, f
     model = make_pipeline(
         StandardScaler(),
         LogisticRegressionCV(
-            Cs=cs, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), max_iter=2000, scoring="accuracy"
+            Cs=cs, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), l1_ratios=(0.0,), max_iter=2000,
+            scoring="accuracy", use_legacy_attributes=False,
         ),
     )
     model.fit(train_x, train_y)
@@ -406,16 +407,6 @@ def token_counts(rows: list[np.ndarray], vocab_size: int) -> np.ndarray:
 def majority_predictions(train_y: np.ndarray, n_test: int) -> np.ndarray:
     """The most frequent training class (the smallest index on ties), for every test example."""
     return np.full(n_test, np.bincount(train_y).argmax(), dtype=np.int64)
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    """Unweighted mean over classes of F1 (a class never predicted nor present counts 0)."""
-    confusion = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    hits = np.diag(confusion).astype(np.float64)
-    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(denominator > 0, 2 * hits / denominator, 0.0)
-    return float(f1.mean())
 
 
 def layer_names(n_states: int) -> list[str]:
