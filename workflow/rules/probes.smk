@@ -14,7 +14,7 @@ rule fetch_probe_source:
         source=lambda wc: config["probes"][wc.probe]["source"],
         lock_file="config/checksums.lock.yaml",
     script:
-        "../scripts/fetch_corpus.py"
+        "../scripts/fetch_probe_source.py"
 
 
 rule probe_examples:

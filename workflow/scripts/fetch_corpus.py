@@ -1,4 +1,4 @@
-"""Fetch one corpus or probe source into resources/ and write its provenance record (see seqens.sources)."""
+"""Fetch one corpus source into resources/ and write its provenance record (see seqens.sources)."""
 
 import json
 from pathlib import Path
@@ -9,13 +9,11 @@ from seqens.sources import fetch_source
 
 
 def main(snakemake):
-    what = "probe" if "probe" in snakemake.wildcards.keys() else "corpus"
     record = fetch_source(
-        snakemake.wildcards[what],
+        snakemake.wildcards.corpus,
         snakemake.params.source,
         Path(snakemake.output.source),
         lock_file=Path(snakemake.params.lock_file),
-        what=what,
     )
     with atomic_path(snakemake.output.record) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")

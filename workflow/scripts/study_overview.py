@@ -12,7 +12,8 @@ def main(snakemake):
     contrasts = pd.concat(
         [pd.read_csv(inputs.outputs), pd.read_csv(inputs.embeddings), pd.read_csv(inputs.fisher)], ignore_index=True
     )
-    page = overview_page(snakemake.params.study, pd.read_csv(inputs.summary), contrasts)
+    probes = pd.read_csv(inputs.probes) if "probes" in inputs.keys() else None
+    page = overview_page(snakemake.params.study, pd.read_csv(inputs.summary), contrasts, probes)
     write_text_atomic(snakemake.output.page, page)
 
 
