@@ -188,7 +188,9 @@ def test_token_counts_leave_out_cls():
         (lambda c: c["probes"]["region"].update(split="all"),
          "config: probes.region.split: 'all' would overlap the training split of corpus 'athal'"),
         (lambda c: c["probes"]["region"].update(examples_per_class=4, test_fraction=0.8),
-         "config: probes.region.examples_per_class: 4 with test_fraction 0.8 leaves fewer than 2 training"),
+         "config: probes.region.examples_per_class: 4 with test_fraction 0.8 leaves fewer than 3 training"),
+        (lambda c: c.update(probing={"folds": 7}),
+         "config: probes.topic.examples_per_class: 9 with test_fraction 0.34 leaves fewer than 7 training"),
     ],
 )
 def test_bad_probe_config_gives_one_line_naming_the_probe(demo_config, mutate, fragment):

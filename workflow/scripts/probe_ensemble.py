@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 
 from seqens.extraction import load_member
 from seqens.probes import Examples, kmer_counts, layer_names, mean_pooled_states, probe_predictions, token_counts, token_rows
@@ -15,7 +16,10 @@ from seqens.tokenization import CLS_ID, SequenceTokenizer
 
 
 def main(snakemake):
+    # The config's thread count for torch and for the BLAS under scikit-learn: the numbers
+    # must not depend on the cores a job is given.
     torch.set_num_threads(snakemake.params.threads)
+    threadpool_limits(snakemake.params.threads)
     params, wildcards = snakemake.params, snakemake.wildcards
     probing = params.probing
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)

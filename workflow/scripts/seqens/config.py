@@ -434,7 +434,7 @@ class Study:
 
     def _check_probes(self) -> None:
         for name, probe in self.config["probes"].items():
-            _check_probe(name, probe, self.config["corpora"])
+            _check_probe(name, probe, self.config["corpora"], self.config["probing"]["folds"])
 
     def probe_slice(self, name: str) -> dict:
         """The part of the config that determines a probe's examples."""
@@ -467,7 +467,7 @@ PROBE_KEYS_BY_KIND = {"text": ("field",), "dna": ("classes", "window")}
 PROBE_KEYS_ONLY_FOR_OTHER_KIND = {"text": ("window",), "dna": ("field", "text_field")}
 
 
-def _check_probe(name: str, probe: dict, corpora: dict) -> None:
+def _check_probe(name: str, probe: dict, corpora: dict, folds: int) -> None:
     key = f"config: probes.{name}"
     if probe["corpus"] not in corpora:
         raise ConfigError(f"{key}.corpus: unknown corpus '{probe['corpus']}' (defined: {sorted(corpora)})")
@@ -485,10 +485,10 @@ def _check_probe(name: str, probe: dict, corpora: dict) -> None:
             f"({corpus['window']} x {corpus['eval_block']} bp: corpora.{probe['corpus']}.window x eval_block)"
         )
     n_test = round(probe["test_fraction"] * probe["examples_per_class"])
-    if probe["examples_per_class"] - n_test < 2 or n_test < 1:
+    if probe["examples_per_class"] - n_test < max(2, folds) or n_test < 1:
         raise ConfigError(
             f"{key}.examples_per_class: {probe['examples_per_class']} with test_fraction {probe['test_fraction']} "
-            "leaves fewer than 2 training or 1 test example per class"
+            f"leaves fewer than {max(2, folds)} training (probing.folds: {folds}) or 1 test example per class"
         )
     corpus_sources = [corpus["source"], *corpus["sources"]]
     if probe["split"] == "all" and (kind == "dna" or probe["source"] in corpus_sources):
