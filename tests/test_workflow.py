@@ -352,7 +352,8 @@ def test_the_demo_probes_end_to_end(small_study):
     training = set((work / "results" / "corpora" / "athal" / "train.txt").read_text().split())
     from seqens.readers import fasta_records
 
-    genome = "".join(next(iter(fasta_records(work / corpus[0]))).chunks()).upper()
+    records = fasta_records(work / corpus[0])  # a streamed record is read while its file is open
+    genome = "".join(next(records).chunks()).upper()
     for example in examples["examples"]:  # no 2,048-bp training window holds a probe window
         start = int(example["origin"].split(":")[1]) // 2048 * 2048
         assert genome[start : start + 2048] not in training
