@@ -19,6 +19,7 @@ include: "workflow/rules/tokenizers.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/probes.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
@@ -30,10 +31,11 @@ rule all:
     default_target: True
     input:
         results_path("tables/corpora.csv"),
-        expand(results_path("figures/{figure}.pdf"), figure=FIGURES),
+        expand(results_path("figures/{figure}.pdf"), figure=STUDY_FIGURES),
         expand(
             results_path("tables/{table}_summary.tex"),
-            table=["outputs", "embeddings", "contextual", "fisher"],
+            table=["outputs", "embeddings", "contextual", "fisher"]
+            + (["probes"] if PROBED_ENSEMBLES else []),
         ),
         OVERVIEW_PAGE,
     localrule: True

@@ -211,9 +211,9 @@ def test_command_line_overrides_get_their_types(demo_config):
 def test_corpus_names_may_hold_underscores_not_hyphens(demo_config):
     config = copy.deepcopy(demo_config)
     config["corpora"]["my_genome"] = config["corpora"].pop("athal")
-    for condition in config["conditions"]:
-        if condition["corpus"] == "athal":
-            condition["corpus"] = "my_genome"
+    for entry in [*config["conditions"], *config["probes"].values()]:
+        if entry["corpus"] == "athal":
+            entry["corpus"] = "my_genome"
     assert "my_genome-bpe" in [c.name for c in Study(config).conditions]
     config["corpora"]["my-genome"] = config["corpora"]["my_genome"]
     with pytest.raises(ConfigError, match="config: corpora: 'my-genome' does not match"):

@@ -44,7 +44,8 @@ def test_torch_rules_use_the_torch_env():
     tokenizers only) in the data env."""
     envs = {name: env for name, env, _ in rules_with_env_and_script()}
     assert envs["data_entropy"] == "data.yaml"
-    torch_rules = ("train_member", "eval_positions", "extract_outputs", "extract_embeddings", "extract_fisher", "extract_paper")
+    torch_rules = ("train_member", "eval_positions", "extract_outputs", "extract_embeddings", "extract_fisher",
+                   "extract_paper", "probe_ensemble")
     assert {envs[name] for name in torch_rules} == {"torch.yaml"}
     assert {name for name, env in envs.items() if env == "torch.yaml"} == set(torch_rules)
 
@@ -54,6 +55,7 @@ MODULE_OF = {
     "torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "safetensors": "safetensors",
     "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "matplotlib": "matplotlib", "seaborn": "seaborn",
     "pyfaidx": "pyfaidx", "pyarrow": "pyarrow", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
+    "scikit-learn": "sklearn",
 }
 
 # Run with `python -c`: the first argument lists the top-level modules to refuse.
@@ -119,7 +121,8 @@ def test_reading_the_workflow_imports_no_model_or_data_library():
     import subprocess
     import sys
 
-    blocked = ["torch", "transformers", "tokenizers", "safetensors", "scipy", "matplotlib", "seaborn", "pyfaidx", "pyarrow"]
+    blocked = ["torch", "transformers", "tokenizers", "safetensors", "scipy", "matplotlib", "seaborn", "pyfaidx", "pyarrow",
+               "sklearn"]
     for configfile in ("config/config.yaml", "config/paper.yaml"):
         result = subprocess.run(
             [sys.executable, "-c", RUN_SNAKEMAKE, ",".join(blocked), "-n", "--forceall", "--quiet", "rules",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from seqens import plotting
-from seqens.compare import compare_embeddings, compare_fisher, compare_outputs
+from seqens.compare import compare_embeddings, compare_fisher, compare_outputs, compare_probe
 from seqens.config import Condition, Ensemble
 from seqens.contextual import compare_contextual
 
@@ -24,7 +24,7 @@ def ensembles():
 def tables():
     rng = np.random.default_rng(0)
     targets = rng.integers(5, VOCAB, 60)
-    outputs, embeddings, contextual, fisher, entropy, logs, fisher_logs = [], [], [], [], [], [], []
+    outputs, embeddings, contextual, fisher, entropy, logs, fisher_logs, probe_tables = [], [], [], [], [], [], [], []
     for ensemble in ensembles():
         probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
         outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
@@ -38,6 +38,12 @@ def tables():
         fisher.append(compare_fisher(ensemble, member_tables, per_sequence, draws=20)["summary"])
         entropy.append(pd.DataFrame({"order": [0, 1, 2], "bits_per_token": [5.0, 4.0, 3.9],
                                      "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
+        truth = rng.integers(0, 3, 30)
+        predictions = [{"probe": "p", "layer": "last", "model": model, "seed": seed, "example": i, "label": y,
+                        "prediction": int(rng.integers(0, 3)), "n_classes": 3}
+                       for model, seeds in (("member", SEEDS), ("random_init", SEEDS), ("majority", [-1]),
+                                            ("kmer4_counts", [-1])) for seed in seeds for i, y in enumerate(truth)]
+        probe_tables.append(compare_probe(ensemble, pd.DataFrame(predictions), draws=20)["summary"])
         for seed in SEEDS:
             logs.append(pd.DataFrame({"step": [10, 20], "train_loss": [3.0, 2.5], "eval_loss": [np.nan, 2.6],
                                       **ensemble.labels(), "seed": seed}))
@@ -55,6 +61,7 @@ def tables():
         "fisher": pd.concat(fisher),
         "logs": pd.concat(logs),
         "fisher_log": pd.concat(fisher_logs),
+        "probes": pd.concat(probe_tables),
     }
 
 
@@ -68,6 +75,7 @@ def figures(tables):
         "fisher": plotting.plot_fisher(tables["fisher"]),
         "loss_curves": plotting.plot_loss_curves(tables["logs"]),
         "fisher_training": plotting.plot_fisher_training(tables["fisher_log"]),
+        "probes": plotting.plot_probes(tables["probes"]),
     }
     yield drawn
     for figure in drawn.values():
@@ -104,3 +112,4 @@ def test_numbers_are_shown_against_their_references(figures):
     during = [ax for ax in figures["fisher_training"].axes if ax.get_visible()]
     assert len(during) == 2 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)
     assert [t.get_text() for t in figures["fisher_training"].legends[0].get_texts()] == ["embeddings", "layer.0", "head"]
+    assert {"kmer4_counts baseline", "untrained members", "majority class"} <= set(labels_of(figures["probes"].axes[0]))

@@ -41,6 +41,18 @@ def test_dry_run_demo_schedules_every_stage():
                  "compare_contextual", "figure_contextual"):
         assert jobs.get(rule), rule
     assert jobs["extract_contextual"] == 3  # one job per ensemble, one file per member
+    # the probes: one examples job per probe, one job per ensemble, one table and a figure
+    assert (jobs["fetch_probe_source"], jobs["probe_examples"], jobs["probe_ensemble"]) == (2, 2, 3)
+    assert jobs["compare_probes"] == jobs["figure_probes"] == 1
+
+
+def test_a_probe_the_data_cannot_support_stops_before_any_job(tmp_path):
+    extra = tmp_path / "probe.yaml"
+    extra.write_text("probes: {topic: {examples_per_class: 12}}\n")  # the held-out split has 9 Mathematics articles
+    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(extra), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule " not in output
+    assert "probe 'topic': class 'Mathematics' has 9 usable examples, fewer than examples_per_class (12)" in output
 
 
 def test_dry_run_paper_config():
@@ -330,6 +342,39 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
     assert type(loaded).__name__ == "ModernBertForMaskedLM"
 
 
+def test_the_demo_probes_end_to_end(small_study):
+    """The demo's probes on every architecture: examples no member trained on, scores with
+    intervals against the baselines, contrasts, the figure and the landing page."""
+    import json
+
+    work = small_study
+    tables = work / "results" / "tables"
+    summary = pd.read_csv(tables / "probes_summary.csv")
+    assert set(summary["architecture"]) == {"bert", "roformer", "modernbert"}
+    assert set(zip(summary["condition"], summary["probe"])) == {("wiki-bpe", "topic"), ("athal-kmer6", "region")}
+    assert set(summary.loc[summary["probe"] == "region", "baseline"]) == {"kmer4_counts"}
+    scores = summary[summary["metric"].isin(["accuracy", "baseline_accuracy", "random_init_accuracy", "probe_agreement"])]
+    assert scores["estimate"].between(0, 1).all() and (scores["low"] <= scores["estimate"]).all()
+    majority = summary[summary["metric"] == "majority_accuracy"].set_index("probe")["estimate"]
+    assert majority["topic"].min() == pytest.approx(1 / 12) and majority["region"].min() == pytest.approx(1 / 5)
+    members = pd.read_csv(tables / "probes_members.csv")
+    assert len(members) == 2 * 3 * 2 * 2  # probes x architectures x seeds x (trained, untrained)
+    contrasts = pd.read_csv(tables / "probes_contrasts.csv")
+    assert set(contrasts["dna_probe"]) == {"region"} and "gain_over_baseline" in set(contrasts["metric"])
+    examples = json.loads((work / "results" / "probes" / "region" / "examples.json").read_text())
+    corpus = [source["path"] for source in json.loads((work / "results" / "corpora" / "athal" / "stats.json").read_text())["inputs"].values()]
+    training = set((work / "results" / "corpora" / "athal" / "train.txt").read_text().split())
+    from seqens.readers import fasta_records
+
+    records = fasta_records(work / corpus[0])  # a streamed record is read while its file is open
+    genome = "".join(next(records).chunks()).upper()
+    for example in examples["examples"]:  # no 2,048-bp training window holds a probe window
+        start = int(example["origin"].split(":")[1]) // 2048 * 2048
+        assert genome[start : start + 2048] not in training
+    assert (work / "results" / "figures" / "probes.pdf").stat().st_size > 1000
+    assert "Frozen features on labelled tasks" in (work / "results" / "report" / "overview.rst").read_text()
+
+
 EDITS = {  # one new value per key of the rerun table in config/README.md
     "study": "renamed",
     "training.log_every": 7,
@@ -338,6 +383,8 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.device": "cpu",
     "training.devices": 2,
     "extraction.definitions": ["corrected"],
+    "probes.region.examples_per_class": 30,
+    "probing.folds": 4,
     "extraction.bootstrap_draws": 120,
     "extraction.confidence_level": 0.9,
     "extraction.top_k": [1, 5],
@@ -368,8 +415,12 @@ def test_an_edit_reruns_what_the_documented_table_says(small_study):
     assert set(table) == set(EDITS)
     base = yaml.safe_load(SMALL_ALL_ARCHITECTURES)
     for key, value in EDITS.items():
-        section, _, name = key.rpartition(".")
-        edit = {section: {**base.get(section, {}), name: value}} if section else {name: value}
+        *sections, name = key.split(".")
+        edit = {name: value}
+        for depth in range(len(sections), 0, -1):  # config files merge deeply: the path suffices
+            edit = {sections[depth - 1]: edit}
+        if len(sections) == 1:
+            edit[sections[0]] = {**base.get(sections[0], {}), name: value}
         (small_study / "edit.yaml").write_text(yaml.safe_dump(edit))
         result = snakemake_cmd("-n", "--configfile", "config/config.yaml", "small.yaml", "edit.yaml", cwd=small_study)
         scheduled = set(jobs_of(result.stdout + result.stderr)) - {"all"}

@@ -4,6 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from seqens.config import ConfigError, Member, Study  # noqa: E402
+from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
 
@@ -60,11 +61,16 @@ def source_filename(source, index):
     return f"{index}-{Path(name.split('?')[0]).name}"
 
 
-def fetched_sources(wildcards):
+def corpus_files(corpus):
+    """The corpus's fetched sources (fetch_corpus's outputs)."""
     return [
-        f"resources/corpora/{wildcards.corpus}/{source_filename(source, i)}"
-        for i, source in enumerate(corpus_sources(wildcards.corpus))
+        f"resources/corpora/{corpus}/{source_filename(source, i)}"
+        for i, source in enumerate(corpus_sources(corpus))
     ]
+
+
+def fetched_sources(wildcards):
+    return corpus_files(wildcards.corpus)
 
 
 def source_of(wildcards):
@@ -104,11 +110,14 @@ def paper_condition_files(pattern):
     return condition_files(pattern) if "paper" in DEFINITIONS else []
 
 
-def local_source(wildcards):
+def local_source_of(source):
     """A local `path:` source is an input of its fetch job: a missing file stops a dry run,
     an edited one reruns what depends on it."""
-    source = source_of(wildcards)
     return [source["path"]] if "path" in source and "package" not in source else []
+
+
+def local_source(wildcards):
+    return local_source_of(source_of(wildcards))
 
 
 def condition_files(pattern):
@@ -157,3 +166,31 @@ def figure_tables(figure):
         argument: getattr(getattr(rules, rule).output, output)
         for argument, (rule, output) in figure.tables.items()
     }
+
+
+# --- probes ---------------------------------------------------------------------------------
+
+from seqens.probes import check_probe_data  # noqa: E402
+
+# A probe the data cannot support stops the study here, before any job (seqens.probes).
+try:
+    for _probe in STUDY.active_probes:
+        check_probe_data(STUDY, _probe, Path(".snakemake") / "seqens" / "probe_checks")
+except InputError as error:
+    raise WorkflowError(str(error)) from None
+
+
+def probes_of_corpus(corpus):
+    return [
+        name for name, probe in config["probes"].items() if probe["corpus"] == corpus
+    ]
+
+
+# Ensembles whose corpus has probes, in the study's order.
+PROBED_ENSEMBLES = [e for e in ENSEMBLES if probes_of_corpus(e.condition.corpus)]
+# The probes figure needs probes; every other figure is drawn for every study.
+STUDY_FIGURES = [name for name in FIGURES if name != "probes" or PROBED_ENSEMBLES]
+
+
+def probe_source_file(wildcards):
+    return f"resources/probes/{wildcards.probe}/{source_filename(config['probes'][wildcards.probe]['source'], 0)}"

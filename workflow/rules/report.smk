@@ -1,7 +1,9 @@
 rule study_overview:
     """The report's landing page: the study's design, what each ensemble learned beyond the
-    unigram, and the paper's findings as DNA-minus-text contrasts."""
+    unigram, the paper's findings as DNA-minus-text contrasts, and the probes against their
+    baselines."""
     input:
+        **({"probes": rules.compare_probes.output.summary} if PROBED_ENSEMBLES else {}),
         summary=rules.compare_outputs.output.summary,
         outputs=rules.compare_outputs.output.contrasts,
         embeddings=rules.compare_embeddings.output.contrasts,

@@ -12,7 +12,8 @@ def main(snakemake):
     inputs = snakemake.input
     tables = [pd.read_csv(inputs.outputs), pd.read_csv(inputs.embeddings), pd.read_csv(inputs.fisher)]
     contrasts = pd.concat([corrected_rows(table) for table in tables], ignore_index=True)
-    page = overview_page(snakemake.params.study, corrected_rows(pd.read_csv(inputs.summary)), contrasts)
+    probes = pd.read_csv(inputs.probes) if "probes" in inputs.keys() else None
+    page = overview_page(snakemake.params.study, corrected_rows(pd.read_csv(inputs.summary)), contrasts, probes)
     write_text_atomic(snakemake.output.page, page)
 
 

@@ -206,6 +206,11 @@ class Ensemble:
     def members(self) -> list[Member]:
         return [Member(self.condition, self.architecture, self.objective, seed) for seed in self.seeds]
 
+    @property
+    def path(self) -> str:
+        """Where the ensemble's own files live (MEMBER_PATH less the seed)."""
+        return MEMBER_PATH.rsplit("/", 1)[0].format(**{**self.members[0].wildcards})
+
     def labels(self) -> dict:
         """The columns that identify the ensemble in every table."""
         return {
@@ -426,6 +431,7 @@ class Study:
         self._check_counts()
         self._check_objectives()
         self._check_definitions()
+        self._check_probes()
 
     def _check_counts(self) -> None:
         """Requests the data cannot meet, refused before any job rather than clipped later."""
@@ -495,6 +501,27 @@ class Study:
                 "report show; list paper beside it"
             )
 
+    def _check_probes(self) -> None:
+        for name, probe in self.config["probes"].items():
+            _check_probe(name, probe, self.config["corpora"], self.config["probing"]["folds"])
+
+    def probe_slice(self, name: str) -> dict:
+        """The part of the config that determines a probe's examples."""
+        probe = self.config["probes"][name]
+        return {
+            "probe": probe,
+            "corpus": self.config["corpora"][probe["corpus"]],
+            "eval_fraction": self.config["preparation"]["eval_fraction"],
+            "data_seed": self.config["data_seed"],
+        }
+
+    @property
+    def active_probes(self) -> list[str]:
+        """Probes of a corpus that some condition trains on (the others have no member to
+        probe: a study that extends another, as --configfile does, may keep its probes)."""
+        corpora = {c.corpus for c in self.conditions}
+        return [name for name, probe in self.config["probes"].items() if probe["corpus"] in corpora]
+
     def _check_objectives(self) -> None:
         for name in self.config["objectives"]:
             for architecture in self.architectures:
@@ -504,6 +531,42 @@ class Study:
                     parameters.check_preset(self.preset())
                 except InputError as error:
                     raise ConfigError(f"config: objectives.{name}: {error}") from None
+
+
+PROBE_KEYS_BY_KIND = {"text": ("field",), "dna": ("classes", "window")}
+PROBE_KEYS_ONLY_FOR_OTHER_KIND = {"text": ("window",), "dna": ("field", "text_field")}
+
+
+def _check_probe(name: str, probe: dict, corpora: dict, folds: int) -> None:
+    key = f"config: probes.{name}"
+    if probe["corpus"] not in corpora:
+        raise ConfigError(f"{key}.corpus: unknown corpus '{probe['corpus']}' (defined: {sorted(corpora)})")
+    corpus = corpora[probe["corpus"]]
+    kind = corpus["kind"]
+    for needed in PROBE_KEYS_BY_KIND[kind]:
+        if needed not in probe:
+            raise ConfigError(f"{key}.{needed}: a probe of {kind} corpus '{probe['corpus']}' needs it")
+    for other in PROBE_KEYS_ONLY_FOR_OTHER_KIND[kind]:
+        if other in probe:
+            raise ConfigError(f"{key}.{other}: applies to probes of {'dna' if kind == 'text' else 'text'} corpora only")
+    if kind == "dna" and probe["window"] > corpus["window"] * corpus["eval_block"]:
+        raise ConfigError(
+            f"{key}.window: {probe['window']} bp exceeds the corpus's held-out regions "
+            f"({corpus['window']} x {corpus['eval_block']} bp: corpora.{probe['corpus']}.window x eval_block)"
+        )
+    n_test = round(probe["test_fraction"] * probe["examples_per_class"])
+    if probe["examples_per_class"] - n_test < max(2, folds) or n_test < 1:
+        raise ConfigError(
+            f"{key}.examples_per_class: {probe['examples_per_class']} with test_fraction {probe['test_fraction']} "
+            f"leaves fewer than {max(2, folds)} training (probing.folds: {folds}) or 1 test example per class"
+        )
+    corpus_sources = [corpus["source"], *corpus["sources"]]
+    if probe["split"] == "all" and (kind == "dna" or probe["source"] in corpus_sources):
+        raise ConfigError(
+            f"{key}.split: 'all' would overlap the training split of corpus '{probe['corpus']}' "
+            f"({'its windows are cut from the corpus genome' if kind == 'dna' else 'its source is a source of the corpus'}); "
+            "use split: heldout"
+        )
 
 
 def vocabulary_bound(tokenizer: dict, kind: str) -> int:

@@ -35,6 +35,12 @@ FIGURES = {
             "contextual", "plot_contextual", {"summary": ("compare_contextual", "summary")}, "Contextual embeddings"
         ),
         Figure("fisher", "plot_fisher", {"summary": ("compare_fisher", "summary")}, "Fisher information"),
+        Figure(
+            "probes",
+            "plot_probes",
+            {"summary": ("compare_probes", "summary")},
+            "Probes",
+        ),
         Figure("loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training"),
         Figure(
             "fisher_training",

@@ -56,10 +56,31 @@ def direction_rows(contrasts: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame) -> str:
+def probe_rows(probes: pd.DataFrame) -> list[list[str]]:
+    """Per ensemble and probe (last layer): the members' accuracy, the count baseline's, and
+    whether the members beat it and their own untrained initialisation."""
+    rows = []
+    last = probes[probes["layer"] == "last"]
+    for (condition, architecture, objective, probe), part in last.groupby(
+        ["condition", "architecture", "objective", "probe"], sort=False
+    ):
+        row = part.set_index("metric")
+
+        def verdict(metric: str) -> str:
+            low, high = row.loc[metric, "low"], row.loc[metric, "high"]
+            return "yes" if low > 0 else ("no, worse" if high < 0 else "unclear (interval holds 0)")
+
+        rows.append([f"{probe} ({condition})", f"{architecture} {objective}", _interval(row.loc["accuracy"]),
+                     f"{row.loc['accuracy', 'baseline']}: {_interval(row.loc['baseline_accuracy'])}",
+                     verdict("gain_over_baseline"), verdict("gain_over_random_init")])
+    return rows
+
+
+def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame, probes: pd.DataFrame | None = None) -> str:
     """RST for the report's landing page. ``study`` describes the design (name, conditions,
     architectures, objectives, seeds, model, steps, tokens per member); ``contrasts`` holds
-    the output, embedding and Fisher contrasts together."""
+    the output, embedding and Fisher contrasts together; ``probes`` is the probe summary
+    (None when the study has no probes)."""
     title = f"Ensemble study '{study['name']}'"
     learned = learned_rows(summary)
     nothing = [row[0] + " (" + row[1] + ")" for row in learned if row[4].startswith("**")]
@@ -82,6 +103,15 @@ def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame) -
     parts += [
         "The paper's findings, DNA minus text", "-" * 36, "",
         _table(["finding", "contrast", "variant", "difference", "holds?"], direction_rows(contrasts)),
-        "The figures and tables (categories on the left) have the details.", "",
     ]
+    if probes is not None:
+        parts += [
+            "Frozen features on labelled tasks", "-" * 33, "",
+            "Test accuracy of a logistic-regression probe on the members' mean-pooled last-layer states, on "
+            "examples no member trained on, against a count baseline without a model (k-mers for DNA, bag of "
+            "tokens for text) and against the same members untrained.", "",
+            _table(["probe", "variant", "accuracy", "count baseline", "beats the baseline?", "beats untrained?"],
+                   probe_rows(probes)),
+        ]
+    parts += ["The figures and tables (categories on the left) have the details.", ""]
     return "\n".join(parts)

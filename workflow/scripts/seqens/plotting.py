@@ -252,6 +252,37 @@ def plot_fisher(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+PROBE_REFERENCES = {  # metric of the summary -> line style of its reference line
+    "baseline_accuracy": {"colors": "0.2", "linestyles": "--"},
+    "random_init_accuracy": {"colors": "0.45", "linestyles": ":"},
+    "majority_accuracy": {"colors": "0.65", "linestyles": "-."},
+}
+
+
+def plot_probes(summary: pd.DataFrame) -> plt.Figure:
+    """Probe accuracy per ensemble (its members' mean, with its interval), one panel per
+    probe and layer; the baselines as reference lines per condition: the count baseline
+    (k-mers or tokens), the same members untrained, and the majority class."""
+    summary = with_variant(summary)
+    summary = summary.assign(ensemble=summary["condition"] + "\n" + summary["variant"])
+    panels = list(dict.fromkeys(zip(summary["probe"], summary["layer"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=_width(len(panels), 2.6), squeeze=False, constrained_layout=True)
+    for ax, (probe, layer) in zip(axes[0], panels):
+        part = summary[(summary["probe"] == probe) & (summary["layer"] == layer)]
+        ensembles = list(dict.fromkeys(part["ensemble"]))
+        scores = part[part["metric"] == "accuracy"]
+        palette = _condition_palette(ensembles)
+        _errorbars(ax, scores.assign(hue=scores["ensemble"]), "ensemble", "hue", palette, ensembles, ensembles)
+        for metric, style in PROBE_REFERENCES.items():
+            references = part[part["metric"] == metric].rename(columns={"estimate": "reference"})
+            label = {"baseline_accuracy": f"{references['baseline'].iloc[0]} baseline" if len(references) else "baseline",
+                     "random_init_accuracy": "untrained members", "majority_accuracy": "majority class"}[metric]
+            _references(ax, references.assign(condition=references["ensemble"]), ensembles, "reference", style, label)
+        ax.set(title=f"probe {probe} ({layer} layer)", ylabel="test accuracy", xlabel="ensemble", ylim=(0, 1))
+        ax.legend(loc="best")
+    return fig
+
+
 def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     """Training and held-out loss of every member, one panel per condition x variant."""
     logs = with_variant(logs)

@@ -154,6 +154,40 @@ def _window_batches(record, window: int, batch_windows: int):
         yield first_window, pending[:whole]
 
 
+def _window_routes(
+    n_counts: np.ndarray, record: str, first_window: int,
+    *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: kept (few enough N) and drawn for eval (its block's seeded draw)."""
+    keep = n_counts <= max_n_fraction * window
+    blocks = (first_window + np.arange(len(n_counts))) // eval_block
+    unique_blocks, block_of = np.unique(blocks, return_inverse=True)
+    return keep, _block_splits(seed, record, unique_blocks, eval_fraction)[block_of]
+
+
+def clean_dna(raw: bytes, softmask: str) -> bytes:
+    """A record's bases as the corpus keeps them: IUPAC codes to N, soft-masked bases per
+    ``softmask``; 0 marks a byte that is no nucleotide code."""
+    return raw.translate(_dna_table(softmask))
+
+
+def training_bases(
+    clean: bytes, record: str, *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int
+) -> np.ndarray:
+    """True at every base of ``record`` that lies in a window of the train split, as
+    ``prepare_dna`` routes them (before any max_characters cap, which only removes training
+    windows: the mask may claim more than was written, never less)."""
+    whole = len(clean) // window * window
+    windows = np.frombuffer(clean[:whole], dtype=np.uint8).reshape(-1, window)
+    keep, is_eval = _window_routes(
+        np.count_nonzero(windows == _N, axis=1), record, 0, window=window, max_n_fraction=max_n_fraction,
+        eval_block=eval_block, eval_fraction=eval_fraction, seed=seed,
+    )
+    mask = np.zeros(len(clean), dtype=bool)
+    mask[:whole] = np.repeat(keep & ~is_eval, window)
+    return mask
+
+
 def _process_windows(
     raw: bytes, table: bytes, record: str, first_window: int, source: Path, stats: PreparationStats, handles,
     *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int,
@@ -164,12 +198,11 @@ def _process_windows(
         bad = raw[int(np.flatnonzero(clean.reshape(-1) == 0)[0])]
         raise InputError(f"{source}: record '{record}' has a character that is not a nucleotide code: {chr(bad)!r}")
     n_counts = np.count_nonzero(clean == _N, axis=1)
-    keep = n_counts <= max_n_fraction * window
+    keep, is_eval = _window_routes(
+        n_counts, record, first_window, window=window, max_n_fraction=max_n_fraction,
+        eval_block=eval_block, eval_fraction=eval_fraction, seed=seed,
+    )
     stats.dropped_items += int((~keep).sum())
-    indices = first_window + np.arange(clean.shape[0])
-    blocks = indices // eval_block
-    unique_blocks, block_of = np.unique(blocks, return_inverse=True)
-    is_eval = _block_splits(seed, record, unique_blocks, eval_fraction)[block_of]
     softmasked = np.count_nonzero(np.frombuffer(raw.translate(_SOFTMASKED), np.uint8).reshape(-1, window), axis=1)
     ambiguous_counts = np.count_nonzero(np.frombuffer(raw.translate(_AMBIGUOUS), np.uint8).reshape(-1, window), axis=1)
     lines = np.empty((clean.shape[0], window + 1), dtype=np.uint8)
@@ -189,6 +222,18 @@ def _process_windows(
     return int(keep.sum()) * window
 
 
+def normalise_text(document: str) -> str:
+    """A document as the text splits hold it: whitespace runs collapsed to single spaces."""
+    return " ".join(document.split())
+
+
+def text_split_drawer(eval_fraction: float, seed: int):
+    """The split of each successive non-empty document: one seeded draw per document, in
+    corpus order (``prepare_text``, and the probes that replay it, call it the same way)."""
+    rng = np.random.default_rng(seed)
+    return lambda: "eval" if rng.random() < eval_fraction else "train"
+
+
 def prepare_text(
     corpus: str,
     sources: Iterable[Path],
@@ -201,17 +246,17 @@ def prepare_text(
     max_characters: int | None = None,
 ) -> PreparationStats:
     stats = PreparationStats(corpus, "text")
-    rng = np.random.default_rng(seed)
+    draw_split = text_split_drawer(eval_fraction, seed)
     total = 0
     with _split_writers(out_dir) as handles:
         for source in sources:
             stats.records += 1
             for document in progress(documents(source, fmt, field), desc=f"{corpus}: {source.name}", unit="doc"):
-                text = " ".join(document.split())
+                text = normalise_text(document)
                 if not text:
                     stats.dropped_items += 1
                     continue
-                split = "eval" if rng.random() < eval_fraction else "train"
+                split = draw_split()
                 handles[split].write(text.encode("utf-8") + b"\n")
                 split_stats = stats.splits[split]
                 split_stats.items += 1

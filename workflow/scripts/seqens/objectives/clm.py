@@ -25,6 +25,7 @@ from .base import Objective, masked_token_nll, predicted_token_nll
 class CausalLM(Objective):
     name = "clm"
     auto_class = "AutoModelForCausalLM"  # what loads a saved member
+    causal = True
 
     def build_model(self, preset: dict) -> nn.Module:
         return self.architecture.causal_lm(self.architecture.config(preset, self.special, causal=True))

@@ -165,6 +165,10 @@ class MaskedAutoencoder(Objective):
                 groups["head"].append(name)
         return groups
 
+    def layer_states(self, model: nn.Module, input_ids: Tensor) -> tuple[Tensor, ...]:
+        # The encoder with every token visible: the decoder only reconstructs hidden ones.
+        return model.encoder(input_ids=input_ids, output_hidden_states=True).hidden_states
+
     def input_embeddings(self, model: nn.Module) -> Tensor:
         return model.encoder.embeddings.word_embeddings.weight
 

@@ -1,0 +1,28 @@
+"""Compare the ensembles' frozen-feature probe scores (see seqens.compare.compare_probe)."""
+
+import pandas as pd
+
+from seqens.compare import compare_probe, probe_contrasts
+from seqens.config import Ensemble, file_of
+from seqens.runner import log, run_script
+from seqens.tables import write_table
+
+
+def main(snakemake):
+    extraction = snakemake.params.extraction
+    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    results = {}
+    for spec in snakemake.params.ensembles:
+        ensemble = Ensemble.from_spec(spec)
+        predictions = pd.read_csv(file_of(snakemake.input.predictions, ensemble))
+        results[ensemble] = compare_probe(ensemble, predictions, **options)
+        summary = results[ensemble]["summary"]
+        log.info("%s:\n%s", ensemble.name, summary[summary["layer"] == "last"][["probe", "metric", "estimate", "low", "high"]])
+    output = snakemake.output
+    write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
+    summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)
+    write_table(summary, output.summary, latex=output.latex)
+    write_table(probe_contrasts(results, **options), output.contrasts)
+
+
+run_script(snakemake, main)

@@ -1,0 +1,472 @@
+"""Frozen-feature probes: labelled examples a member never trained on, their mean-pooled
+hidden states, a cross-validated logistic regression on them, and the baselines that need
+no model.
+
+Examples (``build_examples``):
+- text: documents of a labelled JSON file (a label field beside the corpus's text field),
+  whole, later truncated to the sequence length;
+- DNA: windows of ``window`` bp, labelled by the class of their centre base, one class per
+  base with the first of the probe's classes that applies: ``repeat`` (soft-masked), a
+  GFF/GTF feature type (e.g. CDS, tRNA), ``UTR`` (in an exon of an mRNA, in no CDS),
+  ``intron`` (in an mRNA, in no exon), ``intergenic`` (in no gene or pseudogene).
+
+The split (``split: heldout``) keeps only documents of the corpus's eval split whose text is
+in no training document, and only windows in no training window, replaying
+``seqens.prepare``'s seeded routing; ``split: all`` takes every example and is refused when
+one overlaps the training split (``check_disjoint``). Candidate windows tile the genome
+without overlap, so no two examples share a base. Per class, ``examples_per_class`` are
+drawn (seeded by the data seed); ``test_fraction`` of each class is the probe's test split.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .prepare import clean_dna, normalise_text, text_split_drawer, training_bases
+from .readers import _select, documents, fasta_records
+
+DERIVED_CLASSES = ("repeat", "UTR", "intron", "intergenic")
+GENE_TYPES = ("gene", "pseudogene")
+
+
+class ProbeError(InputError):
+    """A probe the data cannot support; the message names the probe."""
+
+
+@dataclass
+class Examples:
+    """A probe's examples: texts (documents or DNA windows), integer labels into ``classes``,
+    the test split, and where each came from (document index or record:start)."""
+
+    texts: list[str]
+    labels: np.ndarray
+    classes: list[str]
+    is_test: np.ndarray
+    origins: list[str]
+
+    def to_json(self) -> dict:
+        return {
+            "classes": self.classes,
+            "examples": [
+                {"text": t, "label": int(y), "test": bool(s), "origin": o}
+                for t, y, s, o in zip(self.texts, self.labels, self.is_test, self.origins)
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, record: dict) -> "Examples":
+        rows = record["examples"]
+        return cls(
+            [r["text"] for r in rows],
+            np.array([r["label"] for r in rows], dtype=np.int64),
+            list(record["classes"]),
+            np.array([r["test"] for r in rows], dtype=bool),
+            [r["origin"] for r in rows],
+        )
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def labelled_documents(path: str | Path, text_field: str, label_field: str, probe: str) -> list[tuple[str, str]]:
+    """(text, label) of every item of a JSON file that has both; the two fields are siblings
+    (``*.extract`` and ``*.topic``)."""
+    text_parts, label_parts = text_field.split("."), label_field.split(".")
+    if text_parts[:-1] != label_parts[:-1]:
+        raise ProbeError(f"probe '{probe}': the label field '{label_field}' is no sibling of the text field '{text_field}'")
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ProbeError(f"probe '{probe}': {path} is not valid JSON ({error})") from None
+    pairs = []
+    for item in _select(data, text_parts[:-1]):
+        if isinstance(item, dict) and isinstance(item.get(text_parts[-1]), str):
+            label = item.get(label_parts[-1])
+            if isinstance(label, (str, int)) and not isinstance(label, bool):
+                pairs.append((normalise_text(item[text_parts[-1]]), str(label)))
+    if not pairs:
+        raise ProbeError(f"probe '{probe}': the label field '{label_field}' matches nothing in {path}")
+    return [(text, label) for text, label in pairs if text]
+
+
+def text_training_documents(corpus_sources: list[Path], corpus: dict, eval_fraction: float, seed: int):
+    """(training texts, eval texts) of a text corpus, as ``prepare_text`` routes them."""
+    draw_split = text_split_drawer(eval_fraction, seed)
+    splits = {"train": set(), "eval": set()}
+    for source in corpus_sources:
+        for document in documents(source, corpus["format"], corpus.get("field")):
+            text = normalise_text(document)
+            if text:
+                splits[draw_split()].add(text)
+    return splits["train"], splits["eval"]
+
+
+def text_candidates(
+    labelled: list[tuple[str, str]], training: set[str], heldout: set[str] | None
+) -> tuple[list[str], list[str], list[str]]:
+    """Texts, labels and origins (index in the labelled file) of the candidate documents:
+    with ``heldout``, only held-out documents that are no training document (a document
+    duplicated across the splits is training data)."""
+    texts, labels, origins = [], [], []
+    for index, (text, label) in enumerate(labelled):
+        if heldout is not None and (text not in heldout or text in training):
+            continue
+        texts.append(text)
+        labels.append(label)
+        origins.append(f"document:{index}")
+    return texts, labels, origins
+
+
+# --- DNA --------------------------------------------------------------------------------------
+
+
+def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarray]]:
+    """GFF3/GTF features: seqid -> type -> [n, 2] half-open 0-based intervals, merged."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(
+            path, sep="\t", comment="#", header=None, usecols=[0, 2, 3, 4], names=["seqid", "type", "start", "end"],
+            dtype={"seqid": str, "type": str, "start": np.int64, "end": np.int64},
+        )
+    except (ValueError, pd.errors.ParserError) as error:
+        raise ProbeError(f"probe '{probe}': {path} is not a GFF/GTF file ({error})") from None
+    features: dict[str, dict[str, np.ndarray]] = {}
+    for (seqid, kind), rows in table.groupby(["seqid", "type"], sort=False):
+        intervals = np.column_stack([rows["start"].to_numpy() - 1, rows["end"].to_numpy()])
+        features.setdefault(seqid, {})[kind] = merge_intervals(intervals)
+    if not features:
+        raise ProbeError(f"probe '{probe}': {path} has no features")
+    return features
+
+
+def merge_intervals(intervals: np.ndarray) -> np.ndarray:
+    """Sorted, non-overlapping half-open intervals covering the same bases."""
+    if not len(intervals):
+        return np.zeros((0, 2), dtype=np.int64)
+    intervals = intervals[np.argsort(intervals[:, 0], kind="stable")]
+    ends = np.maximum.accumulate(intervals[:, 1])
+    starts_new = np.concatenate([[True], intervals[1:, 0] > ends[:-1]])
+    group = np.cumsum(starts_new) - 1
+    merged_starts = intervals[starts_new, 0]
+    merged_ends = np.zeros(len(merged_starts), dtype=np.int64)
+    np.maximum.at(merged_ends, group, ends)
+    return np.column_stack([merged_starts, merged_ends])
+
+
+def inside(positions: np.ndarray, intervals: np.ndarray | None) -> np.ndarray:
+    """Whether each position lies in one of the merged intervals."""
+    if intervals is None or not len(intervals):
+        return np.zeros(len(positions), dtype=bool)
+    index = np.searchsorted(intervals[:, 0], positions, side="right") - 1
+    return (index >= 0) & (positions < intervals[np.maximum(index, 0), 1])
+
+
+def base_classes(
+    positions: np.ndarray, features: dict[str, np.ndarray], softmasked: np.ndarray, classes: list[str]
+) -> np.ndarray:
+    """The class index of each position (first of ``classes`` that applies; -1 for none)."""
+    def where(name: str) -> np.ndarray:
+        return inside(positions, features.get(name))
+
+    tests = {
+        "repeat": lambda: softmasked[positions],
+        "UTR": lambda: where("mRNA") & where("exon") & ~where("CDS"),
+        "intron": lambda: where("mRNA") & ~where("exon"),
+        "intergenic": lambda: ~np.any([where(kind) for kind in GENE_TYPES], axis=0),
+    }
+    labels = np.full(len(positions), -1, dtype=np.int64)
+    for index, name in enumerate(classes):
+        hit = tests[name]() if name in tests else where(name)
+        labels[(labels < 0) & hit] = index
+    return labels
+
+
+def dna_candidates(
+    fasta_paths: list[Path], features: dict[str, dict[str, np.ndarray]], classes: list[str], *, window: int,
+    corpus: dict, eval_fraction: float, seed: int, heldout: bool, probe: str,
+):
+    """Windows tiling each annotated record (texts, class indices, origins, overlaps
+    training), kept where the centre base has a class and, with ``heldout``, where no base
+    lies in a training window."""
+    texts, labels, origins, overlaps = [], [], [], []
+    records_seen = []
+    for path in fasta_paths:
+        for record in fasta_records(path):
+            raw = b"".join(c.encode("latin-1") if isinstance(c, str) else c for c in record.chunks())
+            records_seen.append(record.name)
+            if record.name not in features:
+                continue
+            clean = clean_dna(raw, corpus["softmask"])
+            training = training_bases(
+                clean, record.name, window=corpus["window"], max_n_fraction=corpus["max_n_fraction"],
+                eval_block=corpus["eval_block"], eval_fraction=eval_fraction, seed=seed,
+            )
+            starts = np.arange(0, len(clean) - window + 1, window)
+            centres = starts + window // 2
+            softmasked = np.frombuffer(raw, dtype=np.uint8) >= ord("a")
+            label = base_classes(centres, features[record.name], softmasked, classes)
+            in_training = _window_any(training, starts, window)
+            chosen = label >= 0
+            if heldout:
+                chosen &= ~in_training
+            for start in starts[chosen]:
+                texts.append(clean[start : start + window].decode("ascii"))
+                origins.append(f"{record.name}:{start}")
+            labels.extend(label[chosen].tolist())
+            overlaps.extend(in_training[chosen].tolist())
+    if not set(features) & set(records_seen):
+        raise ProbeError(
+            f"probe '{probe}': no sequence of the annotation ({sorted(features)[:3]}) is a record of the corpus "
+            f"({records_seen[:3]})"
+        )
+    return texts, labels, origins, np.array(overlaps, dtype=bool)
+
+
+def _window_any(mask: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """Whether any base of each window [start, start + window) is set in ``mask``."""
+    cumulative = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    return cumulative[starts + window] - cumulative[starts] > 0
+
+
+def check_classes(features: dict[str, dict[str, np.ndarray]], classes: list[str], probe: str) -> None:
+    """A class that is neither derived nor a feature type of the annotation matches nothing."""
+    types = set().union(*(kinds.keys() for kinds in features.values()))
+    needed = {"UTR": ("mRNA", "exon", "CDS"), "intron": ("mRNA", "exon")}
+    for name in classes:
+        missing = [t for t in needed.get(name, () if name in DERIVED_CLASSES else (name,)) if t not in types]
+        if missing:
+            raise ProbeError(
+                f"probe '{probe}': class '{name}' needs feature type(s) {missing}, which the annotation lacks "
+                f"(it has: {', '.join(sorted(types)[:12])})"
+            )
+
+
+# --- selection and disjointness ----------------------------------------------------------------
+
+
+def check_disjoint(overlaps: np.ndarray, origins: list[str], probe: str, corpus: str) -> None:
+    """Refuse examples that overlap the corpus's training split (``overlaps`` per example)."""
+    overlapping = np.flatnonzero(overlaps)
+    if len(overlapping):
+        raise ProbeError(
+            f"probe '{probe}': {len(overlapping)} of its {len(origins)} examples overlap the training split of "
+            f"corpus '{corpus}' (first: {origins[overlapping[0]]}); use split: heldout"
+        )
+
+
+def select_examples(
+    texts: list[str], labels: list, origins: list[str], *, classes: list[str] | None, per_class: int,
+    test_fraction: float, seed: int, probe: str,
+) -> Examples:
+    """``per_class`` examples of each class, drawn with the seed; ``test_fraction`` of each
+    class (at least one, and at least one left to train on) is the test split."""
+    labels = np.asarray(labels, dtype=object)
+    found = sorted(set(labels.tolist()), key=str)
+    if classes is None:
+        classes = found
+    rng = np.random.default_rng(seed)
+    chosen, is_test = [], []
+    n_test = min(per_class - 1, max(1, round(test_fraction * per_class)))
+    for name in classes:
+        members = np.flatnonzero(labels == name)
+        if len(members) < per_class:
+            raise ProbeError(
+                f"probe '{probe}': class '{name}' has {len(members)} usable examples, fewer than examples_per_class "
+                f"({per_class})"
+            )
+        drawn = np.sort(rng.choice(members, size=per_class, replace=False))
+        test = np.zeros(per_class, dtype=bool)
+        test[rng.choice(per_class, size=n_test, replace=False)] = True
+        chosen.extend(drawn.tolist())
+        is_test.extend(test.tolist())
+    index = {name: i for i, name in enumerate(classes)}
+    return Examples(
+        [texts[i] for i in chosen],
+        np.array([index[labels[i]] for i in chosen], dtype=np.int64),
+        [str(c) for c in classes],
+        np.array(is_test, dtype=bool),
+        [origins[i] for i in chosen],
+    )
+
+
+def build_examples(
+    name: str, probe: dict, corpus: dict, *, probe_file: Path, corpus_files: list[Path], eval_fraction: float, seed: int
+) -> Examples:
+    """A probe's examples from its labelled file and its corpus's source files (see module doc)."""
+    heldout = probe["split"] == "heldout"
+    common = dict(per_class=probe["examples_per_class"], test_fraction=probe["test_fraction"], seed=seed, probe=name)
+    if corpus["kind"] == "text":
+        labelled = labelled_documents(probe_file, probe.get("text_field") or corpus["field"], probe["field"], name)
+        training, held_out = text_training_documents(corpus_files, corpus, eval_fraction, seed)
+        if probe.get("classes"):
+            missing = sorted(set(probe["classes"]) - {label for _, label in labelled})
+            if missing:
+                raise ProbeError(f"probe '{name}': label(s) {missing} of classes occur nowhere in field '{probe['field']}'")
+        texts, labels, origins = text_candidates(labelled, training, held_out if heldout else None)
+        examples = select_examples(texts, labels, origins, classes=probe.get("classes"), **common)
+        check_disjoint(np.array([t in training for t in examples.texts], dtype=bool), examples.origins, name, probe["corpus"])
+        return examples
+    features = read_features(probe_file, name)
+    check_classes(features, probe["classes"], name)
+    texts, labels, origins, overlaps = dna_candidates(
+        corpus_files, features, probe["classes"], window=probe["window"], corpus=corpus,
+        eval_fraction=eval_fraction, seed=seed, heldout=heldout, probe=name,
+    )
+    class_names = list(probe["classes"])
+    examples = select_examples(
+        texts, [class_names[i] for i in labels], origins, classes=class_names, **common
+    )
+    origin_index = {origin: i for i, origin in enumerate(origins)}
+    check_disjoint(overlaps[[origin_index[o] for o in examples.origins]], examples.origins, name, probe["corpus"])
+    return examples
+
+
+# --- features, probe and baselines -----------------------------------------------------------
+
+
+def token_rows(tokenizer, texts: list[str], length: int, cls_id: int) -> list[np.ndarray]:
+    """Each example as the model reads a packed row: [CLS] and at most length - 1 tokens."""
+    return [np.array([cls_id, *ids[: length - 1]], dtype=np.int64) for ids in tokenizer.encode_texts(texts)]
+
+
+def mean_pooled_states(objective, model, rows: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    """[layers + 1, examples, hidden]: each layer's hidden states (the embeddings' output
+    first) averaged over an example's tokens. Rows of equal length are batched (no padding)."""
+    import torch
+
+    pooled: list = [None] * len(rows)
+    by_length: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_length.setdefault(len(row), []).append(i)
+    model.eval()
+    with torch.inference_mode():
+        for indices in by_length.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                ids = torch.from_numpy(np.stack([rows[i] for i in chunk]))
+                states = torch.stack(objective.layer_states(model, ids)).float().mean(dim=2)  # [L+1, B, H]
+                for j, i in enumerate(chunk):
+                    pooled[i] = states[:, j].numpy()
+    return np.stack(pooled, axis=1)
+
+
+def fit_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, *, folds: int, cs: int, seed: int):
+    """Predictions on the test split of a standardised L2 logistic regression whose inverse
+    regularisation C is chosen by stratified cross-validation on the training split only."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        StandardScaler(),
+        LogisticRegressionCV(
+            Cs=cs, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), l1_ratios=(0.0,), max_iter=2000,
+            scoring="accuracy", use_legacy_attributes=False,
+        ),
+    )
+    model.fit(train_x, train_y)
+    return model.predict(test_x)
+
+
+def kmer_counts(texts: list[str], k: int) -> np.ndarray:
+    """Overlapping k-mer frequencies of DNA sequences (k-mers with N skipped): [n, 4^k]."""
+    code = np.full(256, -1, dtype=np.int64)
+    for value, base in enumerate(b"ACGT"):
+        code[base] = value
+    out = np.zeros((len(texts), 4**k), dtype=np.float64)
+    powers = 4 ** np.arange(k - 1, -1, -1)
+    for row, text in enumerate(texts):
+        digits = code[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        if len(digits) < k:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(digits, k)
+        valid = (windows >= 0).all(axis=1)
+        np.add.at(out[row], windows[valid] @ powers, 1.0)
+        out[row] /= max(1, valid.sum())
+    return out
+
+
+def token_counts(rows: list[np.ndarray], vocab_size: int) -> np.ndarray:
+    """Bag of tokens: each row's token frequencies (the [CLS] it starts with left out)."""
+    out = np.zeros((len(rows), vocab_size), dtype=np.float64)
+    for i, row in enumerate(rows):
+        out[i] = np.bincount(row[1:], minlength=vocab_size) / max(1, len(row) - 1)
+    return out
+
+
+def majority_predictions(train_y: np.ndarray, n_test: int) -> np.ndarray:
+    """The most frequent training class (the smallest index on ties), for every test example."""
+    return np.full(n_test, np.bincount(train_y).argmax(), dtype=np.int64)
+
+
+def layer_names(n_states: int) -> list[str]:
+    """Names of the hidden states: the embeddings' output, layer.1.., the last layer as 'last'."""
+    return ["embeddings", *[f"layer.{i}" for i in range(1, n_states - 1)], "last"]
+
+
+def probe_predictions(
+    examples: Examples, features: dict[str, np.ndarray], *, baseline: str, baseline_features: np.ndarray,
+    layers: list[str], folds: int, cs: int, seed: int,
+) -> list[dict]:
+    """Test-split predictions, as rows, of the probe on each model's features at each layer
+    (``features``: model name -> [states, examples, hidden], keyed "member:seed" or
+    "random_init:seed"), of the majority class and of the count baseline."""
+    train, test = ~examples.is_test, examples.is_test
+    y_train, y_test = examples.labels[train], examples.labels[test]
+    test_index = np.flatnonzero(test)
+    rows = []
+
+    def add(model: str, seed_: int, layer: str, predictions: np.ndarray) -> None:
+        rows.extend(
+            {"layer": layer, "model": model, "seed": seed_, "example": int(i), "label": int(y), "prediction": int(p),
+             "n_classes": len(examples.classes)}
+            for i, y, p in zip(test_index, y_test, predictions)
+        )
+
+    majority = majority_predictions(y_train, len(y_test))
+    counts = fit_probe(baseline_features[train], y_train, baseline_features[test], folds=folds, cs=cs, seed=seed)
+    for layer in layers:  # the baselines beside every layer, so that each layer's table is whole
+        add("majority", -1, layer, majority)
+        add(baseline, -1, layer, counts)
+        for key, states in features.items():
+            model, seed_ = key.split(":")
+            x = states[layer_names(len(states)).index(layer)]
+            add(model, int(seed_), layer, fit_probe(x[train], y_train, x[test], folds=folds, cs=cs, seed=seed))
+    return rows
+
+
+def check_probe_data(study, name: str, cache_dir: Path | None = None) -> None:
+    """Build a probe's examples from the local files its sources name, before any job, so
+    that a probe the data cannot support stops the study with one line. Sources that are
+    URLs are checked by the probe_examples job instead. A check that passed is remembered
+    in ``cache_dir`` (keyed by the probe's config and its files' sizes and times)."""
+    import hashlib
+
+    from .sources import local_file
+
+    spec = study.probe_slice(name)
+    probe, corpus = spec["probe"], spec["corpus"]
+    probe_file = local_file(name, probe["source"], "probe")
+    corpus_files = [local_file(probe["corpus"], source, "corpus") for source in [corpus["source"], *corpus["sources"]]]
+    if probe_file is None or None in corpus_files:
+        return
+    stamps = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in [probe_file, *corpus_files]]
+    key = hashlib.sha256(json.dumps([spec, stamps], sort_keys=True, default=str).encode()).hexdigest()
+    mark = cache_dir / f"{name}-{key[:16]}.ok" if cache_dir else None
+    if mark is not None and mark.exists():
+        return
+    build_examples(name, probe, corpus, probe_file=probe_file, corpus_files=corpus_files,
+                   eval_fraction=spec["eval_fraction"], seed=spec["data_seed"])
+    if mark is not None:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
