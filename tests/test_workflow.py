@@ -56,9 +56,14 @@ def test_a_probe_the_data_cannot_support_stops_before_any_job(tmp_path):
 
 
 def test_dry_run_paper_config():
-    result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/paper.yaml")
-    jobs = jobs_of(result.stdout + result.stderr)
-    assert jobs["fetch_corpus"] == 41 + 5 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
+    """The paper's study: 15 members, each trained on the paper's 5.12 B tokens (the dry run
+    says so in every training job's message)."""
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/paper.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_corpus"] == 41 + 7 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
+    budget = "104,167 steps x 96 sequences x 512 tokens = 5,120,016,384 tokens (5.12 B), 5.00 epochs of 2,000,000"
+    assert output.count(budget) == 15
 
 
 def planned_files(*options) -> set[str]:
