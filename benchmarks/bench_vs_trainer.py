@@ -1,7 +1,8 @@
 """Training speed against the paper's recipe, side by side in one process.
 
-    python benchmarks/bench_vs_trainer.py                      # `small`, 16 x 128, fp32 and bf16
-    python benchmarks/bench_vs_trainer.py --precisions fp32 --rounds 5 --steps 12
+    python benchmarks/bench_vs_trainer.py       # `small`, 16 x 128: paper fp32 vs seqens fp32 and bf16
+    python benchmarks/bench_vs_trainer.py --precisions fp32 --rounds 5 --steps 12 --threads 1
+    python benchmarks/bench_vs_trainer.py --paper-precisions fp32 bf16   # also the Trainer in bf16
 
 The paper's recipe (lbcb-sci/GFMs, src/train/train.py) is Hugging Face's ``Trainer`` with
 ``DataCollatorForLanguageModeling`` (15% of tokens, 80/10/10), AdamW, warmup-cosine schedule,
@@ -10,7 +11,9 @@ gradient clipping at 0.5, fp32, and the MLM head on every position. The contende
 the predicted positions only) with the paper's learning rate, schedule and clipping. Both
 train the same model (same preset, architecture config and initialisation seed) on the same
 packed sequences (no padding), batch size and sequence length; the paper's data loader runs
-in the training process here (``dataloader_num_workers=0``), its default on one device.
+in the training process here (``dataloader_num_workers=0``; the paper used up to 16 worker
+processes, which two cores cannot give), and its optimizer is the ``Trainer``'s default, which
+in transformers 5 is fused AdamW, as in ``train_member``.
 
 The two alternate (paper, seqens, paper, seqens, ...) for ``--rounds`` rounds of ``--steps``
 steps each, so that load from other processes falls on both. A round's tokens/s is the median
@@ -148,7 +151,9 @@ def main() -> None:
     def run(recipe: str, precision: str) -> list[float]:
         if recipe == "seqens":
             return seqens_recipe(objective, preset, tokens, args.batch, args.steps, precision, device, seed=1)
-        torch.use_deterministic_algorithms(False)  # train_member sets it for the process; the paper does not
+        # train_member sets these for the process; the paper's recipe keeps PyTorch's defaults.
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cuda.matmul.allow_tf32 = False
         torch.manual_seed(1)
         model = objective.build_model(preset).to(device)
         return paper_recipe(model, tokens, args.batch, args.steps, precision, device, tokenizer, seed=1)
