@@ -18,6 +18,7 @@ fill the budget is an error, never a silent shortfall.
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -44,6 +45,19 @@ class PackStats:
 
 def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
+
+
+@contextmanager
+def _rows(out_path: Path, n_sequences: int, length: int, vocab_size: int):
+    """The [n_sequences, length] array being filled, each row starting with [CLS]: written
+    through a memory map (so budgets far beyond RAM stay bounded in memory) and moved into
+    place only when complete."""
+    with atomic_path(out_path) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=token_dtype(vocab_size), shape=(n_sequences, length))
+        array[:, 0] = CLS_ID
+        yield array
+        array.flush()
+        del array
 
 
 def pack_sequences(
@@ -75,12 +89,7 @@ def pack_sequences(
     characters = 0.0
     documents = 0
     text_iter = iter(texts)
-    with atomic_path(out_path) as tmp:
-        # Written through a memory map so budgets far beyond RAM stay bounded in memory.
-        array = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=token_dtype(tokenizer.vocab_size), shape=(n_sequences, length)
-        )
-        array[:, 0] = CLS_ID
+    with _rows(out_path, n_sequences, length, tokenizer.vocab_size) as array:
         bar = progress(desc=f"{what}: sequences", total=n_sequences, unit="seq")
         while rows_done < n_sequences:
             batch = list(itertools.islice(text_iter, batch_documents))
@@ -108,8 +117,6 @@ def pack_sequences(
                 if rows_done == n_sequences:
                     break
         bar.close()
-        array.flush()
-        del array
     return PackStats(n_sequences, n_sequences * length, round(characters), documents)
 
 
@@ -127,11 +134,7 @@ def _one_row_per_document(
     rows_done = skipped = 0
     characters = 0.0
     text_iter = iter(texts)
-    with atomic_path(out_path) as tmp:
-        array = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=token_dtype(tokenizer.vocab_size), shape=(n_sequences, length)
-        )
-        array[:, 0] = CLS_ID
+    with _rows(out_path, n_sequences, length, tokenizer.vocab_size) as array:
         array[:, -1] = SEP_ID
         bar = progress(desc=f"{what}: sequences (one per document)", total=n_sequences, unit="seq")
         while rows_done < n_sequences:
@@ -154,8 +157,6 @@ def _one_row_per_document(
                 if rows_done == n_sequences:
                     break
         bar.close()
-        array.flush()
-        del array
     return PackStats(n_sequences, n_sequences * length, round(characters), n_sequences, skipped)
 
 
