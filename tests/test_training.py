@@ -206,8 +206,10 @@ def test_two_processes_train_the_weights_of_one(dna_data, torchrun_results):
     the order of floating-point sums (dropout off: its masks are drawn per process)."""
     distributed = torchrun_results["dropout_off"]
     _, single, single_result = run(dna_data, seed=6, preset={"dropout": 0.0})
+    # atol 1e-5: attention key biases have a zero gradient in exact arithmetic (softmax ignores
+    # a shift shared by all keys), so they hold only rounding noise (~1e-7) that AdamW scales.
     for name, value in single.state_dict().items():
-        assert torch.allclose(distributed["weights"][name], value, rtol=1e-4, atol=1e-6), name
+        assert torch.allclose(distributed["weights"][name], value, rtol=1e-4, atol=1e-5), name
     assert distributed["device"] == "2 x cpu"
     assert list(distributed["log"]["step"]) == list(single_result.log["step"])
     for column in ("train_loss", "eval_loss"):
