@@ -249,7 +249,8 @@ def test_fisher_figure_on_the_demo(tmp_path):
     assert not (work / "results" / "extract" / "wiki" / "bpe" / member[0] / member[1] / member[2] / "distributions.npy").exists()
     summary = pd.read_csv(work / "results" / "tables" / "fisher_summary.csv")
     assert set(summary["condition"]) == {"wiki-bpe", "athal-bpe", "athal-kmer6"}
-    for _, part in summary.groupby("condition"):
+    assert set(summary["definition"]) == {"corrected", "paper"}  # both, by default
+    for _, part in summary.groupby(["condition", "definition"]):
         assert part["estimate"].sum() == pytest.approx(1.0)
         assert (part["low"] <= part["estimate"]).all() and (part["estimate"] <= part["high"]).all()
     # every member records what made it
