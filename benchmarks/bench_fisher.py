@@ -66,7 +66,7 @@ def main() -> None:
                         help="sequences per batched pass (default: the config's fisher_chunk_size, and 32)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: the config's extraction.threads, as extract_fisher runs)")
+                        help="torch threads (default: the config's extraction.threads, as extract_member runs)")
     parser.add_argument("--vmap", action="store_true", help="also time the torch.func version")
     args = parser.parse_args()
 

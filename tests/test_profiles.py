@@ -21,7 +21,7 @@ PROFILES = {
     "slurm": REPO / "profiles" / "slurm" / "config.yaml",
     "ci-slurm": REPO / ".ci" / "slurm" / "profile" / "config.yaml",
 }
-GPU_RULES = {"train_member", "extract_outputs", "extract_fisher"}
+GPU_RULES = {"train_member", "extract_member", "extract_paper"}
 PLACEHOLDERS = {"<ACCOUNT>", "<PARTITION>", "<GPU_PARTITION>"}
 
 
@@ -81,7 +81,7 @@ def test_slurm_profile_resources():
         assert resources["cpus_per_task"] == slurm["set-threads"][rule] == 8, rule
     # one GPU per extraction job; a member's GPUs are the rule's (training.devices), not replaced here
     assert {rule: resources.get("gpu") for rule, resources in slurm["set-resources"].items()} == \
-           {"train_member": None, "extract_outputs": 1, "extract_fisher": 1}
+           {"train_member": None, "extract_member": 1, "extract_paper": 1}
     assert slurm["set-resources"]["train_member"]["runtime"] == 2 * 24 * 60
 
 
@@ -129,7 +129,7 @@ rule train_member:
         "touch {output}"
 
 
-rule extract_outputs:
+rule extract_member:
     input:
         "models/seed{seed}.txt",
     output:
@@ -184,11 +184,11 @@ def test_profile_slurm_as_typed(tiny_checkout):
     gpu = jobs["train_member"]["resources"]
     assert (gpu["slurm_account"], gpu["slurm_partition"], gpu["gpu"]) == ("<ACCOUNT>", "<GPU_PARTITION>", "2")
     assert (gpu["cpus_per_task"], gpu["mem_mb"], gpu["runtime"]) == ("8", "64000", "2880")
-    assert jobs["extract_outputs"]["resources"]["gpu"] == "1"
+    assert jobs["extract_member"]["resources"]["gpu"] == "1"
     # threads: the profile's 8, but never more than --cores (here `all` from profiles/default)
     assert jobs["train_member"]["threads"] == min(8, available_cpu_count())
     wide = dry_run_jobs(snakemake_cmd("--profile", "slurm", "--dry-run", "--cores", "64", cwd=tiny_checkout).stdout)
-    assert wide["train_member"]["threads"] == wide["extract_outputs"]["threads"] == 8
+    assert wide["train_member"]["threads"] == wide["extract_member"]["threads"] == 8
 
 
 def test_a_member_asks_for_training_devices_gpus():
@@ -203,7 +203,7 @@ def test_ci_overlay_on_top_of_profile_slurm(tiny_checkout):
     result = snakemake_cmd("--profile", "slurm", "--profile", str(PROFILES["ci-slurm"].parent), "--dry-run",
                            cwd=tiny_checkout)
     jobs = dry_run_jobs(result.stdout + result.stderr)
-    for rule in ("corpus_table", "train_member", "extract_outputs"):
+    for rule in ("corpus_table", "train_member", "extract_member"):
         resources = jobs[rule]["resources"]
         assert "slurm_account" not in resources and resources["slurm_partition"] == "debug", rule
         assert resources.get("gpu", "0") == "0", rule

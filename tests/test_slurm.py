@@ -175,7 +175,7 @@ rule train_member:
         """
 
 
-rule extract_outputs:
+rule extract_member:
     input:
         "models/seed{seed}.txt",
     output:
@@ -223,7 +223,7 @@ def tiny_check(work: Path, output: str) -> None:
         assert member["cpus_per_task"] == "2" and member["gpu"] == "0" and member["mem_mb"] == "3000"
     extract = record(work / "extract" / "seed1.txt")["slurm_job_id"]
     summary = record(work / "summary.txt")["slurm_job_id"]
-    assert slurm[extract]["comment"].startswith("rule_extract_outputs") and slurm[extract]["cpus"] == "2"
+    assert slurm[extract]["comment"].startswith("rule_extract_member") and slurm[extract]["cpus"] == "2"
     # a CPU rule: the default resources
     assert slurm[summary]["comment"] == "rule_summarize" and slurm[summary]["cpus"] == "1"
     assert slurm[summary]["memory"] == "1000M"

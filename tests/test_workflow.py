@@ -36,7 +36,7 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
     assert jobs["data_entropy"] == 3
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
-                 "extract_outputs", "extract_embeddings", "extract_fisher", "compare_fisher", "figure_fisher",
+                 "extract_member", "compare_fisher", "figure_fisher",
                  "paper_positions", "extract_paper",
                  "compare_contextual", "figure_contextual"):
         assert jobs.get(rule), rule
@@ -118,7 +118,7 @@ def test_fisher_figure_schedules_only_what_it_needs():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf")
     jobs = jobs_of(result.stdout + result.stderr)
     assert set(jobs) == {"fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "train_member",
-                         "eval_positions", "extract_fisher", "compare_fisher", "figure_fisher",
+                         "eval_positions", "extract_member", "compare_fisher", "figure_fisher",
                          "paper_positions", "extract_paper"}  # the tables hold the paper's Fisher too
     corrected_only = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf",
                                    "--config", "extraction={definitions: [corrected]}")

@@ -1,8 +1,8 @@
 rule compare_outputs:
     """Per-member output metrics, pairwise disagreement and text-vs-DNA contrasts, with intervals."""
     input:
-        distributions=member_files(rules.extract_outputs.output.distributions),
-        records=member_files(rules.extract_outputs.output.record),
+        distributions=member_files(rules.extract_member.output.distributions),
+        records=member_files(rules.extract_member.output.record),
         positions=condition_files(rules.eval_positions.output.positions),
         targets=condition_files(rules.data_entropy.output.targets),
         markov=condition_files(rules.data_entropy.output.markov),
@@ -45,7 +45,7 @@ rule compare_outputs:
 rule compare_embeddings:
     """Pairwise static-embedding stability and text-vs-DNA contrasts, with intervals."""
     input:
-        embeddings=member_files(rules.extract_embeddings.output.embeddings),
+        embeddings=member_files(rules.extract_member.output.embeddings),
     output:
         pairs=results_path("tables/embeddings_pairs.csv"),
         summary=report(
@@ -108,8 +108,8 @@ rule compare_contextual:
 rule compare_fisher:
     """Fraction of Fisher information per layer group and text-vs-DNA contrasts, with intervals."""
     input:
-        tables=member_files(rules.extract_fisher.output.table),
-        per_sequence=member_files(rules.extract_fisher.output.per_sequence),
+        tables=member_files(rules.extract_member.output.fisher),
+        per_sequence=member_files(rules.extract_member.output.fisher_per_sequence),
         paper_tables=paper_member_files(rules.extract_paper.output.fisher),
         paper_per_batch=paper_member_files(rules.extract_paper.output.fisher_per_batch),
     output:

@@ -39,8 +39,10 @@ rule data_entropy:
         "../scripts/data_entropy.py"
 
 
-rule extract_outputs:
-    """One member's predicted distributions at the fixed evaluation positions."""
+rule extract_member:
+    """One member's predicted distributions at the fixed evaluation positions, its static
+    input-embedding matrix and its layer-wise empirical Fisher information. One job, one
+    model load: on a small member, starting torch costs more than all three."""
     input:
         member=rules.train_member.output.member,
         tokenizer=rules.train_tokenizer.output.tokenizer,
@@ -52,37 +54,29 @@ rule extract_outputs:
         record=results_path(
             "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json"
         ),
+        embeddings=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
+        ),
+        fisher=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
+        ),
+        fisher_per_sequence=results_path(
+            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
+        ),
     log:
         log_path(
-            "extract_outputs/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+            "extract_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
     conda:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
     params:
-        extraction=extraction("batch_size"),
+        extraction=extraction(
+            "batch_size", "fisher_sequences", "fisher_method", "fisher_chunk_size"
+        ),
         threads=config["extraction"]["threads"],
     script:
-        "../scripts/extract_outputs.py"
-
-
-rule extract_embeddings:
-    """One member's static input-embedding matrix."""
-    input:
-        member=rules.train_member.output.member,
-        tokenizer=rules.train_tokenizer.output.tokenizer,
-    output:
-        embeddings=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
-        ),
-    log:
-        log_path(
-            "extract_embeddings/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
-        ),
-    conda:
-        "../../envs/torch.yaml"
-    script:
-        "../scripts/extract_embeddings.py"
+        "../scripts/extract_member.py"
 
 
 rule extract_contextual:
@@ -117,33 +111,6 @@ rule extract_contextual:
         seeds=STUDY.seeds,
     script:
         "../scripts/extract_contextual.py"
-
-
-rule extract_fisher:
-    """One member's layer-wise empirical Fisher information on the evaluation positions."""
-    input:
-        member=rules.train_member.output.member,
-        tokenizer=rules.train_tokenizer.output.tokenizer,
-        positions=rules.eval_positions.output.positions,
-    output:
-        table=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
-        ),
-        per_sequence=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
-        ),
-    log:
-        log_path(
-            "extract_fisher/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
-        ),
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["extraction"]["threads"]
-    params:
-        extraction=extraction("fisher_sequences", "fisher_method", "fisher_chunk_size"),
-        threads=config["extraction"]["threads"],
-    script:
-        "../scripts/extract_fisher.py"
 
 
 # --- the paper's definitions (extraction.definitions: paper; seqens.paper_definitions) ---

@@ -300,11 +300,16 @@ class Study:
             "tokens_per_member": cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"],
         }
 
+    def training_tokens(self) -> int:
+        """Tokens one member trains on: steps x batch x sequence length."""
+        cfg = self.config
+        return cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"]
+
     def training_budget(self) -> str:
         """One member's training, in words (the train_member jobs' message)."""
         cfg = self.config
         steps, batch, length = cfg["training"]["steps"], cfg["training"]["batch_size"], cfg["data"]["sequence_length"]
-        tokens = steps * batch * length
+        tokens = self.training_tokens()
         per_epoch = cfg["data"]["train_sequences"] / batch
         return (
             f"{steps:,} steps x {batch} sequences x {length} tokens = {tokens:,} tokens ({tokens / 1e9:.2f} B), "
