@@ -15,6 +15,13 @@ MFU is achieved model FLOP/s over the matmul peak that this script measures firs
 same device, in the same process: the best of square ``torch.matmul`` sizes in that dtype.
 Goal (issue 3): >= 50% of that peak for the demo preset on CPU; >= 45% bf16 MFU for the
 90M preset on a GPU.
+
+    python benchmarks/bench_training.py --presets bert-90m --project config/paper.yaml
+
+With ``--project``, the rows of that study's preset (on a GPU at its batch and sequence
+length) end with what training the whole study would take at the measured rate: its members
+x tokens per member / tokens/s, in hours of this device (training steps only: evaluations and
+the Fisher log add a few per cent).
 """
 
 from __future__ import annotations
@@ -89,6 +96,11 @@ def measure(preset: dict, precision: str, device: torch.device, steps: int, batc
             "model_flops": tokens_per_s * flops_per_token}
 
 
+def study_hours(study, tokens_per_s: float) -> float:
+    """Hours of this device to train every member of ``study`` at ``tokens_per_s``."""
+    return len(study.members) * study.training_tokens() / tokens_per_s / 3600
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=None,
@@ -96,6 +108,9 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", choices=list(DTYPES), default=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=None, help="steps per row (default: 40 tiny, 8 larger)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--project", type=Path, default=None, metavar="CONFIG",
+                        help="a study config (e.g. config/paper.yaml): project its training time from the rows "
+                             "of its preset")
     args = parser.parse_args()
 
     demo = load_study(REPO / "config" / "config.yaml")
@@ -107,12 +122,18 @@ def main() -> None:
     peaks = {p: matmul_peak(device, DTYPES[p]) for p in args.precisions}
     for precision, peak in peaks.items():
         print(f"matmul peak {precision}: {peak / 1e9:,.1f} GFLOP/s")
+    project = load_study(args.project) if args.project else None
+    if project:
+        print(f"{args.project}: {len(project.members)} members x {project.training_budget()}")
     print(f"{'preset':<10} {'precision':<9} {'params':>8} {'batch x len':>11} {'tokens/s':>10} "
-          f"{'GFLOP/s':>9} {'MFU':>6}")
+          f"{'GFLOP/s':>9} {'MFU':>6}" + (f" {'study hours':>12}" if project else ""))
     known = {**BUILTIN_PRESETS, **demo.config["presets"]}
     for preset_name in presets:
         large = known[preset_name]["hidden"] >= 512
-        if device.type == "cuda":
+        projected = project is not None and project.config["model"] == preset_name
+        if device.type == "cuda" and projected:  # the study's own shape
+            batch, length = project.config["training"]["batch_size"], project.config["data"]["sequence_length"]
+        elif device.type == "cuda":
             batch, length = (64, 512) if large else (256, demo.config["data"]["sequence_length"])
         else:  # a few steps of the 90M model fit in minutes on a laptop CPU
             batch, length = (4, 128) if large else (demo.config["training"].get("batch_size", 32),
@@ -121,8 +142,9 @@ def main() -> None:
         for precision in args.precisions:
             row = measure(known[preset_name], precision, device, steps, batch, length, vocab=4096, mask_ratio=0.15)
             mfu = row["model_flops"] / peaks[precision]
+            hours = f" {study_hours(project, row['tokens_per_s']):12,.1f}" if projected else ""
             print(f"{preset_name:<10} {precision:<9} {row['parameters'] / 1e6:7.1f}M {f'{batch} x {length}':>11} "
-                  f"{row['tokens_per_s']:10,.0f} {row['model_flops'] / 1e9:9.1f} {mfu:6.1%}")
+                  f"{row['tokens_per_s']:10,.0f} {row['model_flops'] / 1e9:9.1f} {mfu:6.1%}{hours}")
 
 
 if __name__ == "__main__":
