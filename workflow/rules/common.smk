@@ -9,6 +9,7 @@ from seqens.config import ConfigError, Member, Study, check_source_merges  # noq
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
+from seqens.sources import check_local_sources  # noqa: E402
 
 try:
     if workflow.overwrite_configfiles:
@@ -25,6 +26,14 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CONDITIONS = STUDY.conditions
+
+# A local source that is missing or not in its corpus's format stops the run here, before
+# any job, naming its key (seqens.sources).
+try:
+    for _corpus in dict.fromkeys(c.corpus for c in CONDITIONS):
+        check_local_sources(_corpus, config["corpora"][_corpus])
+except InputError as error:
+    raise WorkflowError(str(error)) from None
 FIGURES = study_figures(config)
 
 
@@ -122,8 +131,8 @@ def paper_condition_files(pattern):
 
 
 def local_source_of(source):
-    """A local `path:` source is an input of its fetch job: a missing file stops a dry run,
-    an edited one reruns what depends on it."""
+    """A local `path:` source is an input of its fetch job: an edited one reruns what
+    depends on it (a missing one stopped the workflow when it was read)."""
     return [source["path"]] if "path" in source and "package" not in source else []
 
 

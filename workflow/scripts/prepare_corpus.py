@@ -5,6 +5,7 @@ from pathlib import Path
 from seqens.io import manifest, write_json_atomic
 from seqens.prepare import prepare_dna, prepare_text
 from seqens.runner import log, run_script
+from seqens.sources import named_by_origin, source_origins
 
 
 def main(snakemake):
@@ -18,19 +19,21 @@ def main(snakemake):
         seed=snakemake.params.seed,
         max_characters=preparation.get("max_characters"),
     )
-    if corpus["kind"] == "dna":
-        stats = prepare_dna(
-            corpus_name,
-            sources,
-            out_dir,
-            window=corpus["window"],
-            softmask=corpus["softmask"],
-            max_n_fraction=corpus["max_n_fraction"],
-            eval_block=corpus["eval_block"],
-            **common,
-        )
-    else:
-        stats = prepare_text(corpus_name, sources, out_dir, fmt=corpus["format"], field=corpus.get("field"), **common)
+    # The readers' errors name the fetched copies under resources/; the user knows the sources.
+    with named_by_origin(sources, source_origins(corpus_name, corpus)):
+        if corpus["kind"] == "dna":
+            stats = prepare_dna(
+                corpus_name,
+                sources,
+                out_dir,
+                window=corpus["window"],
+                softmask=corpus["softmask"],
+                max_n_fraction=corpus["max_n_fraction"],
+                eval_block=corpus["eval_block"],
+                **common,
+            )
+        else:
+            stats = prepare_text(corpus_name, sources, out_dir, fmt=corpus["format"], field=corpus.get("field"), **common)
     for split, split_stats in stats.splits.items():
         log.info("%s %s: %d items, %d characters", corpus_name, split, split_stats.items, split_stats.characters)
     record = manifest(

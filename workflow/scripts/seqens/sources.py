@@ -10,6 +10,7 @@ the user asks.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import http.client
 import json
@@ -26,6 +27,7 @@ import yaml
 from .errors import InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
+from .readers import _open_bytes
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,83 @@ def local_file(owner: str, source: dict, what: str) -> Path | None:
     if not path.is_file():
         raise InputError(f"{what} '{owner}': source file {path} does not exist")
     return path
+
+
+# How the first non-blank bytes of a file in each format look (after gzip or bzip2, as the
+# readers decompress it; Parquet is read as it is): a cheap check, made for local sources
+# when the workflow is read, so that a wrong file stops the run before any job.
+FORMAT_STARTS = {
+    "fasta": ((b">",), "a '>' header line"),
+    "json": ((b"{", b"["), "'{' or '['"),
+    "mediawiki": ((b"<",), "'<' (XML)"),
+}
+SNIFF_BYTES = 1 << 16
+
+
+def source_keys(name: str, corpus: dict) -> list[tuple[str, dict]]:
+    """A corpus's sources in order (``source``, then ``sources``), each with its config key."""
+    return [(f"corpora.{name}.source", corpus["source"]),
+            *((f"corpora.{name}.sources[{i}]", source) for i, source in enumerate(corpus["sources"]))]
+
+
+def check_local_sources(name: str, corpus: dict) -> None:
+    """Each local ``path:`` source of a corpus exists and begins as its format does; else an
+    InputError naming the config key and the path as the config gives it."""
+    for key, source in source_keys(name, corpus):
+        if "path" not in source or "package" in source:
+            continue
+        path, where = Path(source["path"]), f"config: {key}.path: {source['path']}"
+        if not path.is_file():
+            raise InputError(f"{where} does not exist")
+        start = _first_bytes(path, corpus["format"], where)
+        if not start:
+            raise InputError(f"{where} is empty")
+        if corpus["format"] == "parquet":
+            if start[:4] != b"PAR1":
+                raise InputError(f"{where} is not a Parquet file (it does not begin with the bytes PAR1)")
+        elif corpus["format"] == "text":
+            if b"\0" in start:
+                raise InputError(f"{where} is not text (it holds NUL bytes; compressed files may be gzip or bzip2)")
+        else:
+            starts, expected = FORMAT_STARTS[corpus["format"]]
+            if not start.startswith(starts):
+                raise InputError(
+                    f"{where} does not look like {corpus['format']} (it begins {start[:24]!r}, not {expected})"
+                )
+
+
+def _first_bytes(path: Path, fmt: str, where: str) -> bytes:
+    if fmt == "parquet":
+        with open(path, "rb") as handle:
+            return handle.read(4)
+    try:
+        with _open_bytes(path) as handle:
+            start = handle.read(SNIFF_BYTES)
+    except InputError as error:  # a truncated or corrupt gzip
+        raise InputError(f"{where}: {str(error).removeprefix(f'{path}: ')}") from None
+    return start.removeprefix(b"\xef\xbb\xbf").lstrip()
+
+
+def source_origins(name: str, corpus: dict) -> list[str]:
+    """How messages name each source of a corpus: as the config gives it, with its key."""
+    return [
+        f"{source['package']}:{source['path']} ({key})" if "package" in source
+        else f"{source['path']} ({key}.path)" if "path" in source
+        else f"{source['url']} ({key}.url)"
+        for key, source in source_keys(name, corpus)
+    ]
+
+
+@contextlib.contextmanager
+def named_by_origin(fetched: list[Path], origins: list[str]):
+    """Errors that name a fetched copy (under resources/) name the source it came from."""
+    try:
+        yield
+    except InputError as error:
+        message = str(error)
+        for path, origin in zip(fetched, origins):
+            message = message.replace(str(path), origin)
+        raise InputError(message) from None
 
 
 def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float, backoff: float, progress: bool):
