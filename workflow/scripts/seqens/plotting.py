@@ -7,6 +7,7 @@ writes it as PDF (fonts embedded, for papers) and PNG (for the HTML report)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+
+# The PDF backend subsets fonts with fontTools, which logs a line per font table at INFO:
+# they were nearly all of a figure job's log.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 SINGLE_COLUMN, DOUBLE_COLUMN = 3.5, 7.0  # inches
 sns.set_theme(
