@@ -1,6 +1,7 @@
 """Training: determinism, resume after a kill, loadable outputs, learning on real data."""
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -67,6 +68,15 @@ def test_same_seed_identical_weights_other_seed_different(dna_data):
     log = result_a.log
     assert list(log["step"]) == [2, 4, 6, 8, 10, 12]
     assert log["eval_loss"].notna().sum() == 2 and (log["tokens_per_s"] > 0).all()
+
+
+def test_progress_lines_show_the_held_out_loss_only_where_it_was_computed(dna_data, caplog):
+    caplog.set_level(logging.INFO, logger="seqens.training")
+    run(dna_data, seed=1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/12", "4/12", "6/12", "8/12", "10/12", "12/12"]
+    assert [line.split()[1] for line in lines if " eval_loss " in line] == ["6/12", "12/12"]
+    assert not [line for line in lines if "nan" in line]
 
 
 def test_resume_after_kill_is_bit_identical(dna_data, tmp_path):

@@ -400,9 +400,12 @@ def train_member(
                     weights = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
                     best = {"step": done, "eval_loss": row["eval_loss"], "model": weights}
             rows.append(row)
+            # The held-out loss only on the lines of an evaluation (the log's NaN elsewhere reads
+            # like divergence).
+            evaluated = f" eval_loss {row['eval_loss']:.4f}" if evaluate_now else ""
             log.info(
-                "step %d/%d tokens %d train_loss %.4f eval_loss %.4f lr %.3g tokens/s %.0f",
-                done, settings.steps, row["tokens_seen"], row["train_loss"], row["eval_loss"],
+                "step %d/%d tokens %d train_loss %.4f%s lr %.3g tokens/s %.0f",
+                done, settings.steps, row["tokens_seen"], row["train_loss"], evaluated,
                 row["learning_rate"], row["tokens_per_s"],
             )
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
