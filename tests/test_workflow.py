@@ -140,6 +140,21 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert "config: conditions[3].corpus: unknown corpus 'rice'" in result.stdout + result.stderr
 
 
+def test_every_log_is_where_the_readme_says():
+    """README names three layouts: a job per wildcard value, a single job, a figure."""
+    readme = (REPO / "README.md").read_text()
+    for layout in ("logs/{rule}/{wildcards}.log", "logs/{rule}.log", "logs/figures/{figure}.log"):
+        assert f"`{layout}`" in readme, layout
+    for smk, name, body in rule_definitions():
+        log = re.search(r'log_path\(\s*f?"([^"]+)"', body).group(1)
+        if name.startswith("figure_"):
+            assert log == "figures/{figure.name}.log", (smk.name, name, log)
+        elif "{" in log:
+            assert log.startswith(f"{name}/") and log.endswith(".log"), (smk.name, name, log)
+        else:
+            assert log == f"{name}.log", (smk.name, name, log)
+
+
 def test_a_source_merged_over_the_demos_stops_before_any_job(tmp_path):
     """config/README's `--configfile config/config.yaml my_study.yaml` merges the sources."""
     study = tmp_path / "my_study.yaml"
