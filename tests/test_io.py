@@ -2,11 +2,15 @@
 
 import os
 import stat
+import subprocess
 import tempfile
+import tomllib
 
 import pytest
 
-from seqens.io import atomic_path
+from seqens.io import atomic_path, git_state, manifest
+
+from conftest import REPO
 
 
 def killed_write(path, directory=False):
@@ -54,3 +58,25 @@ def test_outputs_honour_the_umask(tmp_path, umask):
     assert stat.S_IMODE((tmp_path / "member").stat().st_mode) == 0o777 & ~umask
     assert stat.S_IMODE((tmp_path / "member" / "weights.bin").stat().st_mode) == 0o666 & ~umask
     assert stat.S_IMODE((tmp_path / "member" / "model.safetensors").stat().st_mode) == 0o666 & ~umask
+
+
+def test_manifests_record_the_project_version_and_its_git_state(tmp_path):
+    """seqens's version is pyproject.toml's; the commit and uncommitted changes are git's."""
+    versions = manifest(config={})["versions"]
+    assert versions["seqens"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert versions["seqens_git"]["commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    assert git_state(repo) is None  # not a git checkout
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "tracked.txt").write_text("a\n")
+    subprocess.run([*git, "add", "tracked.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    (repo / "untracked.txt").write_text("results, a study file\n")
+    assert git_state(repo) == {"commit": commit, "uncommitted_changes": False}
+    (repo / "tracked.txt").write_text("edited\n")
+    assert git_state(repo) == {"commit": commit, "uncommitted_changes": True}

@@ -1,3 +1,2 @@
-"""seqens: the science of the ensemble study, usable without Snakemake."""
-
-__version__ = "0.1.0"
+"""seqens: the science of the ensemble study, usable without Snakemake (its version:
+pyproject.toml, recorded in every manifest by seqens.io.package_versions)."""

@@ -9,15 +9,20 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-# Packages whose versions are recorded in every manifest.
+# The checkout this package runs from: its pyproject.toml holds seqens's version (the
+# package is imported from workflow/scripts, never installed).
+REPO = Path(__file__).resolve().parents[3]
+
+# Packages whose installed versions are recorded in every manifest (seqens's beside them).
 RECORDED_PACKAGES = (
-    "seqens",
     "snakemake",
     "torch",
     "transformers",
@@ -110,8 +115,29 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def package_versions(names=RECORDED_PACKAGES) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
+def project_version(repo: Path = REPO) -> str:
+    """seqens's version, from pyproject.toml (its single source)."""
+    return tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"]
+
+
+def git_state(repo: Path = REPO) -> dict | None:
+    """The commit the code ran from and whether tracked files differed from it (None
+    outside a git checkout, or without git)."""
+    def git(*args: str) -> str:
+        command = ["git", "--no-optional-locks", "-C", str(repo), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "uncommitted_changes": bool(changed.strip())}
+
+
+def package_versions(names=RECORDED_PACKAGES) -> dict:
+    """seqens's version and git state, the installed versions of ``names``, Python's."""
+    versions: dict = {"seqens": project_version(), "seqens_git": git_state()}
     for name in names:
         try:
             versions[name] = metadata.version(name)
