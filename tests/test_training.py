@@ -266,6 +266,12 @@ def test_saved_member_loads_with_auto_classes_and_gives_same_logits(dna_data, tm
     card = (out / "README.md").read_text()  # a model card: what, data, recipe, reached, loading
     assert card.startswith("---\nlibrary_name: transformers") and "AutoModelForMaskedLM.from_pretrained" in card
     assert f"{result.parameters:,} parameters" in card and "bits per predicted token" in card
+    # keep: last (the default) kept the last step's weights, and says so; each loss names its unit
+    assert manifest["training"]["selected_step"] == SETTINGS["steps"] and "keep: best" not in card
+    final = result.log.set_index("step")["eval_loss"][SETTINGS["steps"]] / math.log(2)
+    assert f"**Reached**: {final:.3f} bits per predicted token, " in card
+    assert "losses at every logged step are in `training_log.csv`, in nats (divide by ln 2" in card
+    assert "(nats):" not in card
 
 
 def test_schedule_and_data_order():

@@ -181,7 +181,7 @@ class TrainResult:
     device: str
     autocast: str | None
     parameters: int
-    selected_step: int | None = None  # keep: best, the step whose weights were kept
+    selected_step: int | None = None  # the step whose weights were kept (keep: best's evaluation, or the last)
     fisher_log: pd.DataFrame | None = None
 
 
@@ -429,7 +429,7 @@ def train_member(
         device=str(device) if ranks.size == 1 else f"{ranks.size} x {device.type}",
         autocast=str(amp_dtype) if amp_dtype else None,
         parameters=sum(p.numel() for p in model.parameters()),
-        selected_step=best["step"] if settings.keep == "best" and best is not None else None,
+        selected_step=best["step"] if settings.keep == "best" and best is not None else last_step,
         fisher_log=pd.DataFrame(fisher_rows) if fisher else None,
     )
     return model, result
@@ -544,13 +544,14 @@ def model_card(objective: Objective, record: dict, result: TrainResult, tokenize
     name += f"/seed{member.get('seed', '?')}"
     training, data = config.get("training", {}), config.get("data", {})
     evaluated = result.log.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
-    kept = result.selected_step if result.selected_step is not None else (evaluated.index[-1] if len(evaluated) else None)
-    selection = f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)" if result.selected_step else ""
+    kept = result.selected_step
+    chosen = training.get("keep") == "best"
+    selection = f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)" if chosen else ""
     final = (
         f"{evaluated[kept] / math.log(2):.3f} bits per predicted token{selection}, the `{objective.name}` loss on held-out "
         "sequences with the objective's own corruption of the input (what the member learned beyond token "
         "frequencies is `bits_beyond_unigram` in the study's results/tables/outputs_summary.csv)"
-        if len(evaluated) else "not evaluated"
+        if kept in evaluated.index else "not evaluated"
     )
     loading = (
         "The encoder (the decoder and head of the masked autoencoder are in mae_decoder.safetensors):"
@@ -574,8 +575,9 @@ architecture, data and recipe and differ only in their seed.
   {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
 - **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
   {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, computed in
-  {result.autocast or "float32"} on {result.device}; seed {member.get("seed")}. Loss per step (nats):
-  `training_log.csv`.
+  {result.autocast or "float32"} on {result.device}; seed {member.get("seed")}. The training and held-out
+  losses at every logged step are in `training_log.csv`, in nats (divide by ln 2 = 0.693 for
+  bits, the unit of this card).
 - **Reached**: {final}; {result.wall_time_s:.0f} s of training.
 - **Input**: {_input_rules(tokenizer_spec or {})}
 
