@@ -254,6 +254,21 @@ def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
     assert f"config: corpora.mine.source.path: {corpus} is not text" in binary.stdout + binary.stderr
 
 
+def test_preparation_errors_name_the_local_source_the_config_gave(tmp_path):
+    """A FASTA file that passes the check at read time but not the reader is named as the
+    config names it, not as its link under resources/."""
+    work = copy_of_repo(tmp_path)
+    (work / "genome.fa").write_text(">chr1\n>chr2\nACGT\n")
+    (work / "local.yaml").write_text(
+        "corpora:\n  mine:\n    kind: dna\n    source: {path: genome.fa}\n    format: fasta\n"
+        "conditions:\n  - {corpus: mine, tokenizer: kmer6}\n"
+    )
+    result = snakemake_cmd("results/corpora/mine/train.txt", "--cores", "1", "--configfile", "config/config.yaml",
+                           "local.yaml", cwd=work, check=False)
+    assert result.returncode != 0
+    assert "genome.fa (corpora.mine.source.path): record 'chr1' is empty" in (work / "logs/prepare_corpus/mine.log").read_text()
+
+
 def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
     """The thread count is the config's (training.threads), not the allocation's."""
     import json
