@@ -341,7 +341,8 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(rows, cols, figsize=(DOUBLE_COLUMN if cols > 1 else SINGLE_COLUMN, 2.1 * rows),
                              squeeze=False, constrained_layout=True)
     seeds = sorted(logs["seed"].unique())
-    colours = dict(zip(seeds, sns.color_palette("colorblind", n_colors=len(seeds))))
+    # Seeds in a sequential palette: the qualitative one means the condition in the other figures.
+    colours = dict(zip(seeds, sns.color_palette("rocket", n_colors=len(seeds))))
     for ax, (condition, variant) in zip(axes.flat, panels):
         part = logs[(logs["condition"] == condition) & (logs["variant"] == variant)]
         for seed, member in part.groupby("seed"):
