@@ -187,3 +187,16 @@ def test_local_spearman_at_one_k_dodges_the_ensembles_on_a_linear_axis(tables):
 def test_baseline_names_for_readers():
     assert plotting.baseline_name("kmer4_counts") == "4-mer counts"
     assert plotting.baseline_name("bag_of_tokens") == "bag of tokens"
+
+
+def test_a_condition_keeps_its_colour_when_a_table_lacks_another(tables):
+    """Colours follow the study's conditions: a probe table without the first condition
+    (no probe for it) still draws the others in the colours every other figure gives them."""
+    study = list(dict.fromkeys(tables["fisher"]["condition"]))
+    full = legend_colours(plotting.plot_fisher(tables["fisher"], study_conditions=study))
+    probes = tables["probes"]
+    without_first = probes[probes["condition"] != study[0]]
+    partial = legend_colours(plotting.plot_probes(without_first, study_conditions=study))
+    assert study[0] not in partial
+    assert all(partial[c] == full[c] for c in study[1:])
+    plt.close("all")

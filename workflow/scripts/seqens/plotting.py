@@ -10,6 +10,7 @@ writes it as PDF (fonts embedded, for papers) and PNG (for the HTML report)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -41,15 +42,18 @@ VARIANT_LINES = ("-", "--", ":", "-.")
 
 class Encoding:
     """One encoding of the ensembles for a whole figure: colour is the condition (the same in
-    every panel), marker and line style are the variant (architecture objective). Built from
-    the figure's table, whose conditions come in the study's order, so that a condition keeps
-    its colour from figure to figure as well."""
+    every panel), marker and line style are the variant (architecture objective). Colours
+    follow ``study_conditions``, the study's conditions in order, so that a condition keeps
+    its colour from figure to figure even where a table lacks another; without it, the
+    table's own order."""
 
-    def __init__(self, table: pd.DataFrame):
-        self.conditions = list(dict.fromkeys(table["condition"]))
+    def __init__(self, table: pd.DataFrame, study_conditions: Sequence[str] | None = None):
+        present = list(dict.fromkeys(table["condition"]))
+        order = list(dict.fromkeys([*(study_conditions or ()), *present]))
+        self.conditions = [c for c in order if c in present]
         self.variants = list(dict.fromkeys(table["variant"]))
-        palette = sns.color_palette("colorblind", n_colors=max(3, len(self.conditions)))
-        self.colours = dict(zip(self.conditions, palette))
+        palette = sns.color_palette("colorblind", n_colors=max(3, len(order)))
+        self.colours = dict(zip(order, palette))
 
     def marker(self, variant: str) -> str:
         return VARIANT_MARKERS[self.variants.index(variant) % len(VARIANT_MARKERS)]
@@ -125,13 +129,18 @@ def _references(ax, references: pd.DataFrame, conditions: list[str], column: str
             ax.hlines(float(value.iloc[0]), index - 0.45, index + 0.45, label=label if index == 0 else None, **style)
 
 
-def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.DataFrame) -> plt.Figure:
+def plot_entropy(
+    summary: pd.DataFrame,
+    ranks: pd.DataFrame,
+    data_entropy: pd.DataFrame,
+    study_conditions: Sequence[str] | None = None,
+) -> plt.Figure:
     """What the models learned, against the data's own entropy: cross-entropy at the hidden
     positions beside the unigram entropy, Markov references and log2 V; bits gained over
     the unigram (per token and per character); entropy and KL from uniform of the
     predictions; the rank curve."""
     summary, ranks = with_variant(summary), with_variant(ranks)
-    encoding = Encoding(summary)
+    encoding = Encoding(summary, study_conditions)
     conditions, variants = encoding.conditions, encoding.variants
     reference = summary[summary["metric"] == "unigram_cross_entropy_bits"].drop_duplicates("condition")
     fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN, 4.8), constrained_layout=True)
@@ -177,11 +186,11 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
 JS_DISTANCE_LABEL = "JS distance between members\n(square root of JS divergence in bits; 0 to 1)"
 
 
-def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
+def plot_js_distance(js: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Pairwise Jensen-Shannon distance between members vs top-p truncation. The distance is
     the square root of the divergence in bits: no unit, between 0 and 1."""
     js = with_variant(js)
-    encoding = Encoding(js)
+    encoding = Encoding(js, study_conditions)
     fig, axes = plt.subplots(1, len(encoding.variants), figsize=_width(len(encoding.variants), 2.6), squeeze=False,
                              constrained_layout=True)
     for ax, variant in zip(axes[0], encoding.variants):
@@ -191,11 +200,11 @@ def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
+def plot_embeddings(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Static-embedding stability: top-k overlap and local Spearman vs k, Procrustes, CKA
     (linear and RBF)."""
     summary = with_variant(summary)
-    encoding = Encoding(summary)
+    encoding = Encoding(summary, study_conditions)
     conditions, variants = encoding.conditions, encoding.variants
     ensembles = list(dict.fromkeys(zip(summary["condition"], summary["variant"])))
     summary = summary.assign(ensemble=list(zip(summary["condition"], summary["variant"])))
@@ -244,12 +253,12 @@ CONTEXTUAL_PANELS = (  # metric, title, y label (seqens.contextual defines each)
 )
 
 
-def plot_contextual(summary: pd.DataFrame) -> plt.Figure:
+def plot_contextual(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Contextual embeddings (mean-pooled hidden states of the evaluation sequences): the
     participation ratio at every layer, then the last layer's geometry per member and the
     agreement between members."""
     summary = with_variant(summary)
-    encoding = Encoding(summary)
+    encoding = Encoding(summary, study_conditions)
     fig, grid = plt.subplots(3, 3, figsize=(DOUBLE_COLUMN, 6.4), constrained_layout=True)
     axes = grid.flat
     ratio = summary[summary["metric"] == "participation_ratio"]
@@ -267,10 +276,10 @@ def plot_contextual(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def plot_fisher(summary: pd.DataFrame) -> plt.Figure:
+def plot_fisher(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Share of empirical Fisher information per layer group, per condition."""
     summary = with_variant(summary)
-    encoding = Encoding(summary)
+    encoding = Encoding(summary, study_conditions)
     fig, axes = plt.subplots(1, len(encoding.variants), figsize=_width(len(encoding.variants), 2.8), squeeze=False,
                              constrained_layout=True)
     for ax, variant in zip(axes[0], encoding.variants):
@@ -303,13 +312,13 @@ def baseline_name(baseline: str) -> str:
     return baseline.replace("_", " ")
 
 
-def plot_probes(summary: pd.DataFrame) -> plt.Figure:
+def plot_probes(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Probe accuracy per ensemble (its members' mean, with its interval), one panel per
     probe and layer; beside it the baselines, each with its interval: the count baseline
     (k-mers or tokens, named in the panel's title), the same members untrained, and the
     majority class."""
     summary = with_variant(summary)
-    encoding = Encoding(summary)
+    encoding = Encoding(summary, study_conditions)
     summary = summary.assign(ensemble=summary["condition"] + "\n" + summary["variant"])
     panels = list(dict.fromkeys(zip(summary["probe"], summary["layer"])))
     fig, axes = plt.subplots(1, len(panels), figsize=_width(len(panels), 2.6), squeeze=False, constrained_layout=True)
