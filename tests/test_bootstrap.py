@@ -151,3 +151,40 @@ def test_paired_difference_shares_the_member_draw():
         b.paired_difference(members, members[:4])
     with pytest.raises(ValueError, match="n_members"):
         b.paired_difference(pair_values, pair_values, pairs=PAIRS_OF_4)
+
+
+def _distinct_share(n_members: int, scale: float = 1.0):
+    """A set statistic that resampling shifts: the share of distinct examples in the drawn
+    set (1 on the data, about 0.63 in a draw), per member, times ``scale``."""
+
+    def statistic(counts):  # [d, N] -> [M, d, 1]
+        share = (counts > 0).mean(axis=1) * scale
+        return np.broadcast_to(share[None, :, None], (n_members, len(counts), 1))
+
+    return statistic
+
+
+def test_set_intervals_are_recentred_on_the_estimate():
+    """Duplicates in a resampled set shift a set statistic: the raw draws of the distinct
+    share lie near 0.63, all below its value 1 on the data; the recentred interval holds the
+    estimate and keeps the draws' spread."""
+    n = 200
+    (interval,) = b.multi_bootstrap_sets(_distinct_share(3), n, n_members=3, n_draws=400, seed=1)
+    assert interval.estimate == 1.0
+    assert interval.low < 1.0 < interval.high
+    rng = np.random.default_rng(0)
+    raw = np.array([len(np.unique(rng.integers(0, n, n))) / n for _ in range(2000)])
+    assert raw.max() < 0.75  # without recentring the interval would lie far below the estimate
+    spread = np.percentile(raw, 97.5) - np.percentile(raw, 2.5)
+    assert interval.high - interval.low == pytest.approx(spread, rel=0.3)
+
+
+def test_set_contrasts_are_recentred_too():
+    """Two ensembles whose set statistics differ by 1 on the data (2 and 1) and by about
+    0.63 in every draw: the difference's interval holds 1, and it is significant."""
+    (difference, p_value), = b.paired_set_difference(
+        _distinct_share(3, scale=2.0), _distinct_share(3), 300, 100, n_members=3, n_draws=400, seed=2
+    )
+    assert difference.estimate == pytest.approx(1.0)
+    assert difference.low < 1.0 < difference.high
+    assert p_value < 0.01

@@ -3,6 +3,7 @@ bits everywhere, and the reference each number is read against."""
 
 import logging
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ def test_numbers_are_shown_against_their_references(figures):
     entropy = {ax.get_title(): ax for ax in figures["entropy"].axes}
     for title in ("Cross-entropy at hidden positions", "Entropy of predictions"):
         assert {"training unigram", "log2 V"} <= set(labels_of(entropy[title]))
-    assert "unigram predictor" in labels_of(entropy["KL from uniform"])
+    assert "training unigram" in labels_of(entropy["KL from uniform"])
     assert all("bits" in ax.get_ylabel() for ax in figures["entropy"].axes if ax.get_title() != "Sorted probability vs rank")
     overlap = figures["embeddings"].axes[0]
     assert "chance (random neighbours)" in labels_of(overlap)
@@ -114,7 +115,93 @@ def test_numbers_are_shown_against_their_references(figures):
     during = [ax for ax in figures["fisher_training"].axes if ax.get_visible()]
     assert len(during) == 2 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)
     assert [t.get_text() for t in figures["fisher_training"].legends[0].get_texts()] == ["embeddings", "layer.0", "head"]
-    assert {"kmer4_counts baseline", "untrained members", "majority class"} <= set(labels_of(figures["probes"].axes[0]))
+    probe = figures["probes"].axes[0]
+    assert {"count baseline", "untrained members", "majority class"} <= set(labels_of(probe))
+    assert probe.get_title().endswith("count baseline: 4-mer counts")
+
+
+def legend_colours(figure):
+    """The figure legend's entry -> colour (conditions, variants, references)."""
+    (legend,) = figure.legends
+    return {text.get_text(): handle.get_color() for text, handle in zip(legend.get_texts(), legend.legend_handles)
+            if hasattr(handle, "get_color")}
+
+
+@pytest.mark.parametrize("name, table", [("entropy", "summary"), ("embeddings", "embeddings"),
+                                         ("contextual", "contextual"), ("fisher", "fisher"), ("probes", "probes")])
+def test_a_point_has_its_conditions_colour_in_every_panel(figures, tables, name, table):
+    """Colour means the condition, the same in every panel (not the kernel, the variant or the
+    panel's own order): each point estimate drawn has the legend's colour of its row's condition."""
+    colours = legend_colours(figures[name])
+    rows = tables[table]
+    if name == "probes":  # the references are grey marks: the members' accuracy is the coloured point
+        rows = rows[rows["metric"] == "accuracy"]
+    checked = 0
+    for ax in figures[name].axes:
+        for line in ax.get_lines():
+            if len(line.get_ydata()) != 1 or line.get_marker() in ("None", ""):
+                continue
+            matches = set(rows.loc[np.isclose(rows["estimate"], line.get_ydata()[0]), "condition"])
+            if len(matches) == 1:
+                drawn = matplotlib.colors.to_rgb(line.get_color())
+                assert colours[matches.pop()] == drawn, (name, ax.get_title())
+                checked += 1
+    assert checked >= len(ensembles()), name
+
+
+def test_legends_sit_outside_the_panels(figures):
+    for name, figure in figures.items():
+        assert len(figure.legends) == 1, name
+        assert all(ax.get_legend() is None for ax in figure.axes), name
+        figure.canvas.draw()
+        legend_box = figure.legends[0].get_window_extent()
+        for ax in (ax for ax in figure.axes if ax.get_visible()):
+            assert not legend_box.overlaps(ax.get_window_extent()), (name, ax.get_title())
+
+
+def test_js_distance_is_labelled_as_the_unitless_square_root_of_the_divergence(figures):
+    label = figures["js_distance"].axes[0].get_ylabel()
+    assert "square root of JS divergence in bits" in label and not label.endswith("(bits)")
+    assert figures["js_distance"].axes[0].get_ylim() == (0, 1)
+
+
+def test_probe_references_are_drawn_with_their_intervals(figures, tables):
+    ax = figures["probes"].axes[0]
+    vertical = [segment for collection in ax.collections for segment in collection.get_segments()
+                if len(segment) == 2 and segment[0][0] == segment[1][0]]
+    spans = {(round(min(s[:, 1]), 9), round(max(s[:, 1]), 9)) for s in vertical}
+    for metric in ("baseline_accuracy", "random_init_accuracy", "majority_accuracy"):
+        for row in tables["probes"][tables["probes"]["metric"] == metric].itertuples():
+            assert (round(row.low, 9), round(row.high, 9)) in spans, (metric, row.condition)
+
+
+def test_local_spearman_at_one_k_dodges_the_ensembles_on_a_linear_axis(tables):
+    summary = tables["embeddings"]
+    one_k = summary[(summary["metric"] != "local_spearman") | (summary["k"] == 3)]
+    figure = plotting.plot_embeddings(one_k)
+    ax = figure.axes[1]
+    assert ax.get_xscale() == "linear" and [t.get_text() for t in ax.get_xticklabels()] == ["3"]
+    xs = [line.get_xdata()[0] for line in ax.get_lines()]
+    assert len(xs) == len(ensembles()) == len(set(xs))
+    plt.close(figure)
+
+
+def test_baseline_names_for_readers():
+    assert plotting.baseline_name("kmer4_counts") == "4-mer counts"
+    assert plotting.baseline_name("bag_of_tokens") == "bag of tokens"
+
+
+def test_a_condition_keeps_its_colour_when_a_table_lacks_another(tables):
+    """Colours follow the study's conditions: a probe table without the first condition
+    (no probe for it) still draws the others in the colours every other figure gives them."""
+    study = list(dict.fromkeys(tables["fisher"]["condition"]))
+    full = legend_colours(plotting.plot_fisher(tables["fisher"], study_conditions=study))
+    probes = tables["probes"]
+    without_first = probes[probes["condition"] != study[0]]
+    partial = legend_colours(plotting.plot_probes(without_first, study_conditions=study))
+    assert study[0] not in partial
+    assert all(partial[c] == full[c] for c in study[1:])
+    plt.close("all")
 
 
 def test_saving_a_figure_logs_no_font_subsetting(tmp_path, caplog):

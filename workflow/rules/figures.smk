@@ -20,5 +20,6 @@ for figure in FIGURES.values():
             "../../envs/plot.yaml"
         params:
             figure=figure.name,
+            conditions=[condition.name for condition in STUDY.conditions],
         script:
             "../scripts/figure.py"

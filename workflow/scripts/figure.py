@@ -11,6 +11,8 @@ from seqens.tables import corrected_rows
 def main(snakemake):
     figure = FIGURES[snakemake.params.figure]
     tables = {argument: corrected_rows(pd.read_csv(snakemake.input[argument])) for argument in figure.tables}
+    if figure.by_condition:
+        tables["study_conditions"] = snakemake.params.conditions
     drawn = getattr(plotting, figure.draw)(**tables)
     plotting.save(drawn, snakemake.output.pdf, snakemake.output.png)
 

@@ -3,7 +3,8 @@
 Each draw resamples the ensemble's members (seeds) AND the evaluation examples with
 replacement and recomputes the statistic on the drawn members x examples grid, so an
 interval reflects both the seed-to-seed variation and the finite evaluation set.
-Intervals are percentile intervals; the estimate is the statistic on the full data.
+Intervals are percentile intervals (recentred for statistics of whole sets: see below); the
+estimate is the statistic on the full data.
 
 Pairwise metrics (one row per member pair) are resampled through the members: a draw of
 members with replacement keeps every pair of drawn slots that hold two distinct members,
@@ -244,6 +245,14 @@ def paired_share_difference(
 # draw's value of each metric is the mean over its rows, weighted as for the mean metrics
 # (member counts, pair multiplicities). All K metrics see the same draws, so a statistic can
 # share work between them (one decomposition for several spectral metrics).
+#
+# A resampled set holds duplicates (about 63% distinct examples), which moves a set statistic
+# off its value on n distinct examples: fewer distinct sequences lower a rank, repeated ones
+# change a kernel alignment either way. The draws' own spread is the uncertainty; their shift
+# is an artefact of resampling. So set intervals are percentile intervals of the draws
+# recentred on the estimate (each metric's draws minus the draws' mean, plus the estimate:
+# the bootstrap's bias estimate removed), and set contrasts' p-values use recentred
+# differences. A mean metric has no such shift: recentring it changes next to nothing.
 
 SetStatistic = Callable[[np.ndarray], np.ndarray]
 SET_DRAWS_AT_ONCE = 50  # draws whose example counts one call of a set statistic receives
@@ -268,6 +277,14 @@ def _set_estimate(statistic: SetStatistic, n_examples: int) -> np.ndarray:
     return np.asarray(statistic(np.ones((1, n_examples))))[:, 0].mean(axis=0)
 
 
+def _recentred(draws: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """Draws [d, K] shifted so that each metric's finite draws average its estimate [K]."""
+    finite = np.isfinite(draws)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a metric without finite draws stays NaN
+        means = np.where(finite, draws, 0.0).sum(axis=0) / finite.sum(axis=0)
+    return draws - means + estimate
+
+
 def _row_weights(rng, n_members: int, pairs, n_draws: int) -> np.ndarray:
     counts = _member_counts(rng, n_members, n_draws)
     return counts if pairs is None else _pair_weights(pairs, counts)
@@ -285,12 +302,12 @@ def multi_bootstrap_sets(
 ) -> list[Interval]:
     """An interval for each of a set statistic's K metrics in one ensemble: rows are its
     ``n_members`` members, or the member ``pairs`` (resampled through the members, as
-    ``multi_bootstrap_pairs``)."""
+    ``multi_bootstrap_pairs``); draws recentred on the estimate (see above)."""
     _check(n_draws, level)
     member_rng, (example_rng,) = _generators(seed, 1)
     weights = _row_weights(member_rng, n_members, pairs, n_draws)
-    draws = _set_draw_statistics(statistic, weights, n_examples, example_rng)
     estimate = _set_estimate(statistic, n_examples)
+    draws = _recentred(_set_draw_statistics(statistic, weights, n_examples, example_rng), estimate)
     return [_interval(estimate[m], draws[:, m], level) for m in range(len(estimate))]
 
 
@@ -312,8 +329,10 @@ def paired_set_difference(
     _check(n_draws, level)
     member_rng, (rng_a, rng_b) = _generators(seed, 2)
     weights = _row_weights(member_rng, n_members, pairs, n_draws)
-    diffs = _set_draw_statistics(statistic_a, weights, n_examples_a, rng_a) - _set_draw_statistics(
-        statistic_b, weights, n_examples_b, rng_b
-    )
     estimate = _set_estimate(statistic_a, n_examples_a) - _set_estimate(statistic_b, n_examples_b)
+    diffs = _recentred(
+        _set_draw_statistics(statistic_a, weights, n_examples_a, rng_a)
+        - _set_draw_statistics(statistic_b, weights, n_examples_b, rng_b),
+        estimate,
+    )
     return [(_interval(estimate[m], diffs[:, m], level), _p_value(diffs[:, m])) for m in range(len(estimate))]

@@ -189,6 +189,7 @@ def _interval_row(labels: dict, metric: str, interval) -> dict:
         "low": interval.low,
         "high": interval.high,
         "level": interval.level,
+        "draws": interval.n_draws,  # fewer than drawn where a draw had no pair of distinct members
     }
 
 
@@ -356,6 +357,7 @@ def _contrast_row(dna: Ensemble, text: Ensemble, metric: str, interval, p_value:
         "high": interval.high,
         "level": interval.level,
         "p_value": p_value,
+        "draws": interval.n_draws,
     }
 
 

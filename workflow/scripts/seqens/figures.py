@@ -14,6 +14,9 @@ class Figure:
     tables: dict[str, tuple[str, str]]  # draw's argument -> (rule, output name) of the table
     category: str  # where the report files it
     requires: str | None = None  # a config key ("section.key") that must be set for it to exist
+    # draw takes ``conditions``, the study's conditions in order: colour is the condition, the
+    # same in every figure even where a table lacks one (a condition without a probe)
+    by_condition: bool = True
 
 
 FIGURES = {
@@ -41,13 +44,16 @@ FIGURES = {
             {"summary": ("compare_probes", "summary")},
             "Probes",
         ),
-        Figure("loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training"),
+        Figure(
+            "loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training", by_condition=False
+        ),
         Figure(
             "fisher_training",
             "plot_fisher_training",
             {"log": ("fisher_training", "table")},
             "Fisher information",
             requires="training.fisher_log",
+            by_condition=False,
         ),
     )
 }

@@ -2,13 +2,16 @@
 
 Each function returns a matplotlib Figure at a journal width (one column 3.5 in, two columns
 7 in) with 6-8 pt text, every quantity in bits, every axis labelled with its unit, and the
-reference each number is read against (the unigram, log2 V, chance overlap). ``save``
+reference each number is read against (the unigram, log2 V, chance overlap). Within a
+figure colour always means the condition (``Encoding``; marker and line style the variant),
+and its one legend sits below the panels (``legend_below``), never on the data. ``save``
 writes it as PDF (fonts embedded, for papers) and PNG (for the HTML report)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -38,22 +41,83 @@ sns.set_theme(
 )
 
 
-def _condition_palette(conditions: list[str]) -> dict[str, tuple]:
-    colours = sns.color_palette("colorblind", n_colors=max(3, len(conditions)))
-    return dict(zip(conditions, colours))
+VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P")
+VARIANT_LINES = ("-", "--", ":", "-.")
 
 
-def _errorbars(ax, table: pd.DataFrame, x: str, hue: str, palette: dict, order: list, hue_order: list):
-    """Point estimates with their bootstrap intervals, dodged by hue. An interval is drawn as
-    it is, also where it does not hold the estimate (a set statistic that resampling biases,
-    such as an effective rank)."""
-    width = 0.8 / max(1, len(hue_order))
-    for h_index, h in enumerate(hue_order):
-        part = table[table[hue] == h].set_index(x).reindex(order)
-        xs = np.arange(len(order)) - 0.4 + width * (h_index + 0.5)
-        ax.vlines(xs, part["low"], part["high"], color=palette[h])
-        ax.plot(xs, part["estimate"], "o", color=palette[h], label=h)
-    ax.set_xticks(np.arange(len(order)), order)
+class Encoding:
+    """One encoding of the ensembles for a whole figure: colour is the condition (the same in
+    every panel), marker and line style are the variant (architecture objective). Colours
+    follow ``study_conditions``, the study's conditions in order, so that a condition keeps
+    its colour from figure to figure even where a table lacks another; without it, the
+    table's own order."""
+
+    def __init__(self, table: pd.DataFrame, study_conditions: Sequence[str] | None = None):
+        present = list(dict.fromkeys(table["condition"]))
+        order = list(dict.fromkeys([*(study_conditions or ()), *present]))
+        self.conditions = [c for c in order if c in present]
+        self.variants = list(dict.fromkeys(table["variant"]))
+        palette = sns.color_palette("colorblind", n_colors=max(3, len(order)))
+        self.colours = dict(zip(order, palette))
+
+    def marker(self, variant: str) -> str:
+        return VARIANT_MARKERS[self.variants.index(variant) % len(VARIANT_MARKERS)]
+
+    def line(self, variant: str) -> str:
+        return VARIANT_LINES[self.variants.index(variant) % len(VARIANT_LINES)]
+
+    def handles(self, lines: bool = False) -> list:
+        """Legend entries: a colour per condition, a marker (and line style) per variant."""
+        conditions = [
+            plt.Line2D([], [], color=self.colours[c], marker="o", linestyle="-" if lines else "", label=c)
+            for c in self.conditions
+        ]
+        variants = [
+            plt.Line2D([], [], color="0.35", marker=self.marker(v), linestyle=self.line(v) if lines else "", label=v)
+            for v in self.variants
+        ]
+        return conditions + variants
+
+
+def legend_below(fig: plt.Figure, handles: list, max_columns: int = 5) -> None:
+    """The figure's one legend, below its panels where it covers no data: the given entries,
+    then every labelled reference line of the panels (each label once)."""
+    entries = {handle.get_label(): handle for handle in handles}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+               ncol=min(len(entries), max_columns))
+
+
+def _errorbars(ax, table: pd.DataFrame, x: str, order: list, encoding: Encoding, dodge: str | None = None,
+               dodge_order: list = (), tick_labels: list | None = None):
+    """Point estimates with their bootstrap intervals at categorical positions ``order`` of
+    column ``x``, dodged by column ``dodge``; colour the row's condition, marker its variant.
+    An interval is drawn as it is, also where it does not hold the estimate (a set statistic
+    that resampling biases, such as an effective rank)."""
+    slots = list(dodge_order) if dodge else [None]
+    width = 0.8 / max(1, len(slots))
+    for row in table.to_dict("records"):
+        if row[x] not in order or (dodge and row[dodge] not in slots):
+            continue
+        position = order.index(row[x]) + (width * (slots.index(row[dodge]) + 0.5) - 0.4 if dodge else 0.0)
+        colour = encoding.colours[row["condition"]]
+        ax.vlines(position, row["low"], row["high"], color=colour)
+        # Above the reference lines drawn later, which an estimate may sit on.
+        ax.plot(position, row["estimate"], marker=encoding.marker(row["variant"]), linestyle="", color=colour, zorder=3)
+    ax.set_xticks(np.arange(len(order)), order if tick_labels is None else tick_labels)
+    ax.set_xlim(-0.5, len(order) - 0.5)
+
+
+def _lines(ax, table: pd.DataFrame, x: str, encoding: Encoding) -> None:
+    """One line with its interval band per condition x variant over the numeric column ``x``."""
+    for (condition, variant), part in table.groupby(["condition", "variant"], sort=False):
+        part = part.sort_values(x)
+        colour = encoding.colours[condition]
+        ax.plot(part[x], part["estimate"], linestyle=encoding.line(variant), marker=encoding.marker(variant),
+                color=colour)
+        ax.fill_between(part[x].astype(float), part["low"], part["high"], color=colour, alpha=0.2, linewidth=0)
 
 
 def with_variant(table: pd.DataFrame) -> pd.DataFrame:
@@ -70,30 +134,34 @@ def _references(ax, references: pd.DataFrame, conditions: list[str], column: str
             ax.hlines(float(value.iloc[0]), index - 0.45, index + 0.45, label=label if index == 0 else None, **style)
 
 
-def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.DataFrame) -> plt.Figure:
+def plot_entropy(
+    summary: pd.DataFrame,
+    ranks: pd.DataFrame,
+    data_entropy: pd.DataFrame,
+    study_conditions: Sequence[str] | None = None,
+) -> plt.Figure:
     """What the models learned, against the data's own entropy: cross-entropy at the hidden
     positions beside the unigram entropy, Markov references and log2 V; bits gained over
     the unigram (per token and per character); entropy and KL from uniform of the
     predictions; the rank curve."""
     summary, ranks = with_variant(summary), with_variant(ranks)
-    conditions = list(dict.fromkeys(summary["condition"]))
-    variants = list(dict.fromkeys(summary["variant"]))
-    palette = _condition_palette(variants)
+    encoding = Encoding(summary, study_conditions)
+    conditions, variants = encoding.conditions, encoding.variants
     reference = summary[summary["metric"] == "unigram_cross_entropy_bits"].drop_duplicates("condition")
     fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN, 4.8), constrained_layout=True)
     panels = (
         (axes[0, 0], "cross_entropy_bits", "Cross-entropy at hidden positions", "bits per token"),
-        (axes[0, 1], "bits_beyond_unigram", "Learned beyond the unigram, per token", "bits per token"),
-        (axes[0, 2], "bits_beyond_unigram_per_character", "Learned beyond the unigram, per character", "bits per character"),
+        (axes[0, 1], "bits_beyond_unigram", "Beyond the unigram, per token", "bits per token"),
+        (axes[0, 2], "bits_beyond_unigram_per_character", "Beyond the unigram, per character", "bits per character"),
         (axes[1, 0], "entropy_bits", "Entropy of predictions", "bits per token"),
         (axes[1, 1], "kl_from_uniform_bits", "KL from uniform", "bits per token"),
     )
     for ax, metric, title, unit in panels:
-        _errorbars(ax, summary[summary["metric"] == metric], "condition", "variant", palette, conditions, variants)
+        _errorbars(ax, summary[summary["metric"] == metric], "condition", conditions, encoding, "variant", variants)
         ax.set(title=title, ylabel=unit, xlabel="")
         ax.tick_params(axis="x", labelrotation=15)
     for ax in (axes[0, 1], axes[0, 2]):
-        ax.axhline(0.0, color="0.2", linewidth=0.8, label="the unigram")
+        ax.axhline(0.0, color="0.2", linewidth=0.8)  # 0: the training unigram's own cross-entropy
     for ax in (axes[0, 0], axes[1, 0]):
         _references(ax, reference, conditions, "estimate", {"colors": "0.2", "linestyles": "-"}, "training unigram")
         orders = sorted(data_entropy["order"].unique())
@@ -104,99 +172,83 @@ def plot_entropy(summary: pd.DataFrame, ranks: pd.DataFrame, data_entropy: pd.Da
                 {"colors": str(shade), "linestyles": ":"}, f"Markov order {orders[1]}..{orders[-1]}" if order == orders[1] else None,
             )
         _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
-    # KL(p || uniform) = log2 V - H(p): the unigram predictor's is log2 V - H(unigram).
+    # KL(p || uniform) = log2 V - H(p): the training unigram's is log2 V - H(unigram).
     unigram_kl = data_entropy.drop_duplicates("condition").merge(
         summary[summary["metric"] == "unigram_entropy_bits"].drop_duplicates("condition")[["condition", "estimate"]],
         on="condition",
     )
     unigram_kl = unigram_kl.assign(kl=unigram_kl["log2_vocab"] - unigram_kl["estimate"])
-    _references(axes[1, 1], unigram_kl, conditions, "kl", {"colors": "0.2", "linestyles": "-"}, "unigram predictor")
+    _references(axes[1, 1], unigram_kl, conditions, "kl", {"colors": "0.2", "linestyles": "-"}, "training unigram")
     axes[1, 1].axhline(0.0, color="0.6", linewidth=0.6)  # 0: uniform predictions
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
-    condition_palette = _condition_palette(conditions)
-    styles = ["-", "--", ":", "-."]
     for (condition, variant), part in ranks.groupby(["condition", "variant"], sort=False):
-        axes[1, 2].plot(
-            part["rank"], part["mean_probability"], color=condition_palette[condition],
-            linestyle=styles[variants.index(variant) % len(styles)], label=f"{condition} ({variant})",
-        )
+        axes[1, 2].plot(part["rank"], part["mean_probability"], color=encoding.colours[condition],
+                        linestyle=encoding.line(variant))
     axes[1, 2].set(xscale="log", yscale="log", xlabel="rank", ylabel="mean probability", title="Sorted probability vs rank")
-    axes[1, 2].legend(fontsize=5.5)
+    legend_below(fig, encoding.handles(lines=True))
     return fig
 
 
-def plot_js_distance(js: pd.DataFrame) -> plt.Figure:
-    """Pairwise Jensen-Shannon distance between members vs top-p truncation."""
+JS_DISTANCE_LABEL = "JS distance between members\n(square root of JS divergence in bits; 0 to 1)"
+
+
+def plot_js_distance(js: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
+    """Pairwise Jensen-Shannon distance between members vs top-p truncation. The distance is
+    the square root of the divergence in bits: no unit, between 0 and 1."""
     js = with_variant(js)
-    variants = list(dict.fromkeys(js["variant"]))
-    conditions = list(dict.fromkeys(js["condition"]))
-    palette = _condition_palette(conditions)
-    fig, axes = plt.subplots(1, len(variants), figsize=_width(len(variants), 2.6), squeeze=False,
+    encoding = Encoding(js, study_conditions)
+    fig, axes = plt.subplots(1, len(encoding.variants), figsize=_width(len(encoding.variants), 2.6), squeeze=False,
                              constrained_layout=True)
-    for ax, variant in zip(axes[0], variants):
-        for condition in conditions:
-            part = js[(js["variant"] == variant) & (js["condition"] == condition)].sort_values("top_p")
-            if part.empty:
-                continue
-            ax.plot(part["top_p"], part["estimate"], marker="o", color=palette[condition], label=condition)
-            ax.fill_between(part["top_p"], part["low"], part["high"], color=palette[condition], alpha=0.2)
-        ax.set(xlabel="top-p (nucleus mass kept)", ylabel="JS distance between members (bits)", title=variant,
-               ylim=(0, 1))
-        ax.legend()
+    for ax, variant in zip(axes[0], encoding.variants):
+        _lines(ax, js[js["variant"] == variant], "top_p", encoding)
+        ax.set(xlabel="top-p (nucleus mass kept)", ylabel=JS_DISTANCE_LABEL, title=variant, ylim=(0, 1))
+    legend_below(fig, encoding.handles(lines=True))
     return fig
 
 
-def _against_k(ax, table: pd.DataFrame, palette: dict, variants: list) -> None:
-    """One line with its interval band per condition x variant, over the neighbourhood size k."""
-    for (condition, variant), part in table.groupby(["condition", "variant"], sort=False):
-        part = part.sort_values("k")
-        style = "-" if variant == variants[0] else "--"
-        ax.plot(part["k"], part["estimate"], style, marker="o", color=palette[condition],
-                label=f"{condition} ({variant})")
-        ax.fill_between(part["k"].astype(float), part["low"], part["high"], color=palette[condition], alpha=0.2)
-
-
-def plot_embeddings(summary: pd.DataFrame) -> plt.Figure:
+def plot_embeddings(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Static-embedding stability: top-k overlap and local Spearman vs k, Procrustes, CKA
     (linear and RBF)."""
     summary = with_variant(summary)
-    variants = list(dict.fromkeys(summary["variant"]))
-    conditions = list(dict.fromkeys(summary["condition"]))
-    palette = _condition_palette(conditions)
+    encoding = Encoding(summary, study_conditions)
+    conditions, variants = encoding.conditions, encoding.variants
+    ensembles = list(dict.fromkeys(zip(summary["condition"], summary["variant"])))
+    summary = summary.assign(ensemble=list(zip(summary["condition"], summary["variant"])))
     fig, grid = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 4.6), constrained_layout=True)
     axes = grid.flat
     overlap = summary[summary["metric"] == "topk_overlap"]
-    _against_k(axes[0], overlap, palette, variants)
+    _lines(axes[0], overlap, "k", encoding)
     for index, (condition, part) in enumerate(overlap.drop_duplicates(["condition", "k"]).groupby("condition", sort=False)):
         part = part.sort_values("k")
-        axes[0].plot(part["k"], part["chance"], ":", color=palette[condition], linewidth=0.8,
+        axes[0].plot(part["k"], part["chance"], ":", color=encoding.colours[condition], linewidth=0.8,
                      label="chance (random neighbours)" if index == 0 else None)
     axes[0].set(xscale="log", xlabel="k (neighbours)", ylabel="Jaccard overlap", title="Top-k neighbour overlap",
                 ylim=(0, 1))
-    axes[0].legend(fontsize=5.5)
-    _against_k(axes[1], summary[summary["metric"] == "local_spearman"], palette, variants)
-    axes[1].set(xscale="log", xlabel="k (neighbours)", ylabel="Spearman's rho",
-                title="Local Spearman of neighbour similarities")
-    variant_palette = _condition_palette(variants)
-    _errorbars(axes[2], summary[summary["metric"] == "procrustes_disparity"], "condition", "variant",
-               variant_palette, conditions, variants)
+    spearman = summary[summary["metric"] == "local_spearman"]
+    ks = sorted(spearman["k"].unique())
+    if len(ks) > 1:
+        _lines(axes[1], spearman, "k", encoding)
+        axes[1].set(xscale="log")
+    else:  # one k: the ensembles side by side at it, not a line on a log axis
+        _errorbars(axes[1], spearman, "k", ks, encoding, "ensemble", ensembles, [f"{int(k)}" for k in ks])
+    axes[1].set(xlabel="k (neighbours)", ylabel="Spearman's rho", title="Local Spearman of neighbour similarities")
+    _errorbars(axes[2], summary[summary["metric"] == "procrustes_disparity"], "condition", conditions, encoding,
+               "variant", variants)
     axes[2].set(title="Procrustes disparity", ylabel="disparity (0: same up to rotation)", xlabel="")
     kernels = {"linear_cka": "linear", "rbf_cka": "RBF"}
     cka = summary[summary["metric"].isin(list(kernels))]
-    cka = cka.assign(series=cka["metric"].map(kernels) + " " + cka["variant"])
-    series = list(dict.fromkeys(cka["series"]))
-    _errorbars(axes[3], cka, "condition", "series", _condition_palette(series), conditions, series)
-    axes[3].set(title="CKA, linear and RBF kernels", ylabel="CKA (1: same up to rotation, scale)", xlabel="")
-    axes[3].legend(title="kernel, architecture objective")
-    for ax in axes[2:]:
-        ax.tick_params(axis="x", labelrotation=15)
+    # The kernel on the x axis, so that colour stays the condition as in the other panels.
+    _errorbars(axes[3], cka, "metric", list(kernels), encoding, "ensemble", ensembles, list(kernels.values()))
+    axes[3].set(title="CKA, linear and RBF kernels", ylabel="CKA (1: same up to rotation, scale)", xlabel="kernel")
+    axes[2].tick_params(axis="x", labelrotation=15)
+    # The chance lines are dotted in each condition's colour: one grey dotted entry stands for them.
+    chance = plt.Line2D([], [], color="0.35", linestyle=":", linewidth=0.8, label="chance (random neighbours)")
+    legend_below(fig, [*encoding.handles(lines=True), chance])
     return fig
 
 
 CONTEXTUAL_PANELS = (  # metric, title, y label (seqens.contextual defines each)
     ("effective_rank", "Effective rank", "effective rank (dimensions)"),
-    ("uniformity", "Uniformity", "log mean exp(-2 d^2) (lower: more uniform)"),
+    ("uniformity", "Uniformity", "log mean exp(-2 d^2)\n(lower: more uniform)"),
     ("anisotropy", "Anisotropy", "norm of the mean unit vector"),
     ("average_cosine", "Average cosine", "cosine similarity"),
     ("pairwise_distance_sd", "Spread of distances", "sd of pairwise distances"),
@@ -206,69 +258,72 @@ CONTEXTUAL_PANELS = (  # metric, title, y label (seqens.contextual defines each)
 )
 
 
-def plot_contextual(summary: pd.DataFrame) -> plt.Figure:
+def plot_contextual(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Contextual embeddings (mean-pooled hidden states of the evaluation sequences): the
     participation ratio at every layer, then the last layer's geometry per member and the
     agreement between members."""
     summary = with_variant(summary)
-    variants = list(dict.fromkeys(summary["variant"]))
-    conditions = list(dict.fromkeys(summary["condition"]))
-    palette = _condition_palette(conditions)
+    encoding = Encoding(summary, study_conditions)
     fig, grid = plt.subplots(3, 3, figsize=(DOUBLE_COLUMN, 6.4), constrained_layout=True)
     axes = grid.flat
     ratio = summary[summary["metric"] == "participation_ratio"]
-    for (condition, variant), part in ratio.groupby(["condition", "variant"], sort=False):
-        part = part.sort_values("order")
-        style = "-" if variant == variants[0] else "--"
-        axes[0].plot(part["order"], part["estimate"], style, marker="o", color=palette[condition],
-                     label=f"{condition} ({variant})")
-        axes[0].fill_between(part["order"], part["low"], part["high"], color=palette[condition], alpha=0.2)
+    _lines(axes[0], ratio, "order", encoding)
     layers = ratio.drop_duplicates("order").sort_values("order")
     axes[0].set_xticks(layers["order"], layers["layer"], rotation=45)
     axes[0].set(title="Participation ratio by layer", ylabel="participation ratio (dimensions)",
                 xlabel="layer (input to output)", ylim=(0, None))
-    axes[0].legend(fontsize=5.5)
-    variant_palette = _condition_palette(variants)
     for ax, (metric, title, label) in zip(axes[1:], CONTEXTUAL_PANELS):
-        _errorbars(ax, summary[summary["metric"] == metric], "condition", "variant", variant_palette,
-                   conditions, variants)
+        _errorbars(ax, summary[summary["metric"] == metric], "condition", encoding.conditions, encoding, "variant",
+                   encoding.variants)
         ax.set(title=title, ylabel=label, xlabel="")
         ax.tick_params(axis="x", labelrotation=15)
-    axes[1].legend(title="architecture objective")
+    legend_below(fig, encoding.handles(lines=True))
     return fig
 
 
-def plot_fisher(summary: pd.DataFrame) -> plt.Figure:
+def plot_fisher(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Share of empirical Fisher information per layer group, per condition."""
     summary = with_variant(summary)
-    variants = list(dict.fromkeys(summary["variant"]))
-    conditions = list(dict.fromkeys(summary["condition"]))
-    palette = _condition_palette(conditions)
-    fig, axes = plt.subplots(1, len(variants), figsize=_width(len(variants), 2.8), squeeze=False,
+    encoding = Encoding(summary, study_conditions)
+    fig, axes = plt.subplots(1, len(encoding.variants), figsize=_width(len(encoding.variants), 2.8), squeeze=False,
                              constrained_layout=True)
-    for ax, variant in zip(axes[0], variants):
+    for ax, variant in zip(axes[0], encoding.variants):
         part = summary[summary["variant"] == variant]
         groups = list(part.sort_values("order")["group"].drop_duplicates())
-        _errorbars(ax, part, "group", "condition", palette, groups, [c for c in conditions if c in set(part["condition"])])
+        present = [c for c in encoding.conditions if c in set(part["condition"])]
+        _errorbars(ax, part, "group", groups, encoding, "condition", present)
         # Log scale: the layers' shares (often ~0.001) stay visible beside the embeddings'.
         ax.set(ylabel="share of Fisher information", title=variant, yscale="log", xlabel="layer group (input to output)")
         ax.tick_params(axis="x", labelrotation=45)
-        ax.legend()
+    legend_below(fig, encoding.handles())
     return fig
 
 
-PROBE_REFERENCES = {  # metric of the summary -> line style of its reference line
-    "baseline_accuracy": {"colors": "0.2", "linestyles": "--"},
-    "random_init_accuracy": {"colors": "0.45", "linestyles": ":"},
-    "majority_accuracy": {"colors": "0.65", "linestyles": "-."},
+PROBE_REFERENCES = {  # metric of the summary -> legend label, style of its reference mark
+    "baseline_accuracy": ("count baseline", {"colors": "0.2", "linestyles": "--"}),
+    "random_init_accuracy": ("untrained members", {"colors": "0.45", "linestyles": ":"}),
+    "majority_accuracy": ("majority class", {"colors": "0.65", "linestyles": "-."}),
 }
+# Within an ensemble's slot: the members' accuracy, then each reference beside it (the
+# positions _errorbars gives four dodged marks).
+PROBE_OFFSETS = dict(zip(["accuracy", *PROBE_REFERENCES], (-0.3, -0.1, 0.1, 0.3)))
 
 
-def plot_probes(summary: pd.DataFrame) -> plt.Figure:
+def baseline_name(baseline: str) -> str:
+    """The count baseline's name for a reader: kmer4_counts -> 4-mer counts, bag_of_tokens
+    -> bag of tokens."""
+    if baseline.startswith("kmer") and baseline.endswith("_counts"):
+        return f"{baseline[len('kmer'):-len('_counts')]}-mer counts"
+    return baseline.replace("_", " ")
+
+
+def plot_probes(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Probe accuracy per ensemble (its members' mean, with its interval), one panel per
-    probe and layer; the baselines as reference lines per condition: the count baseline
-    (k-mers or tokens), the same members untrained, and the majority class."""
+    probe and layer; beside it the baselines, each with its interval: the count baseline
+    (k-mers or tokens, named in the panel's title), the same members untrained, and the
+    majority class."""
     summary = with_variant(summary)
+    encoding = Encoding(summary, study_conditions)
     summary = summary.assign(ensemble=summary["condition"] + "\n" + summary["variant"])
     panels = list(dict.fromkeys(zip(summary["probe"], summary["layer"])))
     fig, axes = plt.subplots(1, len(panels), figsize=_width(len(panels), 2.6), squeeze=False, constrained_layout=True)
@@ -276,15 +331,18 @@ def plot_probes(summary: pd.DataFrame) -> plt.Figure:
         part = summary[(summary["probe"] == probe) & (summary["layer"] == layer)]
         ensembles = list(dict.fromkeys(part["ensemble"]))
         scores = part[part["metric"] == "accuracy"]
-        palette = _condition_palette(ensembles)
-        _errorbars(ax, scores.assign(hue=scores["ensemble"]), "ensemble", "hue", palette, ensembles, ensembles)
-        for metric, style in PROBE_REFERENCES.items():
-            references = part[part["metric"] == metric].rename(columns={"estimate": "reference"})
-            label = {"baseline_accuracy": f"{references['baseline'].iloc[0]} baseline" if len(references) else "baseline",
-                     "random_init_accuracy": "untrained members", "majority_accuracy": "majority class"}[metric]
-            _references(ax, references.assign(condition=references["ensemble"]), ensembles, "reference", style, label)
-        ax.set(title=f"probe {probe} ({layer} layer)", ylabel="test accuracy", xlabel="ensemble", ylim=(0, 1))
-        ax.legend(loc="best")
+        _errorbars(ax, scores.assign(mark="accuracy"), "ensemble", ensembles, encoding, "mark", list(PROBE_OFFSETS))
+        for metric, (label, style) in PROBE_REFERENCES.items():
+            # Each reference as a short line at its estimate with its interval, beside the members.
+            for index, row in enumerate(part[part["metric"] == metric].to_dict("records")):
+                x = ensembles.index(row["ensemble"]) + PROBE_OFFSETS[metric]
+                ax.hlines(row["estimate"], x - 0.08, x + 0.08, linewidth=1.5, label=label if index == 0 else None,
+                          **style)
+                ax.vlines(x, row["low"], row["high"], colors=style["colors"])
+        baselines = ", ".join(baseline_name(b) for b in dict.fromkeys(part["baseline"].dropna()))
+        ax.set(title=f"probe {probe} ({layer} layer); count baseline: {baselines}", ylabel="test accuracy",
+               xlabel="ensemble", ylim=(0, 1))
+    legend_below(fig, encoding.handles(), max_columns=4)
     return fig
 
 
@@ -297,7 +355,8 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(rows, cols, figsize=(DOUBLE_COLUMN if cols > 1 else SINGLE_COLUMN, 2.1 * rows),
                              squeeze=False, constrained_layout=True)
     seeds = sorted(logs["seed"].unique())
-    colours = dict(zip(seeds, sns.color_palette("colorblind", n_colors=len(seeds))))
+    # Seeds in a sequential palette: the qualitative one means the condition in the other figures.
+    colours = dict(zip(seeds, sns.color_palette("rocket", n_colors=len(seeds))))
     for ax, (condition, variant) in zip(axes.flat, panels):
         part = logs[(logs["condition"] == condition) & (logs["variant"] == variant)]
         for seed, member in part.groupby("seed"):
@@ -312,7 +371,7 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
         plt.Line2D([], [], color="0.3", label="train (mean since last log)"),
         plt.Line2D([], [], color="0.3", linestyle="--", marker="o", markersize=2.5, label="held out"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    legend_below(fig, handles, max_columns=len(handles))
     return fig
 
 
@@ -339,7 +398,7 @@ def plot_fisher_training(log: pd.DataFrame) -> plt.Figure:
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles = [plt.Line2D([], [], color=colours[g], marker="o", markersize=2, label=g) for g in groups]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6))
+    legend_below(fig, handles, max_columns=6)
     return fig
 
 

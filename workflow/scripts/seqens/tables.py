@@ -71,7 +71,7 @@ def write_table(table: pd.DataFrame, csv_path, *, latex=None) -> None:
 
 def to_latex(table: pd.DataFrame) -> str:
     """A booktabs table with numbers to 3 significant digits (needs no jinja2)."""
-    columns = [c for c in table.columns if c not in ("corpus", "tokenizer", "level")]
+    columns = [c for c in table.columns if c not in ("corpus", "tokenizer", "level", "draws")]
 
     def cell(value) -> str:
         if isinstance(value, float):
