@@ -428,6 +428,36 @@ def test_the_demo_probes_end_to_end(small_study):
     assert "Frozen features on labelled tasks" in (work / "results" / "report" / "overview.rst").read_text()
 
 
+def documented_tables() -> dict[str, set[str]]:
+    """docs/tables.md: file name -> documented columns. A CSV is a heading (### `corpora.csv`)
+    whose column table names its columns in the first cell of each row (`a`, `b`: both); a
+    LaTeX table is a list item (- `outputs_summary.tex`: ...) and has no columns of its own."""
+    tables, current = {}, None
+    for line in (REPO / "docs" / "tables.md").read_text().splitlines():
+        if found := re.fullmatch(r"#+ `(\w+\.csv)`", line):
+            current = tables.setdefault(found.group(1), set())
+        elif line.startswith("#"):
+            current = None
+        elif found := re.match(r"- `(\w+\.tex)`", line):
+            tables[found.group(1)] = set()
+        elif current is not None and line.startswith("| `"):
+            current.update(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return tables
+
+
+def test_docs_tables_documents_every_table_and_column_the_study_writes(small_study):
+    """Every results/tables file has a section in docs/tables.md, and every CSV's columns are
+    exactly those its section documents: a new column, or a documented one that no longer
+    exists, fails here."""
+    written = small_study / "results" / "tables"
+    documented = documented_tables()
+    assert set(documented) == {path.name for path in written.iterdir()}
+    for name, columns in documented.items():
+        if name.endswith(".csv"):
+            real = set(pd.read_csv(written / name, nrows=0).columns)
+            assert columns == real, (name, "undocumented", sorted(real - columns), "not in the table", sorted(columns - real))
+
+
 EDITS = {  # one new value per key of the rerun table in config/README.md
     "study": "renamed",
     "training.log_every": 7,

@@ -1,6 +1,6 @@
 """Ensemble comparisons: per-member metrics, pairwise disagreement, embedding stability and
 Fisher fractions, each with a Multi-Bootstrap interval, and text-vs-DNA contrasts as paired
-bootstrap differences. Every function returns a tidy DataFrame (columns: README, "Tables")."""
+bootstrap differences. Every function returns a tidy DataFrame (columns: docs/tables.md)."""
 
 from __future__ import annotations
 

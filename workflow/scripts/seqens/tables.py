@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-CORPUS_COLUMNS = {
-    "condition": "corpus-tokenizer",
-    "corpus": "corpus name in the config",
-    "tokenizer": "tokenizer name in the config",
-    "kind": "text or dna",
-    "sequences": "training sequences (the budget; identical for every condition)",
-    "tokens": "training tokens = sequences x sequence_length",
-    "characters": "characters (text) or bases (DNA) of the corpus covered by those tokens",
-    "characters_per_token": "characters / content tokens",
-    "vocab_size": "tokenizer vocabulary, special tokens included",
-    "vocab_used": "distinct non-special token ids in the training array",
-    "unk_fraction": "fraction of content tokens that are [UNK]",
-    "unigram_entropy_bits_per_token": "entropy of the unigram distribution of content tokens",
-    "unigram_entropy_bits_per_char": "the same per character of the corpus",
-    "n_fraction": "DNA: fraction of N bases in the prepared training split",
-    "softmask_fraction": "DNA: fraction of soft-masked (lowercase) bases in the prepared training split",
-    "eval_sequences": "held-out sequences",
-}
+# Their meanings and units: docs/tables.md ("corpora.csv").
+CORPUS_COLUMNS = (
+    "condition", "corpus", "tokenizer", "kind", "sequences", "tokens", "characters", "characters_per_token",
+    "vocab_size", "vocab_used", "unk_fraction", "unigram_entropy_bits_per_token", "unigram_entropy_bits_per_char",
+    "n_fraction", "softmask_fraction", "eval_sequences",
+)
 
 
 def corpus_table(token_records: list[dict], corpus_records: list[dict]) -> pd.DataFrame:
-    """One row per condition; columns documented in CORPUS_COLUMNS."""
+    """One row per condition, the columns CORPUS_COLUMNS."""
     prepared = {r["stats"]["corpus"]: r["stats"] for r in corpus_records}
     rows = []
     for record in token_records:
