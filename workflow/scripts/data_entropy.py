@@ -4,7 +4,7 @@ learned; and the characters per token at its evaluation positions."""
 
 import numpy as np
 
-from seqens.io import atomic_path, write_json_atomic
+from seqens.io import save_array_atomic, write_json_atomic
 from seqens.markov import held_out_positions, markov_cross_entropies, unigram_log2_probs
 from seqens.packing import load_tokens
 from seqens.runner import log, run_script
@@ -31,9 +31,7 @@ def main(snakemake):
     table["bits_per_character"] = table["bits_per_token"] / table["characters_per_token"]
     table["log2_vocab"] = np.log2(tokenizer.vocab_size)
     write_table(table, snakemake.output.markov)
-    with atomic_path(snakemake.output.unigram) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size))
+    save_array_atomic(snakemake.output.unigram, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size))
     with np.load(snakemake.input.positions) as positions:
         targets = positions["input_ids"][positions["positions"]]
     write_json_atomic(

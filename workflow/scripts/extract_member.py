@@ -4,11 +4,10 @@ information (see seqens.fisher)."""
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from seqens.extraction import load_member, member_fisher, output_distributions, save_distributions, save_fisher
-from seqens.io import atomic_path
+from seqens.io import save_array_atomic
 from seqens.positions import EvalPositions
 from seqens.runner import log, run_script
 from seqens.training import resolve_device
@@ -28,9 +27,7 @@ def main(snakemake):
     log.info("member %s: distributions %s", member.name, probs.shape)
 
     embeddings = member.objective.input_embeddings(member.model).detach().float().cpu().numpy()
-    with atomic_path(output.embeddings) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, embeddings)
+    save_array_atomic(output.embeddings, embeddings)
     log.info("member %s: embeddings %s", member.name, embeddings.shape)
 
     result = member_fisher(

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .io import atomic_path, sha256_file, write_json_atomic
+from .io import atomic_path, save_array_atomic, sha256_file, write_json_atomic
 from .objectives.base import Objective
 from .positions import EvalPositions
 from .progress import progress
@@ -40,9 +40,7 @@ def output_distributions(
 
 def save_distributions(probs: np.ndarray, eval_positions: EvalPositions, member: str, array_path, record_path) -> None:
     """A member's distributions, and the record of the positions they were taken at."""
-    with atomic_path(array_path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, probs)
+    save_array_atomic(array_path, probs)
     write_json_atomic(
         record_path, {"member": member, "positions_fingerprint": eval_positions.fingerprint, "shape": list(probs.shape)}
     )
@@ -50,9 +48,7 @@ def save_distributions(probs: np.ndarray, eval_positions: EvalPositions, member:
 
 def save_fisher(result, table_path, rows_path) -> None:
     """A member's Fisher: its table by group and its rows (per sequence, or per batch)."""
-    with atomic_path(rows_path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, result.per_sequence)
+    save_array_atomic(rows_path, result.per_sequence)
     with atomic_path(table_path) as tmp:
         result.to_frame().to_csv(tmp, index=False)
 

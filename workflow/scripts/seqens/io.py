@@ -107,6 +107,15 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def save_array_atomic(path: str | os.PathLike, array) -> None:
+    """``numpy.save`` to ``path`` (an .npy file, named exactly so), atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:  # a file object: np.save would append .npy to a name
+            np.save(handle, array)
+
+
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
