@@ -292,8 +292,11 @@ def test_fisher_figure_on_the_demo(tmp_path):
     options = ["--cores", "2", "--configfile", "config/config.yaml", "shorter.yaml"]
     snakemake_cmd("results/figures/fisher.pdf", *options, cwd=work, timeout=1200)
     assert (work / "results" / "figures" / "fisher.pdf").read_bytes().startswith(b"%PDF")
-    member = ("roformer", "mlm", "seed1")
-    assert not (work / "results" / "extract" / "wiki" / "bpe" / member[0] / member[1] / member[2] / "distributions.npy").exists()
+    # only its inputs: a member's extraction job (its distributions come with its Fisher), but
+    # no other comparison and no other figure
+    assert (work / "results" / "extract" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1" / "fisher.csv").is_file()
+    assert not (work / "results" / "tables" / "outputs_summary.csv").exists()
+    assert not (work / "results" / "figures" / "entropy.pdf").exists()
     summary = pd.read_csv(work / "results" / "tables" / "fisher_summary.csv")
     assert set(summary["condition"]) == {"wiki-bpe", "athal-bpe", "athal-kmer6"}
     assert set(summary["definition"]) == {"corrected", "paper"}  # both, by default
