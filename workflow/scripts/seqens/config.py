@@ -297,7 +297,7 @@ class Study:
             "seeds": self.seeds,
             "model": cfg["model"],
             "steps": cfg["training"]["steps"],
-            "tokens_per_member": cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"],
+            "tokens_per_member": self.training_tokens(),
         }
 
     def training_tokens(self) -> int:

@@ -93,9 +93,7 @@ def legend_below(fig: plt.Figure, handles: list, max_columns: int = 5) -> None:
 def _errorbars(ax, table: pd.DataFrame, x: str, order: list, encoding: Encoding, dodge: str | None = None,
                dodge_order: list = (), tick_labels: list | None = None):
     """Point estimates with their bootstrap intervals at categorical positions ``order`` of
-    column ``x``, dodged by column ``dodge``; colour the row's condition, marker its variant.
-    An interval is drawn as it is, also where it does not hold the estimate (a set statistic
-    that resampling biases, such as an effective rank)."""
+    column ``x``, dodged by column ``dodge``; colour the row's condition, marker its variant."""
     slots = list(dodge_order) if dodge else [None]
     width = 0.8 / max(1, len(slots))
     for row in table.to_dict("records"):

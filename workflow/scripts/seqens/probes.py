@@ -452,12 +452,12 @@ def check_probe_data(study, name: str, cache_dir: Path | None = None) -> None:
     in ``cache_dir`` (keyed by the probe's config and its files' sizes and times)."""
     import hashlib
 
-    from .sources import local_file
+    from .sources import local_file, source_keys
 
     spec = study.probe_slice(name)
     probe, corpus = spec["probe"], spec["corpus"]
     probe_file = local_file(name, probe["source"], "probe")
-    corpus_files = [local_file(probe["corpus"], source, "corpus") for source in [corpus["source"], *corpus["sources"]]]
+    corpus_files = [local_file(probe["corpus"], source, "corpus") for _, source in source_keys(probe["corpus"], corpus)]
     if probe_file is None or None in corpus_files:
         return
     stamps = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in [probe_file, *corpus_files]]
