@@ -1,17 +1,22 @@
-"""Tokenizers: round trips, vocabulary sizes, k-mer handling of N and trailing bases,
-loading through transformers' AutoTokenizer."""
+"""Tokenizers: round trips, vocabulary sizes, k-mer handling of N and trailing bases (the
+Nucleotide Transformer's, which the paper's k-mer models use: lbcb-sci/GFMs at 277899cd,
+src/train/tokenizer/tokenizer.py; instadeepai/nucleotide-transformer at 2dc37b86,
+nucleotide_transformer/tokenizers.py), loading through transformers' AutoTokenizer."""
 
 import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
+from seqens.config import kmer_tokens_at_least, vocabulary_bound
 from seqens.errors import InputError
+from seqens.special import CLS_ID, SEP_ID, UNK_ID
 from seqens.tokenization import (
     SPECIAL_TOKENS,
     SequenceTokenizer,
     build_tokenizer,
     kmer_vocabulary,
     kmerize,
+    merge_kmers,
     save_tokenizer,
 )
 
@@ -60,22 +65,97 @@ def test_dna_bpe_round_trip(tmp_path):
     assert len(ids) < 500 and "".join(tok.tokenizer.id_to_token(i) for i in ids) == seqs[0]
 
 
-def test_kmer_non_overlapping_handles_n_and_trailing_bases(tmp_path):
-    tok = SequenceTokenizer(saved(tmp_path, {"type": "kmer", "k": 3, "stride": 3}, "dna", []))
-    assert tok.vocab_size == 4**3 + 5
-    vocab = tok.tokenizer.get_vocab()
-    ids = tok.encode_texts(["ACGTTTANCGGG" + "AC"])[0]
-    assert ids == [vocab["ACG"], vocab["TTT"], 1, vocab["GGG"], 1]  # ANC has N; trailing AC -> [UNK]
-    hf = AutoTokenizer.from_pretrained(tok.directory)
-    assert hf("ACGTTT")["input_ids"] == [2, vocab["ACG"], vocab["TTT"], 3]
+def test_kmer_vocabulary_is_the_specials_then_the_kmers_then_single_nucleotides(tmp_path):
+    tok = SequenceTokenizer(saved(tmp_path, {"type": "kmer", "k": 6, "stride": 6}, "dna", []))
+    assert tok.vocab_size == 4_106  # NT's 4,105 less its 4 specials, plus our 5
+    tokens = [tok.tokenizer.id_to_token(i) for i in range(tok.vocab_size)]
+    assert tokens[:5] == list(SPECIAL_TOKENS)
+    assert tokens[5:7] == ["AAAAAA", "AAAAAC"] and tokens[4_100] == "TTTTTT"
+    assert tokens[4_101:] == ["A", "C", "G", "T", "N"]
+    assert kmer_vocabulary(1) == ["A", "C", "G", "T", "N"] and len(kmer_vocabulary(4)) == 256 + 5
 
 
-def test_kmer_overlapping(tmp_path):
+@pytest.mark.parametrize("k, sequence, expected", [
+    # instadeepai/nucleotide-transformer at 2dc37b86, docs/nucleotide_transformer.md, "Tokenization"
+    (6, "ACGTGTACGTGCACGGACGACTAGTCAGCA", "ACGTGT ACGTGC ACGGAC GACTAG TCAGCA"),
+    (6, "ACGTGTACNTGCACGGANCGACTAGTCTGA", "ACGTGT A C N TGCACG G A N CGACTA GTCTGA"),
+    # the same repository, nucleotide_transformer/tokenizers.py, NucleotidesKmersTokenizer.tokenize
+    (5, "ATCGAATGGCGATGCAC", "ATCGA ATGGC GATGC A C"),
+    (5, "ATCGAATNGGCGATGCAC", "ATCGA A T N GGCGA TGCAC"),
+    # greedy from each N, not a fixed frame of k (which would give A C G T N A CGTACG)
+    (6, "ACGTNACGTACG", "A C G T N ACGTAC G"),
+    (6, "A" * 21, "AAAAAA AAAAAA AAAAAA A A A"),
+])
+def test_non_overlapping_kmers_split_as_the_nucleotide_transformer_does(tmp_path, k, sequence, expected):
+    directory = saved(tmp_path, {"type": "kmer", "k": k, "stride": k}, "dna", [])
+    tok, hf = SequenceTokenizer(directory), AutoTokenizer.from_pretrained(directory)
+    assert [tok.tokenizer.id_to_token(i) for i in tok.encode_texts([sequence])[0]] == expected.split()
+    assert hf.tokenize(sequence) == expected.split()
+
+
+def test_a_21_base_sequence_decodes_to_its_21_bases_without_unk(tmp_path):
+    tok = SequenceTokenizer(saved(tmp_path, {"type": "kmer", "k": 6, "stride": 6}, "dna", []))
+    sequence = dna(21, seed=21)
+    ids = tok.encode_texts([sequence])[0]
+    assert len(ids) == 3 + 3 and UNK_ID not in ids
+    assert tok.decode(ids) == sequence
+
+
+def test_overlapping_kmers_keep_n_and_short_runs_as_single_nucleotides(tmp_path):
     tok = SequenceTokenizer(saved(tmp_path, {"type": "kmer", "k": 4, "stride": 1}, "dna", []))
     assert kmerize("ACGTAC", 4) == "ACGT CGTA GTAC"
+    assert kmerize("ACGTANNACGnac", 4) == "ACGT CGTA N N A C G N A C"
+    assert kmerize("AC", 4) == "A C" and kmerize("", 4) == ""
     vocab = tok.tokenizer.get_vocab()
     assert tok.encode_texts(["ACGTAC"])[0] == [vocab["ACGT"], vocab["CGTA"], vocab["GTAC"]]
-    assert len(kmer_vocabulary(4)) == 256
+    assert merge_kmers(["ACGT", "CGTA", "N", "A", "C", "G", "N", "ACGT"], 4) == "ACGTANACGNACGT"
+    assert tok.decode([CLS_ID, vocab["ACGT"], SEP_ID, vocab["CGTA"]]) == "ACGTCGTA"  # a special ends a run
+
+
+DNA_SPECS = [
+    {"type": "kmer", "k": 6, "stride": 6},
+    {"type": "kmer", "k": 3, "stride": 3},
+    {"type": "kmer", "k": 1, "stride": 1},
+    {"type": "kmer", "k": 6, "stride": 1},
+    {"type": "kmer", "k": 2, "stride": 1},
+    {"type": "char"},
+    {"type": "bpe", "vocab_size": 64},
+]
+
+
+@pytest.mark.parametrize("spec", DNA_SPECS, ids=lambda spec: "-".join(map(str, spec.values())))
+def test_every_dna_string_decodes_to_itself_upper_cased(tmp_path, spec):
+    tok = SequenceTokenizer(saved(tmp_path, spec, "dna", [dna(500, seed=i) for i in range(40)]))
+    rng = np.random.default_rng(19)
+    for _ in range(300):
+        # runs of bases and of N, in either case (soft-masked bases are upper-cased by design)
+        runs = [rng.choice(list("ACGT" if i % 2 == 0 else "N"), size=rng.integers(0, 30 if i % 2 == 0 else 4))
+                for i in range(rng.integers(1, 8))]
+        sequence = "".join("".join(run) for run in runs)
+        if rng.random() < 0.3:
+            sequence = sequence.lower()
+        ids = tok.encode_texts([sequence])[0]
+        assert UNK_ID not in ids and tok.decode(ids) == sequence.upper(), sequence
+
+
+def test_non_overlapping_kmers_count_the_bases_each_token_stands_for(tmp_path):
+    tok = SequenceTokenizer(saved(tmp_path, {"type": "kmer", "k": 6, "stride": 6}, "dna", []))
+    lengths = tok.characters_per_token()
+    assert (lengths[:5] == 0).all() and (lengths[5:4_101] == 6).all() and (lengths[4_101:] == 1).all()
+    sequence = "ACGTNACGTACG" + dna(40, seed=3) + "NN" + "ACG"
+    assert lengths[tok.encode_texts([sequence])[0]].sum() == len(sequence)  # bits per base stay right
+    overlapping = SequenceTokenizer(saved(tmp_path / "o", {"type": "kmer", "k": 4, "stride": 1}, "dna", []))
+    assert (overlapping.characters_per_token()[5:] == 1).all()
+
+
+@pytest.mark.parametrize("k, stride", [(1, 1), (3, 3), (6, 6), (4, 1)])
+def test_the_configs_kmer_bounds_match_the_built_tokenizer(tmp_path, k, stride):
+    spec = {"type": "kmer", "k": k, "stride": stride}
+    tok = SequenceTokenizer(saved(tmp_path, spec, "dna", []))
+    assert vocabulary_bound(spec, "dna") == tok.vocab_size
+    for window in (1, 3, 7, 20, 30):
+        fewest = min(len(tok.encode_texts([text])[0]) for text in (dna(window, seed=window), "N" * window))
+        assert kmer_tokens_at_least(window, k, stride) == fewest
 
 
 @pytest.mark.parametrize("kind, texts, expected", [("dna", [], 10), ("text", ["abcab", "cd"], 9)])
@@ -110,7 +190,7 @@ def test_text_decodes_to_its_input_exactly(tmp_path, text):
 def test_dna_is_case_normalised_and_decodes_to_its_bases(tmp_path, spec):
     directory = saved(tmp_path, spec, "dna", [dna(500, seed=i) for i in range(40)])
     tok, hf = SequenceTokenizer(directory), AutoTokenizer.from_pretrained(directory)
-    sequence = dna(30, seed=99) + ("NNN" if spec["type"] != "kmer" else "")  # a k-mer with N is [UNK]
+    sequence = dna(30, seed=99) + "NNN"
     upper, lower = tok.encode_texts([sequence])[0], tok.encode_texts([sequence.lower()])[0]
     assert upper == lower and 1 not in upper
     assert hf.decode(hf(sequence.lower())["input_ids"], skip_special_tokens=True) == sequence

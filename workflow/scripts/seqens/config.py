@@ -461,7 +461,8 @@ class Study:
             for c in self.conditions:
                 corpus, tokenizer = cfg["corpora"][c.corpus], cfg["tokenizers"][c.tokenizer]
                 if corpus["kind"] == "dna" and tokenizer["type"] == "kmer":
-                    per_window = (corpus["window"] - tokenizer["k"]) // tokenizer.get("stride", tokenizer["k"]) + 1
+                    k = tokenizer["k"]
+                    per_window = kmer_tokens_at_least(corpus["window"], k, tokenizer.get("stride", k))
                     if per_window < content:
                         raise ConfigError(
                             f"config: data.sampling: one_per_document needs {content} tokens per document, but "
@@ -579,10 +580,21 @@ def vocabulary_bound(tokenizer: dict, kind: str) -> int:
     configured upper bound): known from the config alone."""
     specials = len(SPECIAL_TOKENS)
     if tokenizer["type"] == "kmer":
-        return 4 ** tokenizer["k"] + specials
+        # The k-mers, then the single nucleotides A C G T N (for k = 1 the k-mers are A C G T).
+        singles = 1 if tokenizer["k"] == 1 else len("ACGTN")
+        return 4 ** tokenizer["k"] + singles + specials
     if tokenizer["type"] == "char" and kind == "dna":
         return len("ACGTN") + specials
     return tokenizer.get("vocab_size", 1024)
+
+
+def kmer_tokens_at_least(window: int, k: int, stride: int) -> int:
+    """The fewest k-mer tokens a window of ``window`` bases gives (one without N; each N only
+    adds tokens): non-overlapping, its k-mers and its last window % k bases one by one;
+    overlapping, one k-mer per position."""
+    if stride == k:
+        return window // k + window % k
+    return window - k + 1 if window >= k else window
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> Study:

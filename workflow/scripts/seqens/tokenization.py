@@ -7,17 +7,32 @@ Every tokenizer has the same five special tokens at ids 0-4: [PAD] [UNK] [CLS] [
   pre-tokenisation (no unknown characters, no prefixed space: GPT-2 and RoBERTa style; the
   [MASK] token absorbs the space before it, as RoBERTa's does); DNA is one "word" per
   window, as in DNABERT-2, with the initial alphabet A C G T N.
-
-DNA tokenizers upper-case their input (soft-masked bases are bases) and decode back to the
-bases (BPE, char and non-overlapping k-mers); overlapping k-mers decode to their input form.
-- ``kmer``: the full 4^k vocabulary of k-mers over A C G T. Non-overlapping (stride k): the
-  sequence is cut into consecutive k-mers; a k-mer containing N, and a trailing piece shorter
-  than k, each become one [UNK]. Overlapping (stride 1, DNABERT-1 style): every k-mer
-  starting at each position; the input must be written as space-separated k-mers
-  (``kmerize``), which ``encode_texts`` does for you. Beware: with overlapping k-mers a
+- ``kmer``: the Nucleotide Transformer's (NT) k-mers, which the paper's k-mer models use
+  (lbcb-sci/GFMs, src/train/tokenizer/tokenizer.py at commit 277899cd: ``load_6mer_tokenizer``
+  loads InstaDeepAI/nucleotide-transformer-2.5b-multi-species). The vocabulary: the 4^k
+  k-mers over A C G T, then the single nucleotides A C G T N; for k = 6, 4,101 tokens plus our
+  5 specials = 4,106. (NT v1's 4,105 are the same 4,101 plus <unk> <pad> <mask> <cls>, in
+  other ids: instadeepai/nucleotide-transformer at commit 2dc37b86,
+  nucleotide_transformer/tokenizers.py ``NucleotidesKmersTokenizer`` and pretrained.py,
+  ``len(tokenizer.vocabulary) - 2`` for v1.)
+  Non-overlapping (stride k) splits as ``NucleotidesKmersTokenizer.tokenize`` does: the
+  sequence is cut at each N, each N is one token, and each piece between Ns is cut into k-mers
+  from its own start, its last bases that do not fill a k-mer being single nucleotides. That is
+  greedy scanning (a k-mer where the next k characters are all A C G T, else one character),
+  which is also how NT's Hugging Face tokenizer splits: "ACGTNACGTACG" -> A C G T N ACGTAC G,
+  not a fixed frame of k (which would give A C G T N A CGTACG).
+  Overlapping (stride 1, DNABERT-1 style): in each piece between Ns of at least k bases, the
+  k-mer starting at each position; each N, and each piece shorter than k, as single
+  nucleotides. The input must be written as space-separated tokens (``kmerize``), which
+  ``encode_texts`` does for you; ``merge_kmers`` undoes it. Beware: with overlapping k-mers a
   masked token is recoverable from its neighbours.
 - ``char``: one token per character; DNA has A C G T N, text the most frequent characters of
   the training split (up to vocab_size).
+
+DNA tokenizers upper-case their input: soft-masked (lower-case) bases are bases, by design, so
+they decode in upper case. For every DNA tokenizer, ``SequenceTokenizer.decode`` of
+``encode_texts`` gives back any string over A C G T N (either case) upper-cased; any other
+character is one [UNK].
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -39,12 +55,40 @@ SPEC_FILE = "seqens_tokenizer.json"
 
 
 def kmer_vocabulary(k: int) -> list[str]:
-    return ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+    """The k-mer tokens' vocabulary: the 4^k k-mers over A C G T, then the single nucleotides
+    that the k-mers do not already hold (A C G T N; for k = 1 only N)."""
+    kmers = ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+    return kmers + [base for base in DNA_ALPHABET if base not in kmers]
+
+
+def kmer_pieces(k: int) -> str:
+    """The regex of the non-overlapping split (NT's): a k-mer where the next k characters are
+    all A C G T, else one character."""
+    return f"[ACGT]{{{k}}}|."
 
 
 def kmerize(sequence: str, k: int) -> str:
-    """Overlapping k-mers of a sequence, space separated (the input form of stride-1 k-mers)."""
-    return " ".join(sequence[i : i + k] for i in range(len(sequence) - k + 1))
+    """The input form of overlapping (stride-1) k-mers, space separated: every k-mer of each
+    run of A C G T at least k long; each other character, and each shorter run, one by one."""
+    tokens = []
+    for run in re.findall(f"[ACGT]{{{k},}}|.", sequence.upper()):
+        if len(run) >= k:
+            tokens.extend(run[i : i + k] for i in range(len(run) - k + 1))
+        else:
+            tokens.append(run)
+    return " ".join(tokens)
+
+
+def merge_kmers(tokens: Iterable[str], k: int) -> str:
+    """The sequence behind overlapping-k-mer tokens (``kmerize``'s inverse): a k-mer right after
+    a k-mer adds its last base, any other token itself. Two runs never touch (an N or a short
+    piece lies between them), so this is unambiguous; an empty token ends a run."""
+    bases, previous_was_kmer = [], False
+    for token in tokens:
+        is_kmer = len(token) == k
+        bases.append(token[-1] if is_kmer and previous_was_kmer else token)
+        previous_was_kmer = is_kmer
+    return "".join(bases)
 
 
 def _with_specials(tokens: Iterable[str]) -> dict[str, int]:
@@ -89,7 +133,7 @@ def build_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) -> Tok
         k, stride = spec["k"], spec.get("stride", spec["k"])
         tokenizer = Tokenizer(models.WordLevel(_with_specials(kmer_vocabulary(k)), unk_token="[UNK]"))
         if stride == k:
-            tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(f".{{1,{k}}}"), behavior="isolated")
+            tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(kmer_pieces(k)), behavior="isolated")
         else:
             tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     elif spec["type"] == "char":
@@ -162,13 +206,15 @@ class SequenceTokenizer:
 
     def characters_per_token(self) -> np.ndarray:
         """Characters of the input each token id stands for (0 for the special tokens): the
-        token's length for BPE (bytes for byte-level text BPE) and char, the stride for k-mers
-        (an overlapping k-mer advances one base). Converts bits per token into bits per character."""
+        token's length for BPE (bytes for byte-level text BPE), char and non-overlapping k-mers
+        (k for a k-mer, 1 for a single nucleotide); 1 for overlapping k-mers, each of which
+        advances one base (the first k-mer of a run stands for k, so a run's first k - 1 bases
+        go uncounted). Converts bits per token into bits per character."""
         lengths = np.zeros(self.vocab_size, dtype=np.float64)
         for token, index in self.tokenizer.get_vocab(with_added_tokens=False).items():
             lengths[index] = len(token)
-        if self.spec["type"] == "kmer":
-            lengths[:] = self.spec.get("stride", self.spec["k"])
+        if self.overlapping_k:
+            lengths[:] = 1.0
         lengths[: len(SPECIAL_TOKENS)] = 0.0
         return lengths
 
@@ -177,6 +223,15 @@ class SequenceTokenizer:
         if self.overlapping_k:
             texts = [kmerize(text, self.overlapping_k) for text in texts]
         return [encoding.ids for encoding in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The input behind token ids, special tokens skipped (``encode_texts``'s inverse; DNA
+        comes back upper-cased)."""
+        if self.overlapping_k:
+            # A special token decodes to nothing but still ends a run of k-mers.
+            tokens = [self.tokenizer.id_to_token(i) if i >= len(SPECIAL_TOKENS) else "" for i in ids]
+            return merge_kmers(tokens, self.overlapping_k)
+        return self.tokenizer.decode(list(ids))
 
 
 def capped_texts(texts: Iterable[str], max_characters: int) -> Iterator[str]:

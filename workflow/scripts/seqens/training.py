@@ -531,8 +531,14 @@ def _input_rules(tokenizer_spec: dict) -> str:
     if kind_of == "kmer":
         k = tokenizer_spec["k"]
         if tokenizer_spec.get("stride", k) == k:
-            return f"{rules}, cut into consecutive {k}-mers: a {k}-mer with N and a trailing piece shorter than {k} are `[UNK]`."
-        return f"{rules}, written as space-separated overlapping {k}-mers (`seqens.tokenization.kmerize`)."
+            return (
+                f"{rules}, cut into consecutive {k}-mers as the Nucleotide Transformer does: each N, and the bases "
+                f"before an N or the end that do not fill a {k}-mer, are single-nucleotide tokens."
+            )
+        return (
+            f"{rules}, written as space-separated overlapping {k}-mers, with each N and each run shorter than {k} "
+            "as single nucleotides (`seqens.tokenization.kmerize`)."
+        )
     return rules + "."
 
 
