@@ -2,12 +2,16 @@
 
 import gzip
 import json
+import logging
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna, prepare_text, read_split
+
+from conftest import FullDisk
 
 
 def write_fasta(path, records, width=60):
@@ -116,3 +120,23 @@ def test_max_characters_caps_the_corpus(tmp_path):
     stats = prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.5, seed=0,
                          max_characters=1000)
     assert 1000 <= stats.splits["train"].characters + stats.splits["eval"].characters < 1200
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_full_disk_during_preparation_is_one_line_naming_where(tmp_path, monkeypatch, named):
+    from seqens import prepare
+    from seqens.runner import run_script
+
+    fasta = write_fasta(tmp_path / "g.fa", [("c", "ACGT" * 500)])
+    out = tmp_path / "out"
+    monkeypatch.setattr(prepare, "open", lambda path, *args: FullDisk(path, named=named), raising=False)
+    job = SimpleNamespace(log=[str(tmp_path / "prepare.log")], rule="prepare_corpus",
+                          output=[str(out / "train.txt"), str(out / "eval.txt")])
+    with pytest.raises(SystemExit) as exit_status:
+        run_script(job, lambda job: prepare_dna("g", [fasta], out, **dna_kwargs()))
+    logging.shutdown()
+    text = (tmp_path / "prepare.log").read_text()
+    errors = [line for line in text.splitlines() if " ERROR " in line]
+    where = str(out / ".train.txt.") if named else f"{out / 'train.txt'}, {out / 'eval.txt'}:"  # a temporary, or the outputs
+    assert exit_status.value.code == 1 and len(errors) == 1 and "Traceback" not in text, text
+    assert f"ERROR seqens: {where}" in errors[0] and "no space left on device while writing it" in errors[0]

@@ -1,5 +1,6 @@
 """Corpus sources: url (against a server on 127.0.0.1), path and package, with checksums."""
 
+import errno
 import gzip
 import hashlib
 import http.server
@@ -12,6 +13,8 @@ import yaml
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna
 from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
+
+from conftest import FullDisk
 
 PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000
 
@@ -79,6 +82,18 @@ def test_dropped_connection_is_retried(server, tmp_path):
     fetch({"url": f"{server}/flaky", "sha256": SHA}, tmp_path / "f.fa")
     assert Handler.attempts["/flaky"] == 2
     assert (tmp_path / "f.fa").read_bytes() == PAYLOAD
+
+
+def test_a_full_disk_stops_a_download_at_once(server, tmp_path, monkeypatch):
+    """No retries of a write that cannot succeed: the OSError reaches seqens.runner, which
+    makes it one line (tests/test_prepare.py)."""
+    from seqens import sources
+
+    monkeypatch.setattr(sources, "open", FullDisk, raising=False)
+    with pytest.raises(OSError) as caught:
+        fetch({"url": f"{server}/good", "sha256": SHA}, tmp_path / "g.fa")
+    assert caught.value.errno == errno.ENOSPC and Handler.attempts["/good"] == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_always_dropping_and_404_are_one_line_errors(server, tmp_path):

@@ -28,6 +28,7 @@ from .errors import InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
 from .readers import _compression, _open_bytes, text_problem
+from .runner import DISK_FULL
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,8 @@ def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float
                 raise InputError(f"corpus '{corpus}': {url} answered HTTP {error.code} {error.reason}") from None
             failure = f"HTTP {error.code}"
         except (_TransientError, http.client.HTTPException, OSError) as error:  # URLError is an OSError
+            if isinstance(error, OSError) and error.errno in DISK_FULL:
+                raise  # not worth retrying: seqens.runner names the file
             failure = str(error)
         log.warning("corpus '%s': download attempt %d/%d of %s failed: %s", corpus, attempt, retries, url, failure)
         if attempt < retries:
