@@ -60,6 +60,44 @@ def _rows(out_path: Path, n_sequences: int, length: int, vocab_size: int):
         del array
 
 
+def most_sequences(split: Path, tokenizer: dict, window: int, length: int, sampling: str) -> tuple[int, str]:
+    """The most sequences of ``length`` tokens a prepared split can fill with a tokenizer of
+    this type, whatever its training, and why: exactly ``ceil(window / k)`` k-mers per DNA
+    window (``window - k + 1`` overlapping), and otherwise at most one token per byte of the
+    split file (byte-level BPE and characters make no more tokens than the text has bytes,
+    DNA has one byte per base), a document's newline standing for its [SEP]."""
+    size = Path(split).stat().st_size
+    if tokenizer["type"] == "kmer":
+        k = tokenizer["k"]
+        per_window = -(-window // k) if tokenizer.get("stride", k) == k else window - k + 1
+        windows = size // (window + 1)
+        most = windows if sampling == "one_per_document" else windows * (per_window + 1) // (length - 1)
+        return most, f"its {windows:,} windows of {window:,} bp give exactly {per_window:,} {k}-mers each"
+    # A sequence holds length - 1 tokens after [CLS]; one_per_document needs a document of at
+    # least length - 2 tokens, so of length - 1 bytes with its newline: the same bound.
+    reason = (
+        f"its {size:,} bytes (a document's newline standing for its [SEP]) give at most one token each, whatever "
+        f"the {tokenizer['type']} tokenizer learns"
+    )
+    return size // (length - 1), reason
+
+
+def check_budget_fits(splits: dict[str, Path], data: dict, tokenizer: dict, window: int, condition: str) -> None:
+    """Refuse, before the tokenizer is trained, a budget (``data``) that a split cannot fill
+    even at ``most_sequences``: a budget this passes may still fail in ``pack_sequences``,
+    never the other way round."""
+    length = data["sequence_length"]
+    for split, path in splits.items():
+        wanted = data[f"{split}_sequences"]
+        most, reason = most_sequences(path, tokenizer, window, length, data["sampling"])
+        if most < wanted:
+            raise InputError(
+                f"condition {condition}, {split} split: at most {most:,} sequences of {length} tokens "
+                f"(data.sampling: {data['sampling']}), the budget asks for {wanted:,} (data.{split}_sequences): "
+                f"{reason}; lower data.{split}_sequences or data.sequence_length, or give the corpus more material"
+            )
+
+
 def pack_sequences(
     texts: Iterable[str],
     tokenizer: SequenceTokenizer,
