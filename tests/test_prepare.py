@@ -89,6 +89,41 @@ def test_dna_errors_name_the_problem(tmp_path):
         prepare_dna("g", [bad], tmp_path / "out", **dna_kwargs())
 
 
+def test_a_dna_corpus_shorter_than_one_evaluation_block_says_so_not_max_n_fraction(tmp_path):
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(tmp_path / "g.fa", [("c", random_dna(rng, 1_500))])
+    with pytest.raises(InputError) as caught:
+        prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(window=100, eval_block=16))
+    assert str(caught.value) == (
+        f"corpus 'g': {fasta} has 1,500 bases, fewer than one evaluation block needs (corpora.g.eval_block x "
+        "window = 16 x 100 = 1,600 bp), so its eval split is empty: give it more sequence, or lower "
+        "corpora.g.eval_block or window"
+    )
+
+
+def test_an_empty_split_says_which_draw_left_it_empty(tmp_path):
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(tmp_path / "g.fa", [("c", random_dna(rng, 1_000))])  # 5 blocks of 2 windows
+    with pytest.raises(InputError, match=r"corpus 'g': the eval split is empty: its 10 windows lie in at most 5 "
+                                         r"blocks of corpora.g.eval_block \(2\) windows, none drawn for the eval split "
+                                         r"\(preparation.eval_fraction: 0.01\)"):
+        prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(eval_fraction=0.01))
+    text = tmp_path / "t.txt"
+    text.write_text("One.\n\nTwo.\n\nThree.\n")
+    with pytest.raises(InputError, match=r"corpus 't': the eval split is empty: none of its 3 documents was drawn"):
+        prepare_text("t", [text], tmp_path / "out", fmt="text", field=None, eval_fraction=0.01, seed=0)
+
+
+def test_a_text_corpus_is_read_in_its_encoding(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("\n\n".join(f"Document {i}, café crème." for i in range(20)).encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.txt: not utf-8 text: the bytes e9 at byte offset 15 "):
+        prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.3, seed=0)
+    prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.3, seed=0, encoding="latin-1")
+    documents = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
+    assert sorted(documents) == sorted(f"Document {i}, café crème." for i in range(20))
+
+
 def test_existing_outputs_survive_a_failed_run(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
