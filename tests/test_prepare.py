@@ -172,6 +172,7 @@ def test_a_full_disk_during_preparation_is_one_line_naming_where(tmp_path, monke
     logging.shutdown()
     text = (tmp_path / "prepare.log").read_text()
     errors = [line for line in text.splitlines() if " ERROR " in line]
-    where = str(out / ".train.txt.") if named else f"{out / 'train.txt'}, {out / 'eval.txt'}:"  # a temporary, or the outputs
+    # the temporary the write went to, or the job's outputs
+    where = str(out / ".train.txt.") if named else f"{out / 'train.txt'}, {out / 'eval.txt'}:"
     assert exit_status.value.code == 1 and len(errors) == 1 and "Traceback" not in text, text
     assert f"ERROR seqens: {where}" in errors[0] and "no space left on device while writing it" in errors[0]

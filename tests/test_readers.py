@@ -179,7 +179,7 @@ def test_binary_files_are_refused_not_read_as_documents(tmp_path):
     elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + bytes(range(1, 200)) * 50
     cases = [  # file, bytes, encoding, what the message says after the path
         ("noise.bin", noise, "utf-8", ": not utf-8 text: the bytes "),
-        ("noise.bin", noise, "latin-1", " of its first 20,000 characters are control characters (a binary file?"),
+        ("noise.bin", noise, "latin-1", " of its first 20,000 characters are control characters (a binary file, or"),
         ("notes.tar.gz", gzip.compress(archive.getvalue()), "latin-1", ": line 1 holds a NUL: not text"),
         ("program", elf, "latin-1", ": line 1 holds a NUL: not text"),
     ]

@@ -206,7 +206,7 @@ def test_a_local_text_source_is_checked_for_its_encoding_naming_its_key(tmp_path
     )
     check_local_sources("mine", {**corpus, "encoding": "latin-1"})
     with pytest.raises(InputError, match=r"source.path: .*noise.txt is not text: 2,360 of its first 10,200 "
-                                         r"characters are control characters \(a binary file\?"):
+                                         r"characters are control characters \(a binary file, or text in another"):
         check_local_sources("mine", {**corpus, "source": {"path": str(noise)}, "encoding": "latin-1"})
 
 

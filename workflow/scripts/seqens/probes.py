@@ -137,6 +137,7 @@ def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarra
     malformed line is a ProbeError naming the file, the line and what is wrong with it."""
     rows: dict[tuple[str, str], list[tuple[int, int]]] = {}
     with _open_bytes(Path(path)) as raw:
+        # Only seqid, type and coordinates are read: an attribute in another encoding is no harm.
         for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"), 1):
             if line.startswith("##FASTA"):
                 break  # GFF3: sequences follow, no more features

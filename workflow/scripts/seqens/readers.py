@@ -370,8 +370,8 @@ def binary_evidence(text: str) -> str | None:
     controls = len(_CONTROL.findall(text))
     if controls * 100 > len(text):
         return (
-            f"not text: {controls:,} of its first {len(text):,} characters are control characters (a binary file? "
-            "compressed files may be gzip or bzip2)"
+            f"not text: {controls:,} of its first {len(text):,} characters are control characters (a binary file, or "
+            "text in another encoding than the corpus's encoding: key says?)"
         )
     return None
 

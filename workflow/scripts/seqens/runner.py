@@ -9,13 +9,9 @@ import sys
 import time
 from typing import Callable
 
-from .errors import InputError
+from .errors import DISK_FULL, InputError
 
 log = logging.getLogger("seqens")
-
-# A full disk or an exhausted quota: the user's to fix, not a bug (errno.EDQUOT is Unix-only).
-DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-
 
 def disk_full_message(error: OSError, outputs: list[str]) -> str:
     """One line naming where a write ran out of space: the file if the error names it (a

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError
+from .errors import DISK_FULL, InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
 from .readers import _compression, _open_bytes, text_problem
-from .runner import DISK_FULL
 
 log = logging.getLogger(__name__)
 
