@@ -71,26 +71,33 @@ def packable_sequences(texts, tokenizer, length, sampling):
 
 
 def test_a_budget_the_corpus_cannot_fill_is_refused_before_the_tokenizer_trains(tmp_path):
-    """The bound is exact for k-mers and never below what packing fills for BPE and
-    characters, so the early refusal never refuses a budget packing could fill."""
+    """The bound never falls below what packing fills, so the early refusal never refuses a
+    budget packing could fill; for k-mers it is exact without N, and with an N in every
+    third base (each N then adds k - 1 tokens)."""
     from seqens.packing import check_budget_fits, most_sequences
     from seqens.prepare import prepare_dna, prepare_text, read_split
 
     rng = np.random.default_rng(0)
-    genome = tmp_path / "g.fa"
-    genome.write_text(">c\n" + "".join(rng.choice(list("ACGT"), 3000)) + "\n")
-    prepare_dna("g", [genome], tmp_path / "dna", window=50, softmask="upper", max_n_fraction=0.1, eval_block=2,
-                eval_fraction=0.3, seed=1)
+    bases = rng.choice(list("ACGT"), 3000)
+    genomes = {"plain": "".join(bases), "some_n": "".join(np.where(rng.random(3000) < 0.04, "N", bases)),
+               "every_third_n": "ACN" * 1000}
+    for name, genome in genomes.items():
+        (tmp_path / f"{name}.fa").write_text(f">c\n{genome}\n")
+        prepare_dna(name, [tmp_path / f"{name}.fa"], tmp_path / name, window=50, softmask="upper",
+                    max_n_fraction=0.5, eval_block=2, eval_fraction=0.3, seed=1)
     text = tmp_path / "t.txt"
     text.write_text("\n\n".join(f"Document {i}: déjà vu, naïve café {'word ' * (i % 7)}." for i in range(60)))
     prepare_text("t", [text], tmp_path / "text", fmt="text", field=None, eval_fraction=0.3, seed=1)
-    cases = [("dna", {"type": "kmer", "k": 3, "stride": 3}), ("dna", {"type": "kmer", "k": 3, "stride": 1}),
-             ("dna", {"type": "char"}), ("dna", {"type": "bpe", "vocab_size": 40}),
-             ("text", {"type": "char"}), ("text", {"type": "bpe", "vocab_size": 300})]
-    for kind, spec in cases:
-        split = tmp_path / kind / "train.txt"
+    kmers = [{"type": "kmer", "k": 3, "stride": 3}, {"type": "kmer", "k": 3, "stride": 1}]
+    cases = [  # prepared corpus, kind, tokenizer, whether the bound is the number packing fills
+        *((corpus, "dna", spec, corpus != "some_n") for corpus in genomes for spec in kmers),
+        ("some_n", "dna", {"type": "char"}, True), ("some_n", "dna", {"type": "bpe", "vocab_size": 40}, False),
+        ("text", "text", {"type": "char"}, False), ("text", "text", {"type": "bpe", "vocab_size": 300}, False),
+    ]
+    for corpus, kind, spec, exact in cases:
+        split = tmp_path / corpus / "train.txt"
         texts = list(read_split(split))
-        directory = tmp_path / "tokenizers" / f"{kind}-{spec['type']}-{spec.get('stride')}"
+        directory = tmp_path / "tokenizers" / f"{corpus}-{spec['type']}-{spec.get('stride')}"
         save_tokenizer(build_tokenizer(spec, kind, texts), spec, kind, directory, model_max_length=64)
         tokenizer = SequenceTokenizer(directory)
         for length, sampling in ((12, "packed"), (40, "packed"), (12, "one_per_document")):
@@ -100,15 +107,15 @@ def test_a_budget_the_corpus_cannot_fill_is_refused_before_the_tokenizer_trains(
             pack_sequences(iter(texts), tokenizer, tmp_path / "t.npy", n_sequences=packable, **pack)
             with pytest.raises(InputError):
                 pack_sequences(iter(texts), tokenizer, tmp_path / "t.npy", n_sequences=packable + 1, **pack)
-            assert most == packable if spec["type"] == "kmer" else most >= packable, (kind, spec, length, sampling)
+            assert most == packable if exact and sampling == "packed" else most >= packable, (corpus, spec, length)
     data = {"sequence_length": 12, "sampling": "packed", "train_sequences": 1, "eval_sequences": 1}
-    splits = {"train": tmp_path / "dna" / "train.txt", "eval": tmp_path / "dna" / "eval.txt"}
-    kmer = {"type": "kmer", "k": 3, "stride": 3}
-    check_budget_fits(splits, data, kmer, 50, "g-kmer3")
-    most, _ = most_sequences(splits["eval"], kmer, 50, 12, "packed")
+    splits = {"train": tmp_path / "plain" / "train.txt", "eval": tmp_path / "plain" / "eval.txt"}
+    check_budget_fits(splits, data, kmers[0], 50, "g-kmer3")
+    most, _ = most_sequences(splits["eval"], kmers[0], 50, 12, "packed")
     with pytest.raises(InputError) as refused:
-        check_budget_fits(splits, {**data, "eval_sequences": most + 1}, kmer, 50, "g-kmer3")
+        check_budget_fits(splits, {**data, "eval_sequences": most + 1}, kmers[0], 50, "g-kmer3")
     assert str(refused.value).startswith(
         f"condition g-kmer3, eval split: at most {most:,} sequences of 12 tokens (data.sampling: packed), the budget "
         f"asks for {most + 1:,} (data.eval_sequences): its "
-    ) and "windows of 50 bp give exactly 17 3-mers each; lower data.eval_sequences" in str(refused.value)
+    ) and "windows of 50 bp give 18 3-mer tokens each without N, and each of its 0 N at most 2 more; lower" \
+        in str(refused.value)
