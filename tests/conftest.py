@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
@@ -76,3 +77,20 @@ def wiki_tokens(tmp_path_factory):
     evaluation = np.load(root / "eval.npy", mmap_mode="r")
     unigram = token_statistics(train, tokenizer.vocab_size, characters=1)["unigram_entropy_bits_per_token"]
     return tokenizer, train, evaluation, unigram
+
+
+class FullDisk:
+    """A file on a full disk (monkeypatch a module's ``open`` with it): every write fails as
+    the kernel's does, naming the file, or not (as a failed write() does not)."""
+
+    def __init__(self, path, *args, named=True):
+        self.filename = [str(path)] if named else []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), *self.filename)

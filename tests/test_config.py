@@ -55,6 +55,20 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c["corpora"]["athal"].update(format="json"), "corpora.athal.format"),
         (lambda c: c["corpora"]["wiki"].update(source={"url": "ftp://x"}), "corpora.wiki.source"),
         (lambda c: c["corpora"]["wiki"].update(source={"url": "https://x", "path": "y"}), "corpora.wiki.source"),
+        (lambda c: c["corpora"]["wiki"].update(source={"url": "http://example.org/a.json"}),
+         "config: corpora.wiki.source.url: http://example.org/a.json is plain http, which anyone on the way can "
+         "alter: give the file's sha256 beside it (corpora.wiki.source.sha256), or an https address"),
+        (lambda c: c["corpora"]["athal"].update(sources=[{"url": "https://example.org/1.fa"},
+                                                         {"url": "http://example.org/2.fa"}]),
+         "config: corpora.athal.sources[1].url: http://example.org/2.fa is plain http"),
+        (lambda c: c["probes"]["region"].update(source={"url": "http://example.org/g.gff"}),
+         "config: probes.region.source.url: http://example.org/g.gff is plain http"),
+        (lambda c: c["corpora"]["wiki"].update(encoding="klingon"),
+         "config: corpora.wiki.encoding: unknown encoding 'klingon' (Python codec names: utf-8, latin-1"),
+        (lambda c: c["corpora"]["wiki"].update(encoding="base64"),
+         "config: corpora.wiki.encoding: 'base64' is not a text encoding"),
+        (lambda c: c["corpora"]["athal"].update(encoding="latin-1"),
+         "config: corpora.athal.encoding: applies to formats text and json only, not fasta"),
         (lambda c: c["tokenizers"]["kmer6"].update(stride=4), "tokenizers.kmer6.stride"),
         (lambda c: c.update(objectives={"telepathy": {}}), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
@@ -117,6 +131,16 @@ def test_bad_config_gives_one_line_naming_the_key(demo_config, mutate, fragment)
     message = str(error.value)
     assert fragment in message
     assert "\n" not in message and message.startswith("config: ")
+
+
+def test_an_encoding_and_a_plain_http_source_with_its_sha256_are_accepted(demo_config):
+    def mutate(config):
+        config["corpora"]["wiki"].update(encoding="cp1252", source={"url": "http://example.org/a.json",
+                                                                     "sha256": "0" * 64})
+
+    study = study_with(demo_config, mutate)
+    assert study.config["corpora"]["wiki"]["encoding"] == "cp1252"
+    assert "encoding" not in study.config["corpora"]["athal"]  # no default: a key absent changes no job's params
 
 
 def test_devices_share_the_batch_and_are_a_run_time_key(demo_config):

@@ -60,3 +60,62 @@ def test_one_per_document_names_the_shortfall(tmp_path, kmer_tokenizer):
     with pytest.raises(InputError, match="1 documents have at least 4 tokens .* 1 shorter ones skipped"):
         pack_sequences(iter(["ACGTACGT", "AC"]), kmer_tokenizer, tmp_path / "t.npy", n_sequences=2, length=6,
                        what="x", sampling="one_per_document")
+
+
+def packable_sequences(texts, tokenizer, length, sampling):
+    """How many sequences pack_sequences fills from the texts (its two ways of cutting rows)."""
+    lengths = [len(ids) for ids in tokenizer.encode_texts(texts)]
+    if sampling == "one_per_document":
+        return sum(n >= length - 2 for n in lengths)
+    return sum(n + 1 for n in lengths) // (length - 1)
+
+
+def test_a_budget_the_corpus_cannot_fill_is_refused_before_the_tokenizer_trains(tmp_path):
+    """The bound never falls below what packing fills, so the early refusal never refuses a
+    budget packing could fill; for k-mers it is exact without N, and with an N in every
+    third base (each N then adds k - 1 tokens)."""
+    from seqens.packing import check_budget_fits, most_sequences
+    from seqens.prepare import prepare_dna, prepare_text, read_split
+
+    rng = np.random.default_rng(0)
+    bases = rng.choice(list("ACGT"), 3000)
+    genomes = {"plain": "".join(bases), "some_n": "".join(np.where(rng.random(3000) < 0.04, "N", bases)),
+               "every_third_n": "ACN" * 1000}
+    for name, genome in genomes.items():
+        (tmp_path / f"{name}.fa").write_text(f">c\n{genome}\n")
+        prepare_dna(name, [tmp_path / f"{name}.fa"], tmp_path / name, window=50, softmask="upper",
+                    max_n_fraction=0.5, eval_block=2, eval_fraction=0.3, seed=1)
+    text = tmp_path / "t.txt"
+    text.write_text("\n\n".join(f"Document {i}: déjà vu, naïve café {'word ' * (i % 7)}." for i in range(60)))
+    prepare_text("t", [text], tmp_path / "text", fmt="text", field=None, eval_fraction=0.3, seed=1)
+    kmers = [{"type": "kmer", "k": 3, "stride": 3}, {"type": "kmer", "k": 3, "stride": 1}]
+    cases = [  # prepared corpus, kind, tokenizer, whether the bound is the number packing fills
+        *((corpus, "dna", spec, corpus != "some_n") for corpus in genomes for spec in kmers),
+        ("some_n", "dna", {"type": "char"}, True), ("some_n", "dna", {"type": "bpe", "vocab_size": 40}, False),
+        ("text", "text", {"type": "char"}, False), ("text", "text", {"type": "bpe", "vocab_size": 300}, False),
+    ]
+    for corpus, kind, spec, exact in cases:
+        split = tmp_path / corpus / "train.txt"
+        texts = list(read_split(split))
+        directory = tmp_path / "tokenizers" / f"{corpus}-{spec['type']}-{spec.get('stride')}"
+        save_tokenizer(build_tokenizer(spec, kind, texts), spec, kind, directory, model_max_length=64)
+        tokenizer = SequenceTokenizer(directory)
+        for length, sampling in ((12, "packed"), (40, "packed"), (12, "one_per_document")):
+            most, _ = most_sequences(split, spec, 50, length, sampling)
+            packable = packable_sequences(texts, tokenizer, length, sampling)
+            pack = dict(length=length, sampling=sampling, what="x")
+            pack_sequences(iter(texts), tokenizer, tmp_path / "t.npy", n_sequences=packable, **pack)
+            with pytest.raises(InputError):
+                pack_sequences(iter(texts), tokenizer, tmp_path / "t.npy", n_sequences=packable + 1, **pack)
+            assert most == packable if exact and sampling == "packed" else most >= packable, (corpus, spec, length)
+    data = {"sequence_length": 12, "sampling": "packed", "train_sequences": 1, "eval_sequences": 1}
+    splits = {"train": tmp_path / "plain" / "train.txt", "eval": tmp_path / "plain" / "eval.txt"}
+    check_budget_fits(splits, data, kmers[0], 50, "g-kmer3")
+    most, _ = most_sequences(splits["eval"], kmers[0], 50, 12, "packed")
+    with pytest.raises(InputError) as refused:
+        check_budget_fits(splits, {**data, "eval_sequences": most + 1}, kmers[0], 50, "g-kmer3")
+    assert str(refused.value).startswith(
+        f"condition g-kmer3, eval split: at most {most:,} sequences of 12 tokens (data.sampling: packed), the budget "
+        f"asks for {most + 1:,} (data.eval_sequences): its "
+    ) and "windows of 50 bp give 18 3-mer tokens each without N, and each of its 0 N at most 2 more; lower" \
+        in str(refused.value)

@@ -2,12 +2,16 @@
 
 import gzip
 import json
+import logging
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna, prepare_text, read_split
+
+from conftest import FullDisk
 
 
 def write_fasta(path, records, width=60):
@@ -85,6 +89,41 @@ def test_dna_errors_name_the_problem(tmp_path):
         prepare_dna("g", [bad], tmp_path / "out", **dna_kwargs())
 
 
+def test_a_dna_corpus_shorter_than_one_evaluation_block_says_so_not_max_n_fraction(tmp_path):
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(tmp_path / "g.fa", [("c", random_dna(rng, 1_500))])
+    with pytest.raises(InputError) as caught:
+        prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(window=100, eval_block=16))
+    assert str(caught.value) == (
+        f"corpus 'g': {fasta} has 1,500 bases, fewer than one evaluation block needs (corpora.g.eval_block x "
+        "window = 16 x 100 = 1,600 bp), so its eval split is empty: give it more sequence, or lower "
+        "corpora.g.eval_block or window"
+    )
+
+
+def test_an_empty_split_says_which_draw_left_it_empty(tmp_path):
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(tmp_path / "g.fa", [("c", random_dna(rng, 1_000))])  # 5 blocks of 2 windows
+    with pytest.raises(InputError, match=r"corpus 'g': the eval split is empty: its 10 windows lie in at most 5 "
+                                         r"blocks of corpora.g.eval_block \(2\) windows, none drawn for the eval split "
+                                         r"\(preparation.eval_fraction: 0.01\)"):
+        prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(eval_fraction=0.01))
+    text = tmp_path / "t.txt"
+    text.write_text("One.\n\nTwo.\n\nThree.\n")
+    with pytest.raises(InputError, match=r"corpus 't': the eval split is empty: none of its 3 documents was drawn"):
+        prepare_text("t", [text], tmp_path / "out", fmt="text", field=None, eval_fraction=0.01, seed=0)
+
+
+def test_a_text_corpus_is_read_in_its_encoding(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("\n\n".join(f"Document {i}, café crème." for i in range(20)).encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.txt: not utf-8 text: the bytes e9 at byte offset 15 "):
+        prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.3, seed=0)
+    prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.3, seed=0, encoding="latin-1")
+    documents = list(read_split(tmp_path / "out" / "train.txt")) + list(read_split(tmp_path / "out" / "eval.txt"))
+    assert sorted(documents) == sorted(f"Document {i}, café crème." for i in range(20))
+
+
 def test_existing_outputs_survive_a_failed_run(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -116,3 +155,24 @@ def test_max_characters_caps_the_corpus(tmp_path):
     stats = prepare_text("t", [path], tmp_path / "out", fmt="text", field=None, eval_fraction=0.5, seed=0,
                          max_characters=1000)
     assert 1000 <= stats.splits["train"].characters + stats.splits["eval"].characters < 1200
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_full_disk_during_preparation_is_one_line_naming_where(tmp_path, monkeypatch, named):
+    from seqens import prepare
+    from seqens.runner import run_script
+
+    fasta = write_fasta(tmp_path / "g.fa", [("c", "ACGT" * 500)])
+    out = tmp_path / "out"
+    monkeypatch.setattr(prepare, "open", lambda path, *args: FullDisk(path, named=named), raising=False)
+    job = SimpleNamespace(log=[str(tmp_path / "prepare.log")], rule="prepare_corpus",
+                          output=[str(out / "train.txt"), str(out / "eval.txt")])
+    with pytest.raises(SystemExit) as exit_status:
+        run_script(job, lambda job: prepare_dna("g", [fasta], out, **dna_kwargs()))
+    logging.shutdown()
+    text = (tmp_path / "prepare.log").read_text()
+    errors = [line for line in text.splitlines() if " ERROR " in line]
+    # the temporary the write went to, or the job's outputs
+    where = str(out / ".train.txt.") if named else f"{out / 'train.txt'}, {out / 'eval.txt'}:"
+    assert exit_status.value.code == 1 and len(errors) == 1 and "Traceback" not in text, text
+    assert f"ERROR seqens: {where}" in errors[0] and "no space left on device while writing it" in errors[0]

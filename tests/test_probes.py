@@ -61,6 +61,27 @@ def test_dna_labels_from_a_hand_written_gff(gff):
     assert probes.base_classes(np.array([160]), features, softmasked, ["intron", "tRNA"]).tolist() == [-1]
 
 
+def test_a_malformed_gff_line_is_named_by_its_number(tmp_path):
+    lines = GFF.splitlines()
+    cases = [  # line 5 replaced by, what the message says about it
+        ("chr1\tx\texon\t101\t200", " has 5 tab-separated fields, GFF/GTF needs 9"),
+        (lines[4] + "\textra\tfields", " has 11 tab-separated fields, GFF/GTF needs 9"),
+        ("chr1 x exon 101 200 . + . Parent=m1", " has 1 tab-separated field, GFF/GTF needs 9"),
+        (lines[4].replace("\t301\t", "\tabc\t"), ": start 'abc' is not a positive integer"),
+        (lines[4].replace("\t400\t", "\t4e2\t"), ": end '4e2' is not a positive integer"),
+        (lines[4].replace("\t301\t", "\t0\t"), ": start '0' is not a positive integer"),
+        (lines[4].replace("\t301\t", "\t401\t"), ": end 400 is before start 401"),
+    ]
+    path = tmp_path / "genes.gff"
+    for line, problem in cases:
+        path.write_text("\n".join(lines[:4] + [line] + lines[5:]) + "\n")
+        with pytest.raises(probes.ProbeError) as caught:
+            probes.read_features(path, "region")
+        assert str(caught.value) == f"probe 'region': {path} line 5{problem}", caught.value
+    path.write_text(GFF + "##FASTA\n>chr1\nACGT\n")  # GFF3's sequence section ends the features
+    assert probes.read_features(path, "region")["chr1"]["tRNA"].tolist() == [[600, 650]]
+
+
 def test_intervals_merge_and_lookup():
     merged = probes.merge_intervals(np.array([[5, 10], [0, 3], [8, 12], [12, 14]]))
     assert merged.tolist() == [[0, 3], [5, 14]]  # overlapping and touching intervals merge

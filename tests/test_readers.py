@@ -78,6 +78,28 @@ def test_fasta_errors_name_the_file(tmp_path):
         read_all(tmp_path / "missing.fa")
 
 
+@pytest.mark.parametrize("kind", ["plain", "gzip", "bgzf"])
+def test_two_fasta_records_of_one_name_are_refused_naming_it(tmp_path, kind):
+    data = fasta_text([("chr1", "ACGT" * 10), ("chr2", "ACGT"), ("chr1", "TTTT")]).encode()
+    path = tmp_path / f"g.{kind}.fa"
+    path.write_bytes({"plain": data, "gzip": gzip.compress(data), "bgzf": bgzf(data)}[kind])
+    with pytest.raises(InputError) as caught:
+        read_all(path)
+    assert str(caught.value) == (
+        f"{path}: two records are named 'chr1' (the first word of the header); names must be unique"
+    )
+
+
+def test_a_fasta_index_written_elsewhere_with_a_name_twice_is_named(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_text(">chr1\nACGT\n>chr2\nACGT\n")
+    fai = tmp_path / "g.fa.fai"
+    fai.write_text("chr1\t4\t6\t4\t5\nchr1\t4\t17\t4\t5\n")  # newer than the FASTA: used as it is
+    os.utime(fai, (path.stat().st_mtime + 10,) * 2)
+    with pytest.raises(InputError, match=r"g\.fa\.fai: unusable FASTA index \(Duplicate key \"chr1\"\); delete it"):
+        read_all(path)
+
+
 def test_fasta_in_a_read_only_directory_builds_its_index_elsewhere(tmp_path):
     directory = tmp_path / "ro"
     directory.mkdir()
@@ -106,6 +128,71 @@ def test_text_documents(tmp_path):
     path = tmp_path / "t.txt.gz"
     path.write_bytes(gzip.compress("First doc\nsecond paragraph\n\n\n  \nSecond doc\n".encode()))
     assert list(text_documents(path)) == ["First doc\nsecond paragraph", "Second doc"]
+
+
+LATIN1 = "Première ligne.\n\nCafé, crème brûlée.\n"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_text_not_in_its_encoding_is_refused_at_its_byte_offset(tmp_path, compress):
+    raw = LATIN1.encode("latin-1")
+    path = tmp_path / ("latin1.txt.gz" if compress else "latin1.txt")
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    with pytest.raises(InputError) as caught:
+        list(text_documents(path))
+    offset = raw.index("è".encode("latin-1"))
+    assert str(caught.value) == (
+        f"{path}: not utf-8 text: the bytes e8 at byte offset {offset}{' of the decompressed data' * compress} do "
+        "not decode (if the file has another encoding, name it with the corpus's encoding: key, e.g. latin-1)"
+    )
+    assert list(text_documents(path, "latin-1")) == ["Première ligne.", "Café, crème brûlée."]
+
+
+def test_undecodable_text_is_found_far_into_the_file_and_in_json(tmp_path):
+    prefix = ("Ascii text, then a multi-byte é character.\n\n" * 40_000).encode()  # beyond a read block
+    path = tmp_path / "long.txt"
+    path.write_bytes(prefix + b"caf\xe9\n")
+    with pytest.raises(InputError, match=f"the bytes e9 at byte offset {len(prefix) + 3:,} do not decode"):
+        list(text_documents(path))
+    article = json.dumps({"a": {"extract": "Café"}}, ensure_ascii=False)
+    path = tmp_path / "a.json"
+    path.write_bytes(article.encode("latin-1"))
+    with pytest.raises(InputError, match=f"a.json: not utf-8 text: the bytes e9 at byte offset {article.index('é')} "):
+        list(json_documents(path, "*.extract"))
+    assert list(documents(path, "json", "*.extract", encoding="latin-1")) == ["Café"]
+    path.write_bytes(b"\xef\xbb\xbf" + article.encode())  # a UTF-8 byte order mark is fine
+    assert list(json_documents(path, "*.extract")) == ["Café"]
+
+
+def test_binary_files_are_refused_not_read_as_documents(tmp_path):
+    import io
+    import random
+    import tarfile
+
+    rng = random.Random(0)
+    noise = bytes(rng.randrange(1, 256) for _ in range(20_000))  # no NUL
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        member = tarfile.TarInfo("notes.txt")
+        member.size = 12
+        tar.addfile(member, io.BytesIO(b"plain words\n"))
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + bytes(range(1, 200)) * 50
+    cases = [  # file, bytes, encoding, what the message says after the path
+        ("noise.bin", noise, "utf-8", ": not utf-8 text: the bytes "),
+        ("noise.bin", noise, "latin-1", " of its first 20,000 characters are control characters (a binary file, or"),
+        ("notes.tar.gz", gzip.compress(archive.getvalue()), "latin-1", ": line 1 holds a NUL: not text"),
+        ("program", elf, "latin-1", ": line 1 holds a NUL: not text"),
+    ]
+    for name, data, encoding, problem in cases:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(InputError) as caught:
+            list(text_documents(path, encoding))
+        assert str(caught.value).startswith(str(path)) and problem in str(caught.value), caught.value
+        assert "\n" not in str(caught.value)
+    latin = tmp_path / "fine.txt"  # text with a stray control character is still text
+    latin.write_bytes(("Ligne \x1b un.\n\n" + "Café crème. " * 50).encode("latin-1"))
+    assert len(list(text_documents(latin, "latin-1"))) == 2
 
 
 def test_json_field_paths(tmp_path):

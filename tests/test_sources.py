@@ -1,5 +1,6 @@
 """Corpus sources: url (against a server on 127.0.0.1), path and package, with checksums."""
 
+import errno
 import gzip
 import hashlib
 import http.server
@@ -12,6 +13,8 @@ import yaml
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna
 from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
+
+from conftest import FullDisk
 
 PAYLOAD = b">chr1\nACGTACGTNNacgt\n" * 5000
 
@@ -75,10 +78,35 @@ def test_bad_checksum_leaves_nothing_and_keeps_existing_output(server, tmp_path)
     assert (tmp_path / "old.fa").read_bytes() == b"old"
 
 
+def test_a_plain_http_source_is_accepted_with_its_sha256_and_verified_against_it(server, tmp_path):
+    from seqens.config import Study
+
+    from conftest import REPO
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["corpora"]["athal"]["source"] = {"url": f"{server}/good", "sha256": SHA}
+    source = Study(config).config["corpora"]["athal"]["source"]
+    assert fetch(source, tmp_path / "g.fa")["sha256"] == SHA
+    with pytest.raises(InputError, match=f"sha256 mismatch for {server}/good"):
+        fetch({**source, "sha256": "1" * 64}, tmp_path / "h.fa")
+
+
 def test_dropped_connection_is_retried(server, tmp_path):
     fetch({"url": f"{server}/flaky", "sha256": SHA}, tmp_path / "f.fa")
     assert Handler.attempts["/flaky"] == 2
     assert (tmp_path / "f.fa").read_bytes() == PAYLOAD
+
+
+def test_a_full_disk_stops_a_download_at_once(server, tmp_path, monkeypatch):
+    """No retries of a write that cannot succeed: the OSError reaches seqens.runner, which
+    makes it one line (tests/test_prepare.py)."""
+    from seqens import sources
+
+    monkeypatch.setattr(sources, "open", FullDisk, raising=False)
+    with pytest.raises(OSError) as caught:
+        fetch({"url": f"{server}/good", "sha256": SHA}, tmp_path / "g.fa")
+    assert caught.value.errno == errno.ENOSPC and Handler.attempts["/good"] == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_always_dropping_and_404_are_one_line_errors(server, tmp_path):
@@ -161,6 +189,25 @@ def test_a_local_source_is_checked_for_existence_and_format_naming_its_key(tmp_p
             check_local_sources("athal", corpus)
         assert str(caught.value).startswith(f"config: corpora.athal.sources[0].path: {path}{problem}"), caught.value
         assert "\n" not in str(caught.value)
+
+
+def test_a_local_text_source_is_checked_for_its_encoding_naming_its_key(tmp_path):
+    latin1 = tmp_path / "latin1.txt.gz"
+    latin1.write_bytes(gzip.compress("Première ligne.\n\nCafé.\n".encode("latin-1")))
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(bytes(range(1, 256)) * 40)  # no NUL, but binary
+    corpus = {"format": "text", "source": {"path": str(latin1)}, "sources": []}
+    with pytest.raises(InputError) as caught:
+        check_local_sources("mine", corpus)
+    assert str(caught.value) == (
+        f"config: corpora.mine.source.path: {latin1} is not utf-8 text: the bytes e8 at byte offset 5 of the "
+        "decompressed data do not decode (if the file has another encoding, name it with the corpus's encoding: "
+        "key, e.g. latin-1)"
+    )
+    check_local_sources("mine", {**corpus, "encoding": "latin-1"})
+    with pytest.raises(InputError, match=r"source.path: .*noise.txt is not text: 2,360 of its first 10,200 "
+                                         r"characters are control characters \(a binary file, or text in another"):
+        check_local_sources("mine", {**corpus, "source": {"path": str(noise)}, "encoding": "latin-1"})
 
 
 def test_preparation_errors_name_the_source_the_config_gave(tmp_path):

@@ -269,6 +269,23 @@ def test_preparation_errors_name_the_local_source_the_config_gave(tmp_path):
     assert "genome.fa (corpora.mine.source.path): record 'chr1' is empty" in (work / "logs/prepare_corpus/mine.log").read_text()
 
 
+def test_a_budget_the_corpus_cannot_fill_stops_before_the_tokenizer_trains(tmp_path):
+    """Refused as soon as the corpus is prepared, with one line, not after tokenizer training
+    in pack_tokens."""
+    work = copy_of_repo(tmp_path)
+    (work / "small.txt").write_text("\n\n".join(f"Document {i} is short." for i in range(40)) + "\n")
+    (work / "local.yaml").write_text(
+        "corpora:\n  mine:\n    kind: text\n    source: {path: small.txt}\n    format: text\n"
+        "conditions:\n  - {corpus: mine, tokenizer: bpe}\n"
+    )
+    result = snakemake_cmd("results/tokenizers/mine/bpe", "--cores", "1", "--configfile", "config/config.yaml",
+                           "local.yaml", cwd=work, check=False)
+    log = (work / "logs/train_tokenizer/mine/bpe.log").read_text()
+    assert result.returncode != 0 and "Traceback" not in log and not (work / "results/tokenizers/mine/bpe").exists()
+    assert "ERROR seqens: condition mine-bpe, train split: at most " in log
+    assert "the budget asks for 4,096 (data.train_sequences)" in log and "tokenizer training" not in log
+
+
 def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
     """The thread count is the config's (training.threads), not the allocation's."""
     import json

@@ -1,7 +1,10 @@
 rule train_tokenizer:
-    """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split."""
+    """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split,
+    once both splits can hold the token budget (the eval split is read for that only).
+    """
     input:
         train=rules.prepare_corpus.output.train,
+        eval=rules.prepare_corpus.output.eval,
     output:
         tokenizer=directory(results_path("tokenizers/{corpus}/{tokenizer}")),
     log:

@@ -33,7 +33,15 @@ def main(snakemake):
                 **common,
             )
         else:
-            stats = prepare_text(corpus_name, sources, out_dir, fmt=corpus["format"], field=corpus.get("field"), **common)
+            stats = prepare_text(
+                corpus_name,
+                sources,
+                out_dir,
+                fmt=corpus["format"],
+                field=corpus.get("field"),
+                encoding=corpus.get("encoding", "utf-8"),
+                **common,
+            )
     for split, split_stats in stats.splits.items():
         log.info("%s %s: %d items, %d characters", corpus_name, split, split_stats.items, split_stats.characters)
     record = manifest(

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-
 from seqens.io import manifest
+from seqens.packing import check_budget_fits
 from seqens.prepare import read_split
 from seqens.progress import progress
 from seqens.runner import log, run_script
@@ -12,6 +12,16 @@ from seqens.tokenization import build_tokenizer, capped_texts, save_tokenizer
 
 def main(snakemake):
     spec, kind = snakemake.params.spec, snakemake.params.kind
+    corpus, tokenizer = snakemake.wildcards.corpus, snakemake.wildcards.tokenizer
+    # Refused now rather than in pack_tokens, after training. Read at run time, not as params:
+    # the budget does not shape the tokenizer, so editing it retrains none.
+    check_budget_fits(
+        {"train": snakemake.input.train, "eval": snakemake.input.eval},
+        snakemake.config["data"],
+        spec,
+        snakemake.config["corpora"][corpus]["window"],
+        f"{corpus}-{tokenizer}",
+    )
     texts = progress(
         capped_texts(read_split(snakemake.input.train), snakemake.params.max_characters),
         desc="tokenizer training: documents read",

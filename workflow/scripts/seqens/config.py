@@ -3,6 +3,7 @@ into conditions (corpus x tokenizer) and members (condition x objective x seed).
 
 from __future__ import annotations
 
+import codecs
 import copy
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from .architectures import get_architecture
 from .errors import InputError
 from .objectives import objective_parameters
+from .sources import source_keys
 from .special import SPECIAL_TOKENS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -375,6 +377,14 @@ class Study:
                 raise ConfigError(f"config: corpora.{name}.field: format json needs a field path, e.g. '*.text'")
             if corpus["format"] == "parquet" and "field" not in corpus:
                 raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
+            if "encoding" in corpus:
+                _check_encoding(f"config: corpora.{name}.encoding", corpus["encoding"], corpus["format"])
+        for key, source in _sources(cfg):
+            if source.get("url", "").startswith("http://") and "sha256" not in source:
+                raise ConfigError(
+                    f"config: {key}.url: {source['url']} is plain http, which anyone on the way can alter: give the "
+                    f"file's sha256 beside it ({key}.sha256), or an https address"
+                )
         for name, tok in cfg["tokenizers"].items():
             if tok["type"] == "bpe" and "vocab_size" not in tok:
                 raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
@@ -537,6 +547,33 @@ class Study:
                     parameters.check_preset(self.preset())
                 except InputError as error:
                     raise ConfigError(f"config: objectives.{name}: {error}") from None
+
+
+ENCODED_FORMATS = ("text", "json")  # MediaWiki XML declares its encoding, Parquet stores strings
+
+
+def _check_encoding(key: str, encoding: str, fmt: str) -> None:
+    if fmt not in ENCODED_FORMATS:
+        raise ConfigError(f"{key}: applies to formats {' and '.join(ENCODED_FORMATS)} only, not {fmt}")
+    examples = "Python codec names: utf-8, latin-1, cp1252, utf-16, ..."
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"{key}: unknown encoding '{encoding}' ({examples})") from None
+    try:
+        b"\n\n".decode(encoding)  # refuses the codecs of no text encoding (base64, rot13)
+    except UnicodeDecodeError:  # a text encoding, of wider characters (utf-32)
+        pass
+    except LookupError:
+        raise ConfigError(f"{key}: '{encoding}' is not a text encoding ({examples})") from None
+
+
+def _sources(cfg: dict):
+    """(config key, source) of every corpus and probe source."""
+    for name, corpus in cfg["corpora"].items():
+        yield from source_keys(name, corpus)
+    for name, probe in cfg["probes"].items():
+        yield f"probes.{name}.source", probe["source"]
 
 
 PROBE_KEYS_BY_KIND = {"text": ("field",), "dna": ("classes", "window")}

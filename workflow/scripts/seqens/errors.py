@@ -1,6 +1,12 @@
 """The one error type for bad user input: a config, a file or a corpus the study cannot use.
 Scripts turn it into one log line naming the culprit (seqens.runner), never a traceback."""
 
+import errno
+
+# The OSErrors of a full disk or an exhausted quota: the user's to fix, not a bug, so one
+# line too (seqens.runner); errno.EDQUOT is Unix-only.
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
 
 class InputError(Exception):
     """Bad user input (config, file, corpus). Its message is one line naming the culprit."""

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .config import kmer_tokens_at_least
 from .errors import InputError
 from .io import atomic_path
 from .progress import progress
@@ -58,6 +59,59 @@ def _rows(out_path: Path, n_sequences: int, length: int, vocab_size: int):
         yield array
         array.flush()
         del array
+
+
+def most_sequences(split: Path, tokenizer: dict, window: int, length: int, sampling: str) -> tuple[int, str]:
+    """The most sequences of ``length`` tokens a prepared split can fill with a tokenizer of
+    this type, whatever its training, and why. k-mers: a DNA window without N gives exactly
+    ``kmer_tokens_at_least`` tokens, and each N at most k - 1 more (it cuts a run of bases in
+    two, whose tails become single nucleotides, and is a token itself). Otherwise at most one
+    token per byte of the split file: byte-level BPE and characters make no more tokens than
+    the text has bytes, DNA has a byte per base; a document's newline stands for its [SEP]."""
+    size = Path(split).stat().st_size
+    if tokenizer["type"] == "kmer":
+        k = tokenizer["k"]
+        windows = size // (window + 1)
+        if sampling == "one_per_document":
+            return windows, f"its {windows:,} windows give one sequence each"
+        per_window = kmer_tokens_at_least(window, k, tokenizer.get("stride", k))
+        n_bases = _count_byte(split, b"N")
+        tokens = min(windows * per_window + (k - 1) * n_bases, windows * window) + windows  # and a [SEP] each
+        return tokens // (length - 1), (
+            f"its {windows:,} windows of {window:,} bp give {per_window:,} {k}-mer tokens each without N, and each "
+            f"of its {n_bases:,} N at most {k - 1} more"
+        )
+    # A sequence holds length - 1 tokens after [CLS]; one_per_document needs a document of at
+    # least length - 2 tokens, so of length - 1 bytes with its newline: the same bound.
+    reason = (
+        f"its {size:,} bytes (a document's newline standing for its [SEP]) give at most one token each, whatever "
+        f"the {tokenizer['type']} tokenizer learns"
+    )
+    return size // (length - 1), reason
+
+
+def _count_byte(path: Path, byte: bytes, block_size: int = 1 << 24) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(block_size):
+            count += block.count(byte)
+    return count
+
+
+def check_budget_fits(splits: dict[str, Path], data: dict, tokenizer: dict, window: int, condition: str) -> None:
+    """Refuse, before the tokenizer is trained, a budget (``data``) that a split cannot fill
+    even at ``most_sequences``: a budget this passes may still fail in ``pack_sequences``,
+    never the other way round."""
+    length = data["sequence_length"]
+    for split, path in splits.items():
+        wanted = data[f"{split}_sequences"]
+        most, reason = most_sequences(path, tokenizer, window, length, data["sampling"])
+        if most < wanted:
+            raise InputError(
+                f"condition {condition}, {split} split: at most {most:,} sequences of {length} tokens "
+                f"(data.sampling: {data['sampling']}), the budget asks for {wanted:,} (data.{split}_sequences): "
+                f"{reason}; lower data.{split}_sequences or data.sequence_length, or give the corpus more material"
+            )
 
 
 def pack_sequences(

@@ -71,6 +71,8 @@ class PreparationStats:
     splits: dict[str, SplitStats] = field(default_factory=lambda: {s: SplitStats() for s in SPLITS})
     dropped_items: int = 0
     records: int = 0
+    bases_read: int = 0  # DNA, in whole windows or not (for messages)
+    blocks: int = 0  # DNA: runs of eval_block windows, each routed to one split
 
     def as_dict(self) -> dict:
         return {
@@ -115,13 +117,16 @@ def prepare_dna(
     chunk_windows: int = 2048,
 ) -> PreparationStats:
     table = _dna_table(softmask)
+    sources = list(sources)
     stats = PreparationStats(corpus, "dna")
     kept_characters = 0
     with _split_writers(out_dir) as handles, progress(desc=f"{corpus}: bases read", unit="bp", unit_scale=True) as bar:
         for source in sources:
             for record in fasta_records(source):
                 stats.records += 1
-                for first_window, raw in _window_batches(record, window, chunk_windows):
+                record_windows = 0
+                for first_window, raw in _window_batches(record, window, chunk_windows, stats):
+                    record_windows = first_window + len(raw) // window
                     bar.update(len(raw))
                     kept_characters += _process_windows(
                         raw, table, record.name, first_window, source, stats, handles,
@@ -130,21 +135,27 @@ def prepare_dna(
                     )
                     if max_characters and kept_characters >= max_characters:
                         break
+                stats.blocks += -(-record_windows // eval_block)
                 if max_characters and kept_characters >= max_characters:
                     break
             if max_characters and kept_characters >= max_characters:
                 break
-        _check_nonempty(corpus, stats, f"after filtering windows (max_n_fraction={max_n_fraction})")
+        _check_dna_splits(
+            corpus, sources, stats, window=window, eval_block=eval_block, max_n_fraction=max_n_fraction,
+            eval_fraction=eval_fraction,
+        )
     return stats
 
 
-def _window_batches(record, window: int, batch_windows: int):
-    """(index of first window, bytes of a whole number of windows) over one record."""
+def _window_batches(record, window: int, batch_windows: int, stats: PreparationStats):
+    """(index of first window, bytes of a whole number of windows) over one record; counts
+    the record's bases into ``stats``."""
     batch_bytes = window * batch_windows
     pending = b""
     first_window = 0
     for chunk in record.chunks():
         pending += chunk.encode("latin-1") if isinstance(chunk, str) else chunk
+        stats.bases_read += len(chunk)
         while len(pending) >= batch_bytes:
             yield first_window, pending[:batch_bytes]
             pending = pending[batch_bytes:]
@@ -244,6 +255,7 @@ def prepare_text(
     eval_fraction: float,
     seed: int,
     max_characters: int | None = None,
+    encoding: str = "utf-8",
 ) -> PreparationStats:
     stats = PreparationStats(corpus, "text")
     draw_split = text_split_drawer(eval_fraction, seed)
@@ -251,7 +263,8 @@ def prepare_text(
     with _split_writers(out_dir) as handles:
         for source in sources:
             stats.records += 1
-            for document in progress(documents(source, fmt, field), desc=f"{corpus}: {source.name}", unit="doc"):
+            texts = documents(source, fmt, field, encoding)
+            for document in progress(texts, desc=f"{corpus}: {source.name}", unit="doc"):
                 text = normalise_text(document)
                 if not text:
                     stats.dropped_items += 1
@@ -266,14 +279,52 @@ def prepare_text(
                     break
             if max_characters and total >= max_characters:
                 break
-        _check_nonempty(corpus, stats, "(no document with text)")
+        _check_text_splits(corpus, stats, eval_fraction)
     return stats
 
 
-def _check_nonempty(corpus: str, stats: PreparationStats, why: str) -> None:
+def _check_text_splits(corpus: str, stats: PreparationStats, eval_fraction: float) -> None:
+    """Both splits hold documents; else say why not."""
+    documents = sum(stats.splits[split].items for split in SPLITS)
     for split in SPLITS:
         if stats.splits[split].items == 0:
-            raise InputError(f"corpus '{corpus}': the {split} split is empty {why}")
+            raise InputError(
+                f"corpus '{corpus}': the {split} split is empty: "
+                + (f"none of its {documents:,} documents was drawn for it (preparation.eval_fraction: "
+                   f"{eval_fraction}); give it more documents or change eval_fraction" if documents
+                   else "no document has text")
+            )
+
+
+def _check_dna_splits(
+    corpus: str, sources: list[Path], stats: PreparationStats,
+    *, window: int, eval_block: int, max_n_fraction: float, eval_fraction: float,
+) -> None:
+    """Both splits hold windows; else say why not: a corpus shorter than one evaluation block,
+    windows with too many N, or blocks none of which was drawn for the split."""
+    empty = next((split for split in SPLITS if stats.splits[split].items == 0), None)
+    if empty is None:
+        return
+    block = eval_block * window
+    if stats.bases_read < block:
+        files = [str(source) for source in sources]
+        have = "has" if len(files) == 1 else "have together"
+        raise InputError(
+            f"corpus '{corpus}': {', '.join(files)} {have} {stats.bases_read:,} bases, fewer than one evaluation "
+            f"block needs (corpora.{corpus}.eval_block x window = {eval_block} x {window:,} = {block:,} bp), so "
+            f"its {empty} split is empty: give it more sequence, or lower corpora.{corpus}.eval_block or window"
+        )
+    kept = sum(stats.splits[split].items for split in SPLITS)
+    if not kept:
+        raise InputError(
+            f"corpus '{corpus}': the {empty} split is empty after filtering windows: all {stats.dropped_items:,} "
+            f"have more N than corpora.{corpus}.max_n_fraction ({max_n_fraction}) allows"
+        )
+    raise InputError(
+        f"corpus '{corpus}': the {empty} split is empty: its {kept:,} windows lie in at most {stats.blocks:,} blocks "
+        f"of corpora.{corpus}.eval_block ({eval_block}) windows, none drawn for the {empty} split "
+        f"(preparation.eval_fraction: {eval_fraction}); give it more sequence, lower eval_block or change eval_fraction"
+    )
 
 
 def read_split(path: Path) -> Iterable[str]:

@@ -21,6 +21,7 @@ drawn (seeded by the data seed); ``test_fraction`` of each class is the probe's 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 
 from .errors import InputError
 from .prepare import clean_dna, normalise_text, text_split_drawer, training_bases
-from .readers import _select, documents, fasta_records
+from .readers import _open_bytes, _select, documents, fasta_records
 
 DERIVED_CLASSES = ("repeat", "UTR", "intron", "intergenic")
 GENE_TYPES = ("gene", "pseudogene")
@@ -102,7 +103,7 @@ def text_training_documents(corpus_sources: list[Path], corpus: dict, eval_fract
     draw_split = text_split_drawer(eval_fraction, seed)
     splits = {"train": set(), "eval": set()}
     for source in corpus_sources:
-        for document in documents(source, corpus["format"], corpus.get("field")):
+        for document in documents(source, corpus["format"], corpus.get("field"), corpus.get("encoding", "utf-8")):
             text = normalise_text(document)
             if text:
                 splits[draw_split()].add(text)
@@ -128,24 +129,44 @@ def text_candidates(
 # --- DNA --------------------------------------------------------------------------------------
 
 
-def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarray]]:
-    """GFF3/GTF features: seqid -> type -> [n, 2] half-open 0-based intervals, merged."""
-    import pandas as pd
+GFF_FIELDS = 9
 
-    try:
-        table = pd.read_csv(
-            path, sep="\t", comment="#", header=None, usecols=[0, 2, 3, 4], names=["seqid", "type", "start", "end"],
-            dtype={"seqid": str, "type": str, "start": np.int64, "end": np.int64},
-        )
-    except (ValueError, pd.errors.ParserError) as error:
-        raise ProbeError(f"probe '{probe}': {path} is not a GFF/GTF file ({error})") from None
-    features: dict[str, dict[str, np.ndarray]] = {}
-    for (seqid, kind), rows in table.groupby(["seqid", "type"], sort=False):
-        intervals = np.column_stack([rows["start"].to_numpy() - 1, rows["end"].to_numpy()])
-        features.setdefault(seqid, {})[kind] = merge_intervals(intervals)
-    if not features:
+
+def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarray]]:
+    """GFF3/GTF features: seqid -> type -> [n, 2] half-open 0-based intervals, merged. A
+    malformed line is a ProbeError naming the file, the line and what is wrong with it."""
+    rows: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    with _open_bytes(Path(path)) as raw:
+        # Only seqid, type and coordinates are read: an attribute in another encoding is no harm.
+        for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"), 1):
+            if line.startswith("##FASTA"):
+                break  # GFF3: sequences follow, no more features
+            if line.startswith("#") or not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) != GFF_FIELDS:
+                raise ProbeError(
+                    f"probe '{probe}': {path} line {number:,} has {len(fields)} tab-separated field"
+                    f"{'s' * (len(fields) != 1)}, GFF/GTF needs {GFF_FIELDS}"
+                )
+            start = _coordinate(fields[3], "start", path, number, probe)
+            end = _coordinate(fields[4], "end", path, number, probe)
+            if end < start:
+                raise ProbeError(f"probe '{probe}': {path} line {number:,}: end {end} is before start {start}")
+            rows.setdefault((fields[0], fields[2]), []).append((start - 1, end))
+    if not rows:
         raise ProbeError(f"probe '{probe}': {path} has no features")
+    features: dict[str, dict[str, np.ndarray]] = {}
+    for (seqid, kind), intervals in rows.items():
+        features.setdefault(seqid, {})[kind] = merge_intervals(np.array(intervals, dtype=np.int64))
     return features
+
+
+def _coordinate(text: str, name: str, path, number: int, probe: str) -> int:
+    """A 1-based GFF coordinate."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ProbeError(f"probe '{probe}': {path} line {number:,}: {name} {text!r} is not a positive integer")
+    return int(text)
 
 
 def merge_intervals(intervals: np.ndarray) -> np.ndarray:

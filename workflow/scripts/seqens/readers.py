@@ -5,7 +5,9 @@
   read-only; an existing ``.fai`` is used as it is), and each record's bases are read as
   bytes from where the index puts them; gzip and BGZF files are streamed in large blocks.
   Neither path loops over lines in Python.
-- Text: documents separated by blank lines (optionally gzip).
+- Text: documents separated by blank lines (optionally gzip), decoded strictly in the
+  corpus's encoding (UTF-8 unless the config names another); a byte that does not decode, a
+  NUL or a density of control characters that only binary data has is an InputError.
 - JSON: a file of articles; a dotted field path with ``*`` picks the texts.
 - MediaWiki XML dumps (``.xml.bz2`` or ``.xml``): streamed page by page, main namespace
   only, redirects skipped, markup reduced to plain text.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -35,15 +38,20 @@ from .io import atomic_path
 CHUNK_SIZE = 1 << 22
 
 
+def _compression(path: Path) -> str | None:
+    """gzip or bzip2 (as the file's first bytes say), or None."""
+    with open(path, "rb") as handle:
+        magic = handle.read(3)
+    return "gzip" if magic[:2] == b"\x1f\x8b" else "bzip2" if magic == b"BZh" else None
+
+
 def _open_bytes(path: Path):
     """Open a possibly gzip- or bzip2-compressed file as a binary stream; a truncated or
     corrupt compressed file is an InputError naming it."""
-    with open(path, "rb") as handle:
-        magic = handle.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        return io.BufferedReader(_Decompressing(gzip.open(path, "rb"), path), buffer_size=1 << 20)
-    if magic == b"BZh":
-        return io.BufferedReader(_Decompressing(bz2.open(path, "rb"), path), buffer_size=1 << 20)
+    compression = _compression(path)
+    if compression:
+        opener = gzip.open if compression == "gzip" else bz2.open
+        return io.BufferedReader(_Decompressing(opener(path, "rb"), path), buffer_size=1 << 20)
     return open(path, "rb")
 
 
@@ -124,6 +132,8 @@ def _indexed_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
             fasta = pyfaidx.Fasta(str(index_path), as_raw=True, sequence_always_upper=False, rebuild=False)
         except pyfaidx.FastaIndexingError as error:
             raise InputError(f"{path}: malformed FASTA ({error})") from None
+        except ValueError as error:  # an index written elsewhere, e.g. with a name twice
+            raise InputError(f"{fai}: unusable FASTA index ({error}); delete it to have it rebuilt") from None
         with fasta:
             for name in fasta.keys():
                 entry = fasta.faidx.index[name]
@@ -183,6 +193,7 @@ def fasta_index(path: Path, block_size: int = 1 << 24) -> str:
     own indexer loops over the lines in Python and dominated preparation time. Raises
     InputError where samtools would refuse the file (uneven line lengths within a record)."""
     entries: list[list] = []
+    names: set[str] = set()
     record: dict | None = None  # the record being indexed
 
     def close_record() -> None:
@@ -211,8 +222,7 @@ def fasta_index(path: Path, block_size: int = 1 << 24) -> str:
                         close_record()
                         header = bytes(data[starts[first] + 1 : starts[first] + bases[first]])
                         name = header.decode("latin-1").split(None, 1)[0] if header.strip() else ""
-                        if not name:
-                            raise InputError(f"{path}: a header line has no name")
+                        _check_new_name(path, name, names)
                         record = {"name": name, "length": 0, "offset": base + int(ends[first]) + 1, "bases": 0,
                                   "width": 0, "short_line": False}
                         first += 1
@@ -238,6 +248,16 @@ def fasta_index(path: Path, block_size: int = 1 << 24) -> str:
                 break
     close_record()
     return "".join("\t".join(map(str, entry)) + "\n" for entry in entries)
+
+
+def _check_new_name(path: Path, name: str, seen: set[str]) -> None:
+    """A record's name (the header's first word) must be there and new: records are told
+    apart by name (the index, the probes' record:start origins)."""
+    if not name:
+        raise InputError(f"{path}: a header line has no name")
+    if name in seen:
+        raise InputError(f"{path}: two records are named '{name}' (the first word of the header); names must be unique")
+    seen.add(name)
 
 
 def _fasta_events(stream, block_size: int = 1 << 22) -> Iterator[tuple[str, bytes]]:
@@ -298,13 +318,13 @@ class _StreamedRecord:
 
 def _stream_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
     """gzip or BGZF FASTA in one pass; a record must be read before the next one is asked for."""
+    names: set[str] = set()
     with _open_bytes(path) as raw:
         events = _fasta_events(raw)
         header = next((payload for kind, payload in events if kind == "header"), b"")
         while header:
             name = header[1:].decode("latin-1").split(None, 1)[0] if header[1:].strip() else ""
-            if not name:
-                raise InputError(f"{path}: a header line has no name")
+            _check_new_name(path, name, names)
             record = _StreamedRecord(events, chunk_size)
             yield FastaRecord(name, None, record.chunks)
             record.drain()
@@ -316,31 +336,125 @@ def _stream_fasta(path: Path, chunk_size: int) -> Iterator[FastaRecord]:
 # --- text ---------------------------------------------------------------------------------------
 
 
-def text_documents(path: str | Path) -> Iterator[str]:
+# Control characters other than the whitespace ones (tab, newlines, form feed): text has
+# next to none, binary data decoded as Latin-1 about one in four.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+BINARY_SNIFF_CHARACTERS = 1 << 16
+
+
+def text_problem(start: bytes, encoding: str, *, compressed: bool) -> str | None:
+    """Why a file's first bytes (after decompression) are not text in ``encoding``: a byte
+    sequence that does not decode (one cut off at the end is no failure), a NUL, control
+    characters; None if they are text."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(start, final=False)
+    except UnicodeDecodeError as error:
+        return _decode_failure(error.object[error.start : error.end], error.start, encoding, compressed)
+    return binary_evidence(text)
+
+
+def _decode_failure(bad: bytes, offset: int, encoding: str, compressed: bool) -> str:
+    return (
+        f"not {encoding} text: the bytes {bad[:4].hex(' ')} at byte offset {offset:,}"
+        f"{' of the decompressed data' if compressed else ''} do not decode (if the file has another "
+        "encoding, name it with the corpus's encoding: key, e.g. latin-1)"
+    )
+
+
+def binary_evidence(text: str) -> str | None:
+    """Why decoded text looks like binary data (a NUL, or more than 1% control characters),
+    or None."""
+    nul = text.find("\0")
+    if nul >= 0:
+        return f"not text: character {nul:,} is a NUL (a binary file? compressed files may be gzip or bzip2)"
+    controls = len(_CONTROL.findall(text))
+    if controls * 100 > len(text):
+        return (
+            f"not text: {controls:,} of its first {len(text):,} characters are control characters (a binary file, or "
+            "text in another encoding than the corpus's encoding: key says?)"
+        )
+    return None
+
+
+def _first_undecodable(path: Path, encoding: str, block_size: int = 1 << 20) -> str:
+    """The file's first byte sequence that does not decode, found by a second pass (the
+    streaming decoder that failed does not know its offset in the file)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0  # of the block about to be decoded
+    with _open_bytes(path) as raw:
+        while True:
+            block = raw.read(block_size)
+            pending = len(decoder.getstate()[0])  # bytes of a sequence the last block cut off
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:
+                bad = error.object[error.start : error.end]
+                return _decode_failure(bad, offset - pending + error.start, encoding, _compression(path) is not None)
+            if not block:
+                return f"not {encoding} text"
+            offset += len(block)
+
+
+def _text_lines(path: Path, raw, encoding: str) -> Iterator[str]:
+    """The decoded lines, refused where they are not text (module doc)."""
+    sniffed: list[str] = []
+    sniffed_characters = 0
+    for number, line in enumerate(io.TextIOWrapper(raw, encoding=encoding, errors="strict"), 1):
+        if "\0" in line:
+            raise InputError(f"{path}: line {number:,} holds a NUL: not text (a binary file? compressed files may be "
+                             "gzip or bzip2)")
+        if sniffed_characters < BINARY_SNIFF_CHARACTERS:
+            sniffed.append(line)
+            sniffed_characters += len(line)
+            if sniffed_characters >= BINARY_SNIFF_CHARACTERS:
+                _refuse_binary(path, "".join(sniffed))
+        yield line
+    if sniffed_characters < BINARY_SNIFF_CHARACTERS:
+        _refuse_binary(path, "".join(sniffed))
+
+
+def _refuse_binary(path: Path, text: str) -> None:
+    problem = binary_evidence(text)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+
+
+def text_documents(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
     """Documents separated by blank lines; paragraphs (lines) joined with newlines."""
-    with _open_bytes(Path(path)) as raw:
+    path = Path(path)
+    with _open_bytes(path) as raw:
         lines: list[str] = []
-        for line in io.TextIOWrapper(raw, encoding="utf-8", errors="replace"):
-            line = line.strip()
-            if line:
-                lines.append(line)
-            elif lines:
-                yield "\n".join(lines)
-                lines = []
+        try:
+            for line in _text_lines(path, raw, encoding):
+                line = line.strip()
+                if line:
+                    lines.append(line)
+                elif lines:
+                    yield "\n".join(lines)
+                    lines = []
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: {_first_undecodable(path, encoding)}") from None
         if lines:
             yield "\n".join(lines)
 
 
-def json_documents(path: str | Path, field: str) -> Iterator[str]:
+def json_documents(path: str | Path, field: str, encoding: str = "utf-8") -> Iterator[str]:
     """Texts at a dotted field path in a JSON file, ``*`` iterating over values or items.
 
     The file is parsed whole (JSON is not streamable); use text or MediaWiki formats for
     corpora larger than memory."""
     with _open_bytes(Path(path)) as raw:
-        try:
-            data = json.load(raw)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}: not valid JSON ({error})") from None
+        content = raw.read()
+    # A UTF-8 byte order mark is allowed (json.load allows it too).
+    bom = len(codecs.BOM_UTF8) if content.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8" else 0
+    try:
+        data = json.loads(content[bom:].decode(encoding))
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.end]
+        failure = _decode_failure(bad, bom + error.start, encoding, _compression(Path(path)) is not None)
+        raise InputError(f"{path}: {failure}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
     found = False
     for value in _select(data, field.split(".")):
         if isinstance(value, str):
@@ -472,11 +586,13 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def documents(path: str | Path, fmt: str, field: str | None = None) -> Iterator[str]:
+def documents(path: str | Path, fmt: str, field: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
+    """The documents of a text corpus file; ``encoding`` applies to the text and json formats
+    (MediaWiki XML declares its own, Parquet stores strings)."""
     if fmt == "text":
-        return text_documents(path)
+        return text_documents(path, encoding)
     if fmt == "json":
-        return json_documents(path, field)
+        return json_documents(path, field, encoding)
     if fmt == "mediawiki":
         return mediawiki_documents(path)
     if fmt == "parquet":

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 import time
 from typing import Callable
 
-from .errors import InputError
+from .errors import DISK_FULL, InputError
 
 log = logging.getLogger("seqens")
+
+def disk_full_message(error: OSError, outputs: list[str]) -> str:
+    """One line naming where a write ran out of space: the file if the error names it (a
+    failed write() does not), else the job's outputs."""
+    where = error.filename or ", ".join(map(str, outputs)) or "a file"
+    cause = "disk quota exceeded" if error.errno == getattr(errno, "EDQUOT", None) else "no space left on device"
+    return f"{where}: {cause} while writing it; free space on that disk and rerun"
 
 
 def configure_logging(log_path: str | None) -> None:
@@ -33,13 +41,20 @@ def configure_logging(log_path: str | None) -> None:
 
 
 def run_script(snakemake, main: Callable[[object], None]) -> None:
-    """Run a script's main with logging set up; bad input exits with its one-line message."""
+    """Run a script's main with logging set up; bad input, and a full disk, exit with a
+    one-line message."""
     configure_logging(snakemake.log[0] if snakemake.log else None)
     started = time.perf_counter()
     try:
         main(snakemake)
     except InputError as error:
         log.error("%s", error)
+        sys.exit(1)
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            log.exception("%s failed", snakemake.rule)
+            raise
+        log.error("%s", disk_full_message(error, list(snakemake.output)))
         sys.exit(1)
     except Exception:
         log.exception("%s failed", snakemake.rule)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError
+from .errors import DISK_FULL, InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
-from .readers import _open_bytes
+from .readers import _compression, _open_bytes, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ def check_local_sources(name: str, corpus: dict) -> None:
         path, where = Path(source["path"]), f"config: {key}.path: {source['path']}"
         if not path.is_file():
             raise InputError(f"{where} does not exist")
-        start = _first_bytes(path, corpus["format"], where)
+        raw = _first_bytes(path, corpus["format"], where)
+        start = raw.removeprefix(b"\xef\xbb\xbf").lstrip()
         if not start:
             raise InputError(f"{where} is empty")
         if corpus["format"] == "parquet":
@@ -163,6 +164,10 @@ def check_local_sources(name: str, corpus: dict) -> None:
                 raise InputError(
                     f"{where} does not look like {corpus['format']} (it begins {start[:24]!r}, not {expected})"
                 )
+        if corpus["format"] in ("text", "json"):
+            problem = text_problem(raw, corpus.get("encoding", "utf-8"), compressed=_compression(path) is not None)
+            if problem:
+                raise InputError(f"{where} is {problem}")
 
 
 def _first_bytes(path: Path, fmt: str, where: str) -> bytes:
@@ -171,10 +176,9 @@ def _first_bytes(path: Path, fmt: str, where: str) -> bytes:
             return handle.read(4)
     try:
         with _open_bytes(path) as handle:
-            start = handle.read(SNIFF_BYTES)
+            return handle.read(SNIFF_BYTES)
     except InputError as error:  # a truncated or corrupt gzip
         raise InputError(f"{where}: {str(error).removeprefix(f'{path}: ')}") from None
-    return start.removeprefix(b"\xef\xbb\xbf").lstrip()
 
 
 def source_origins(name: str, corpus: dict) -> list[str]:
@@ -211,6 +215,8 @@ def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float
                 raise InputError(f"corpus '{corpus}': {url} answered HTTP {error.code} {error.reason}") from None
             failure = f"HTTP {error.code}"
         except (_TransientError, http.client.HTTPException, OSError) as error:  # URLError is an OSError
+            if isinstance(error, OSError) and error.errno in DISK_FULL:
+                raise  # not worth retrying: seqens.runner names the file
             failure = str(error)
         log.warning("corpus '%s': download attempt %d/%d of %s failed: %s", corpus, attempt, retries, url, failure)
         if attempt < retries:
