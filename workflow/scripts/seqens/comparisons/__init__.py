@@ -9,4 +9,7 @@ DNA-minus-text contrasts; every function returns tidy DataFrames (columns: docs/
 - ``fisher``: each layer group's share of the Fisher information
 - ``probes``: frozen-feature probe scores, gains and agreement
 - ``distinct_members``: that the members of an ensemble are distinct models
+
+Contextual embeddings are compared in seqens.contextual, beside their metrics, through the
+same contrast helper.
 """
