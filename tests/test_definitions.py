@@ -20,7 +20,8 @@ from scipy.stats import entropy as scipy_entropy
 from scipy.stats import spearmanr
 
 from seqens import distributions, embedding_similarity, paper_definitions as paper
-from seqens.compare import compare_embeddings, compare_outputs
+from seqens.comparisons.embeddings import compare_embeddings
+from seqens.comparisons.outputs import compare_outputs
 from seqens.config import Condition, Ensemble
 from seqens.extraction import LoadedMember, member_fisher
 from seqens.objectives import make_objective

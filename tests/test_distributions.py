@@ -144,7 +144,7 @@ def test_unigram_surprisal_is_the_targets_own_entropy():
 
 
 def test_bits_beyond_unigram_per_token_and_per_character():
-    from seqens.compare import compare_outputs, per_position_metrics
+    from seqens.comparisons.outputs import compare_outputs, per_position_metrics
     from seqens.config import Condition, Ensemble
 
     targets = np.array([0, 0, 1, 2])
@@ -175,7 +175,7 @@ def test_bits_beyond_unigram_per_token_and_per_character():
 
 
 def test_members_with_identical_weights_are_refused():
-    from seqens.compare import check_members_differ
+    from seqens.comparisons.distinct_members import check_members_differ
     from seqens.config import Condition, Ensemble
     from seqens.errors import InputError
 

@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from seqens import plotting
-from seqens.compare import compare_embeddings, compare_fisher, compare_outputs, compare_probe
+from seqens.comparisons.embeddings import compare_embeddings
+from seqens.comparisons.fisher import compare_fisher
+from seqens.comparisons.outputs import compare_outputs
+from seqens.comparisons.probes import compare_probe
 from seqens.config import Condition, Ensemble
 from seqens.contextual import compare_contextual
 

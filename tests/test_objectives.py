@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
 
 from seqens.architectures import ARCHITECTURES
-from seqens.compare import per_position_metrics
+from seqens.comparisons.outputs import per_position_metrics
 from seqens.config import BUILTIN_PRESETS
 from seqens.distributions import cross_entropy_bits
 from seqens.extraction import contextual_embeddings, output_distributions

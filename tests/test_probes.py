@@ -12,7 +12,7 @@ import yaml
 from sklearn.metrics import f1_score
 
 from seqens import probes
-from seqens.compare import macro_f1
+from seqens.comparisons.probes import macro_f1
 from seqens.config import ConfigError, Study
 from seqens.prepare import prepare_dna, prepare_text
 
@@ -280,7 +280,7 @@ def test_probe_table_intervals_agreement_and_gains():
     should be, each estimate inside its interval."""
     import pandas as pd
 
-    from seqens.compare import compare_probe
+    from seqens.comparisons.probes import compare_probe
     from seqens.config import Condition, Ensemble
 
     ensemble = Ensemble(Condition("athal", "kmer6", "dna"), "bert", "mlm", (1, 2, 3))

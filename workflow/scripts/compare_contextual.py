@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
 from seqens.contextual import compare_contextual, contextual_contrasts
 from seqens.errors import InputError
@@ -26,8 +27,8 @@ def member_states(ensemble: Ensemble, files: list[str], fingerprint: str) -> lis
 
 
 def main(snakemake):
-    extraction, inputs = snakemake.params.extraction, snakemake.input
-    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    inputs = snakemake.input
+    options = bootstrap_options(snakemake.params)
     results = {}
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)

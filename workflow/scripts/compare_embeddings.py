@@ -1,10 +1,12 @@
-"""Compare ensemble members' static input embeddings (see seqens.compare), local Spearman
-under each metric definition of the config (seqens.paper_definitions)."""
+"""Compare ensemble members' static input embeddings (see seqens.comparisons.embeddings),
+local Spearman under each metric definition of the config (seqens.paper_definitions)."""
 
 import numpy as np
 import pandas as pd
 
-from seqens.compare import compare_embeddings, contrasts
+from seqens.comparisons.contrasts import metric_contrasts
+from seqens.comparisons.embeddings import compare_embeddings
+from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
 from seqens.tables import write_table
@@ -12,8 +14,8 @@ from seqens.tables import write_table
 
 def main(snakemake):
     extraction = snakemake.params.extraction
-    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
-    results, per_token, pairs = [], {}, {}
+    options = bootstrap_options(snakemake.params)
+    results, per_token = [], {}
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)
         matrices = [np.load(file_of(snakemake.input.embeddings, member)) for member in ensemble.members]
@@ -35,12 +37,11 @@ def main(snakemake):
         for (metric, k, definition), values in result["per_token"].items():
             name = f"{metric}@{k}" if k is not None else metric
             per_token.setdefault(definition, {}).setdefault(ensemble, {})[name] = values
-        pairs[ensemble] = result["pairs"]
     output = snakemake.output
     write_table(pd.concat([r["pairs_table"] for r in results], ignore_index=True), output.pairs)
     write_table(pd.concat([r["summary"] for r in results], ignore_index=True), output.summary, latex=output.latex)
     contrast_tables = [
-        contrasts(per_example, pairs, **options).assign(definition=definition)
+        metric_contrasts(per_example, **options).assign(definition=definition)
         for definition, per_example in per_token.items()
     ]
     write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)

@@ -1,11 +1,13 @@
-"""Compare the layer-wise Fisher information of ensembles (see seqens.compare) under each
-metric definition of the config (seqens.paper_definitions: the paper's mini-batch Fisher)."""
+"""Compare the layer-wise Fisher information of ensembles (see seqens.comparisons.fisher)
+under each metric definition of the config (seqens.paper_definitions: the paper's mini-batch
+Fisher)."""
 
 import numpy as np
 import pandas as pd
 
 from seqens import paper_definitions
-from seqens.compare import compare_fisher, fisher_contrasts
+from seqens.comparisons.fisher import compare_fisher, fisher_contrasts
+from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
 from seqens.tables import write_table
@@ -13,7 +15,7 @@ from seqens.tables import write_table
 
 def main(snakemake):
     extraction = snakemake.params.extraction
-    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    options = bootstrap_options(snakemake.params)
     inputs = snakemake.input
     inputs_of = {
         "corrected": (inputs.tables, inputs.per_sequence),

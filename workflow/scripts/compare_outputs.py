@@ -1,6 +1,7 @@
-"""Compare ensemble members' output distributions (see seqens.compare), beside each
-condition's own entropy (its unigram and Markov references), under each metric definition
-of the config (seqens.paper_definitions): the paper's at its own evaluation positions."""
+"""Compare ensemble members' output distributions (see seqens.comparisons.outputs), beside
+each condition's own entropy (its unigram and Markov references), under each metric
+definition of the config (seqens.paper_definitions): the paper's at its own evaluation
+positions."""
 
 import json
 from pathlib import Path
@@ -9,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from seqens import paper_definitions
-from seqens.compare import compare_outputs, contrasts
+from seqens.comparisons.contrasts import metric_contrasts
+from seqens.comparisons.intervals import bootstrap_options
+from seqens.comparisons.outputs import compare_outputs
 from seqens.config import Ensemble, file_of
 from seqens.positions import EvalPositions
 from seqens.errors import InputError
@@ -31,7 +34,7 @@ def member_distributions(ensemble: Ensemble, eval_positions: EvalPositions, dist
 
 def main(snakemake):
     extraction, inputs = snakemake.params.extraction, snakemake.input
-    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    options = bootstrap_options(snakemake.params)
     ensembles = [Ensemble.from_spec(spec) for spec in snakemake.params.ensembles]
     conditions = list(dict.fromkeys(ensemble.condition for ensemble in ensembles))
     inputs_of = {
@@ -44,7 +47,7 @@ def main(snakemake):
     for definition in extraction["definitions"]:
         positions_files, distributions, records = inputs_of[definition]
         positions = {c: EvalPositions.load(file_of(positions_files, c)) for c in conditions}
-        per_example, pairs = {}, {}
+        per_example = {}
         for ensemble in ensembles:
             if definition == "paper" and not paper_definitions.applies_to(ensemble.objective):
                 continue
@@ -61,8 +64,7 @@ def main(snakemake):
             log.info("%s (%s):\n%s", ensemble.name, definition, result["summary"][["metric", "estimate", "low", "high"]])
             results.append(result)
             per_example[ensemble] = result["per_position"]
-            pairs[ensemble] = result["pairs"]
-        contrast_tables.append(contrasts(per_example, pairs, **options).assign(definition=definition))
+        contrast_tables.append(metric_contrasts(per_example, **options).assign(definition=definition))
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results], ignore_index=True)

@@ -1,16 +1,16 @@
-"""Compare the ensembles' frozen-feature probe scores (see seqens.compare.compare_probe)."""
+"""Compare the ensembles' frozen-feature probe scores (see seqens.comparisons.probes)."""
 
 import pandas as pd
 
-from seqens.compare import compare_probe, probe_contrasts
+from seqens.comparisons.intervals import bootstrap_options
+from seqens.comparisons.probes import compare_probe, probe_contrasts
 from seqens.config import Ensemble, file_of
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 
 
 def main(snakemake):
-    extraction = snakemake.params.extraction
-    options = dict(draws=extraction["bootstrap_draws"], level=extraction["confidence_level"], seed=snakemake.params.seed)
+    options = bootstrap_options(snakemake.params)
     results = {}
     for spec in snakemake.params.ensembles:
         ensemble = Ensemble.from_spec(spec)

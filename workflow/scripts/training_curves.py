@@ -1,12 +1,12 @@
 """Gather every member's training log into one table, after checking that the members of
-each ensemble really differ (see seqens.compare.check_members_differ)."""
+each ensemble really differ (see seqens.comparisons.distinct_members)."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from seqens.compare import check_members_differ
+from seqens.comparisons.distinct_members import check_members_differ
 from seqens.config import Ensemble, file_of
 from seqens.runner import run_script
 from seqens.tables import write_table

@@ -57,7 +57,8 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 
 from . import bootstrap
-from .compare import _contrast_pairs, _contrast_row, _interval_row
+from .comparisons.contrasts import Difference, dna_minus_text
+from .comparisons.intervals import interval_row
 from .config import Ensemble
 from .errors import InputError
 
@@ -338,8 +339,8 @@ def compare_contextual(
     mean-pooled hidden states [layers, n, H], the embedding layer's output first.
 
     Returns the members, pairs and summary tables, and ``statistics`` for the text-vs-DNA
-    contrasts: for the member and the pair metrics, (set statistic, pairs or None, number of
-    sequences, contrast names of its columns)."""
+    contrasts: for the member and the pair metrics, (set statistic, number of members, pairs
+    or None, number of sequences, contrast names of its columns)."""
     check_states(ensemble, member_states)
     labels = ensemble.labels()
     names = layer_names(len(member_states[0]))
@@ -377,11 +378,11 @@ def compare_contextual(
             statistic, n, n_members=len(members), pairs=metric_pairs, n_draws=draws, level=level, seed=seed
         )
         summary.extend(
-            {**_interval_row(labels, metric, interval), "layer": layer, "order": order}
+            {**interval_row(labels, metric, interval), "layer": layer, "order": order}
             for (metric, layer, order), interval in zip(columns, intervals)
         )
         contrast_names = [f"{metric}:{layer}" if metric == LAYER_METRIC else metric for metric, layer, _ in columns]
-        statistics[kind] = (statistic, metric_pairs, n, contrast_names)
+        statistics[kind] = (statistic, len(members), metric_pairs, n, contrast_names)
     return {
         "members": pd.DataFrame(member_rows),
         "pairs": pd.DataFrame(pair_rows),
@@ -396,15 +397,16 @@ def contextual_contrasts(
     """Paired bootstrap differences (dna minus text) of every contextual metric between
     ensembles of the same architecture and objective (participation ratios per layer, as
     ``participation_ratio:embeddings``, ``participation_ratio:layer.i``)."""
-    rows = []
-    for dna, text in _contrast_pairs(results):
-        for kind, (statistic_dna, pairs, n_dna, names) in results[dna]["statistics"].items():
-            statistic_text, _, n_text, text_names = results[text]["statistics"][kind]
+
+    def differences(dna: dict, text: dict):
+        for kind, (statistic_dna, n_members, pairs, n_dna, names) in dna["statistics"].items():
+            statistic_text, _, _, n_text, text_names = text["statistics"][kind]
             if names != text_names:  # other layers: nothing to pair
                 continue
-            differences = bootstrap.paired_set_difference(
-                statistic_dna, statistic_text, n_dna, n_text, n_members=len(dna.seeds), pairs=pairs,
+            set_differences = bootstrap.paired_set_difference(
+                statistic_dna, statistic_text, n_dna, n_text, n_members=n_members, pairs=pairs,
                 n_draws=draws, level=level, seed=seed,
             )
-            rows.extend(_contrast_row(dna, text, name, *difference) for name, difference in zip(names, differences))
-    return pd.DataFrame(rows)
+            yield from (Difference(name, *difference) for name, difference in zip(names, set_differences))
+
+    return dna_minus_text(results, differences)

@@ -124,7 +124,7 @@ def nan_to_pair_mean(values: np.ndarray) -> np.ndarray:
 def pairwise_js_distance(probs_by_member, top_p_values, chunk_size: int = 128) -> np.ndarray:
     """The paper's JS distance of every member pair (i < j) at every position after its top-p
     truncation of both: [n_pairs, n_p, N], NaNs replaced by the pair's mean.
-    ``probs_by_member`` is [members, positions, V] (an array or seqens.compare.MemberStack);
+    ``probs_by_member`` is [members, positions, V] (an array or seqens.comparisons.outputs.MemberStack);
     each member's rows are sorted once per chunk and its sum p' log p' reused in every pair."""
     n_members, n_positions = probs_by_member.shape[0], probs_by_member.shape[1]
     pairs = [(i, j) for i in range(n_members) for j in range(i + 1, n_members)]

@@ -1,0 +1,125 @@
+"""DNA-minus-text contrasts: paired differences, p-values, pairing within one architecture and
+objective, and per-member vs per-pair arrays each resampled as what they are."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from seqens import bootstrap
+from seqens.comparisons.contrasts import dna_text_pairs, metric_contrasts
+from seqens.comparisons.intervals import MemberValues, PairValues, all_pairs, bootstrap_options
+from seqens.config import Condition, Ensemble
+
+SEEDS = (1, 2, 3)
+PAIRS = all_pairs(len(SEEDS))
+WIKI = Condition("wiki", "bpe", "text")
+ATHAL = Condition("athal", "kmer6", "dna")
+
+
+def ensemble(condition, architecture="bert", objective="mlm"):
+    return Ensemble(condition, architecture, objective, SEEDS)
+
+
+def test_a_contrast_is_the_dna_mean_minus_the_text_mean_of_each_metric_both_have():
+    dna, text = ensemble(ATHAL), ensemble(WIKI)
+    per_example = {
+        dna: {
+            "entropy_bits": MemberValues(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])),  # mean 3.5
+            "js_distance": PairValues(np.array([[0.2, 0.4], [0.6, 0.8], [0.1, 0.3]]), PAIRS, 3),  # mean 0.4
+            "dna_only": MemberValues(np.zeros((3, 2))),
+        },
+        text: {
+            "entropy_bits": MemberValues(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])),  # mean 1.0
+            "js_distance": PairValues(np.array([[0.1, 0.1], [0.1, 0.1], [0.1, 0.1]]), PAIRS, 3),  # mean 0.1
+        },
+    }
+    table = metric_contrasts(per_example, draws=200)
+    assert list(table["metric"]) == ["entropy_bits", "js_distance"]  # shared metrics, by name
+    assert set(table["dna_condition"]) == {"athal-kmer6"} and set(table["text_condition"]) == {"wiki-bpe"}
+    rows = table.set_index("metric")
+    assert rows.loc["entropy_bits", "difference"] == pytest.approx(2.5)
+    assert rows.loc["js_distance", "difference"] == pytest.approx(0.3)
+    assert (rows["low"] <= rows["difference"]).all() and (rows["difference"] <= rows["high"]).all()
+
+
+def test_a_contrast_whose_draws_all_lie_on_one_side_has_the_smallest_p_value():
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(3, 50))
+    per_example = {
+        ensemble(ATHAL): {"accuracy": MemberValues(text + 10.0), "agreement": PairValues(text + 10.0, PAIRS, 3)},
+        ensemble(WIKI): {"accuracy": MemberValues(text), "agreement": PairValues(text, PAIRS, 3)},
+    }
+    rows = metric_contrasts(per_example, draws=300).set_index("metric")
+    assert (rows["low"] > 0).all()
+    # 1 / the draws kept: a pair draw whose slots all hold one member has no pair and is dropped
+    assert rows.loc["accuracy", "p_value"] == pytest.approx(1 / 300) and rows.loc["accuracy", "draws"] == 300
+    assert rows.loc["agreement", "p_value"] == pytest.approx(1 / rows.loc["agreement", "draws"])
+    assert rows.loc["agreement", "draws"] < 300
+
+
+def test_a_contrast_of_draws_symmetric_about_zero_has_a_p_value_near_one():
+    signs = np.tile([1.0, -1.0], 100)  # every member: mean 0, and so is every resample's mirror image
+    per_example = {
+        ensemble(ATHAL): {"gain": MemberValues(np.stack([signs, 2 * signs, 3 * signs]))},
+        ensemble(WIKI): {"gain": MemberValues(np.zeros((3, 200)))},
+    }
+    row = metric_contrasts(per_example, draws=1000).iloc[0]
+    assert row["difference"] == 0.0 and row["low"] < 0 < row["high"]
+    assert row["p_value"] > 0.9
+    identical = {ensemble(ATHAL): per_example[ensemble(WIKI)], ensemble(WIKI): per_example[ensemble(WIKI)]}
+    assert metric_contrasts(identical, draws=100).iloc[0]["p_value"] == 1.0
+
+
+def test_an_ensemble_is_contrasted_only_with_the_other_kind_of_its_architecture_and_objective():
+    dna_bert, dna_roformer = ensemble(ATHAL, "bert"), ensemble(ATHAL, "roformer")
+    text_bert, text_roformer, text_bert_clm = ensemble(WIKI, "bert"), ensemble(WIKI, "roformer"), ensemble(WIKI, "bert", "clm")
+    other_dna = ensemble(Condition("athal", "bpe", "dna"), "bert")
+    ensembles = [text_roformer, dna_bert, text_bert_clm, other_dna, dna_roformer, text_bert]
+    assert list(dna_text_pairs(ensembles)) == [(dna_bert, text_bert), (other_dna, text_bert), (dna_roformer, text_roformer)]
+    values = {e: {"accuracy": MemberValues(np.ones((3, 4)) * i)} for i, e in enumerate(ensembles)}
+    table = metric_contrasts(values, draws=20)
+    assert list(zip(table["architecture"], table["objective"], table["dna_condition"], table["text_condition"])) == [
+        ("bert", "mlm", "athal-kmer6", "wiki-bpe"),
+        ("bert", "mlm", "athal-bpe", "wiki-bpe"),
+        ("roformer", "mlm", "athal-kmer6", "wiki-bpe"),
+    ]
+    assert list(table["difference"]) == [1.0 - 5.0, 3.0 - 5.0, 4.0 - 0.0]
+
+
+def test_the_bootstrap_follows_the_type_of_the_values_not_the_name_of_the_metric():
+    # With 3 seeds, 3 members and 3 pairs: the same array, under any name, is drawn as what it is.
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(3, 40)), rng.normal(size=(3, 40))
+    as_pairs = metric_contrasts(
+        {ensemble(ATHAL): {"a_new_pair_metric": PairValues(a, PAIRS, 3)}, ensemble(WIKI): {"a_new_pair_metric": PairValues(b, PAIRS, 3)}},
+        draws=200, seed=4,
+    ).iloc[0]
+    as_members = metric_contrasts(
+        {ensemble(ATHAL): {"js_distance": MemberValues(a)}, ensemble(WIKI): {"js_distance": MemberValues(b)}},
+        draws=200, seed=4,
+    ).iloc[0]
+    pair_interval, pair_p = bootstrap.paired_difference(a, b, pairs=PAIRS, n_members=3, n_draws=200, seed=4)
+    member_interval, member_p = bootstrap.paired_difference(a, b, n_draws=200, seed=4)
+    assert (as_pairs["low"], as_pairs["high"], as_pairs["p_value"]) == (pair_interval.low, pair_interval.high, pair_p)
+    assert (as_members["low"], as_members["high"], as_members["p_value"]) == (member_interval.low, member_interval.high, member_p)
+    assert (pair_interval.low, pair_interval.high) != (member_interval.low, member_interval.high)
+    assert PairValues(a, PAIRS, 3).interval(draws=200, level=0.9, seed=4) == bootstrap.multi_bootstrap_pairs(
+        a, PAIRS, 3, n_draws=200, level=0.9, seed=4
+    )
+    assert MemberValues(a).interval(draws=200, level=0.9, seed=4) == bootstrap.multi_bootstrap(a, n_draws=200, level=0.9, seed=4)
+
+
+def test_a_member_metric_is_never_paired_with_a_pair_metric():
+    values = np.zeros((3, 5))
+    with pytest.raises(TypeError, match="per-member"):
+        MemberValues(values).minus(PairValues(values, PAIRS, 3), draws=10, level=0.95, seed=0)
+    with pytest.raises(TypeError, match="same member pairs"):
+        PairValues(values, PAIRS, 3).minus(MemberValues(values), draws=10, level=0.95, seed=0)
+    with pytest.raises(TypeError, match="same member pairs"):
+        PairValues(values, PAIRS, 3).minus(PairValues(values, [(0, 1), (0, 2), (2, 1)], 3), draws=10, level=0.95, seed=0)
+
+
+def test_bootstrap_options_come_from_a_comparison_jobs_params():
+    params = SimpleNamespace(extraction={"bootstrap_draws": 120, "confidence_level": 0.9, "top_k": [10]}, seed=7)
+    assert bootstrap_options(params) == {"draws": 120, "level": 0.9, "seed": 7}

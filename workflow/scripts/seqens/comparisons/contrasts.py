@@ -1,0 +1,84 @@
+"""DNA-minus-text contrasts: every DNA ensemble against every text ensemble of the same
+architecture and objective, never across them (a difference would then mix the data with the
+model). Each metric's difference is a paired bootstrap difference (seed i of one ensemble with
+seed i of the other, examples drawn per ensemble: seqens.bootstrap) with its two-sided p-value;
+every measurement (outputs, embeddings, Fisher, probes, contextual) writes its contrasts
+through ``dna_minus_text``, one row per ensemble pair and metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
+
+import pandas as pd
+
+from ..bootstrap import Interval
+from ..config import Ensemble
+from .intervals import Values
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One metric's DNA-minus-text difference; ``columns``: more of the row's labels (after
+    the contrast's own columns)."""
+
+    metric: str
+    interval: Interval
+    p_value: float
+    columns: Mapping[str, object] = field(default_factory=dict)
+
+
+def dna_text_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, Ensemble]]:
+    """Every (dna, text) pair of ensembles with the same architecture and objective."""
+    ensembles = list(ensembles)
+    for dna in (e for e in ensembles if e.condition.kind == "dna"):
+        for text in ensembles:
+            if text.condition.kind == "text" and (text.architecture, text.objective) == (dna.architecture, dna.objective):
+                yield dna, text
+
+
+def dna_minus_text(
+    results: Mapping[Ensemble, Result], differences: Callable[[Result, Result], Iterable[Difference]]
+) -> pd.DataFrame:
+    """The contrast table: for every (dna, text) pair of ``dna_text_pairs``, a row per
+    ``differences(results[dna], results[text])``."""
+    rows = [
+        {
+            "architecture": dna.architecture,
+            "objective": dna.objective,
+            "dna_condition": dna.condition.name,
+            "text_condition": text.condition.name,
+            "metric": difference.metric,
+            "difference": difference.interval.estimate,
+            "low": difference.interval.low,
+            "high": difference.interval.high,
+            "level": difference.interval.level,
+            "p_value": difference.p_value,
+            "draws": difference.interval.n_draws,
+            **difference.columns,
+        }
+        for dna, text in dna_text_pairs(results)
+        for difference in differences(results[dna], results[text])
+    ]
+    return pd.DataFrame(rows)
+
+
+def metric_differences(
+    dna: Mapping[str, Values], text: Mapping[str, Values], *, draws: int, level: float, seed: int
+) -> Iterator[Difference]:
+    """The difference of every metric both ensembles have, by name; each metric is resampled
+    as what it is (per member or per pair: seqens.comparisons.intervals)."""
+    for metric in sorted(dna.keys() & text.keys()):
+        yield Difference(metric, *dna[metric].minus(text[metric], draws=draws, level=level, seed=seed))
+
+
+def metric_contrasts(
+    per_example: Mapping[Ensemble, Mapping[str, Values]], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """``dna_minus_text`` of every metric two ensembles share: ``per_example[ensemble][metric]``
+    is a MemberValues or a PairValues."""
+    return dna_minus_text(
+        per_example, lambda dna, text: metric_differences(dna, text, draws=draws, level=level, seed=seed)
+    )

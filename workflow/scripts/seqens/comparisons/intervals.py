@@ -1,0 +1,87 @@
+"""What a comparison bootstraps: a metric per member, or per member pair, and per example.
+
+The two are distinct types because they are resampled differently (seqens.bootstrap): a draw
+of members with replacement weighs a member's row by how often it was drawn, and a pair's row
+by how many pairs of drawn slots hold its two members. With 3 seeds an ensemble has 3 members
+and 3 pairs, so the shape of an array cannot tell them apart: its type does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Sequence, Union
+
+import numpy as np
+
+from .. import bootstrap
+
+
+@dataclass(frozen=True, eq=False)
+class MemberValues:
+    """A metric per member and example [M, N], rows in the ensemble's seed order."""
+
+    values: np.ndarray
+
+    def interval(self, *, draws: int, level: float, seed: int, statistic=np.mean) -> bootstrap.Interval:
+        """The statistic (default: the mean) with its interval over members and examples."""
+        return bootstrap.multi_bootstrap(self.values, n_draws=draws, level=level, seed=seed, statistic=statistic)
+
+    def minus(self, other: MemberValues, *, draws: int, level: float, seed: int) -> tuple[bootstrap.Interval, float]:
+        """Mean of self minus mean of other (another ensemble's), seed i paired with seed i:
+        the interval and two-sided p-value."""
+        if not isinstance(other, MemberValues):
+            raise TypeError(f"a per-member metric is paired with a per-member one, got {type(other).__name__}")
+        return bootstrap.paired_difference(self.values, other.values, n_draws=draws, level=level, seed=seed)
+
+
+@dataclass(frozen=True, eq=False)
+class PairValues:
+    """A metric per member pair and example [P, N], one row per pair in ``pairs`` (indices
+    into the ensemble's ``n_members`` members)."""
+
+    values: np.ndarray
+    pairs: Sequence[tuple[int, int]]
+    n_members: int
+
+    def interval(self, *, draws: int, level: float, seed: int) -> bootstrap.Interval:
+        """The mean with its interval over members (through their pairs) and examples."""
+        return bootstrap.multi_bootstrap_pairs(
+            self.values, self.pairs, self.n_members, n_draws=draws, level=level, seed=seed
+        )
+
+    def minus(self, other: PairValues, *, draws: int, level: float, seed: int) -> tuple[bootstrap.Interval, float]:
+        """Mean of self minus mean of other (another ensemble's, with the same pairs), members
+        paired by seed: the interval and two-sided p-value."""
+        if not isinstance(other, PairValues) or (list(other.pairs), other.n_members) != (list(self.pairs), self.n_members):
+            raise TypeError("a pair metric is paired with a pair metric of the same member pairs")
+        return bootstrap.paired_difference(
+            self.values, other.values, pairs=self.pairs, n_members=self.n_members, n_draws=draws, level=level, seed=seed
+        )
+
+
+Values = Union[MemberValues, PairValues]
+
+
+def all_pairs(n_members: int) -> list[tuple[int, int]]:
+    """Every pair of members i < j, in the order every pair table and array uses."""
+    return list(combinations(range(n_members), 2))
+
+
+def interval_row(labels: dict, metric: str, interval: bootstrap.Interval) -> dict:
+    """A summary table's row: the ensemble's ``labels``, the metric and its interval."""
+    return {
+        **labels,
+        "metric": metric,
+        "estimate": interval.estimate,
+        "low": interval.low,
+        "high": interval.high,
+        "level": interval.level,
+        "draws": interval.n_draws,  # fewer than drawn where a draw had no pair of distinct members
+    }
+
+
+def bootstrap_options(params) -> dict:
+    """A comparison job's bootstrap settings (its rule's params ``extraction`` and ``seed``)
+    as the keyword arguments every comparison takes: draws, level, seed."""
+    extraction = params.extraction
+    return {"draws": extraction["bootstrap_draws"], "level": extraction["confidence_level"], "seed": params.seed}
