@@ -3,6 +3,7 @@
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -399,10 +400,12 @@ def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_
     wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
-    with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote"):
+    # ...with the command that retrains it (tests/test_workflow.py runs it)
+    fix = f"; retrain it: `rm -r {re.escape(str(out))}`, then run snakemake again as before$"
+    with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote .*" + fix):
         load_member(out, tokenizer.directory, wildcards)
     weights.unlink()
-    with pytest.raises(InputError, match=r"model.safetensors is missing"):
+    with pytest.raises(InputError, match=r"model.safetensors is missing" + fix):
         load_member(out, tokenizer.directory, wildcards)
 
 

@@ -95,8 +95,8 @@ def main(snakemake):
         )
     if not ranks.main:  # rank 0 writes the member
         return
-    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), provenance)
-    # The checkpoint and the folders it alone needed (the results folder is a run-time key).
+    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.manifest).parent, provenance)
+    # The checkpoint, and the folders under results/checkpoints/ it leaves empty.
     remove_with_empty_folders(checkpoint, Path(snakemake.config["results"]) / "checkpoints")
     final = result.log["eval_loss"].dropna().iloc[-1]
     log.info("member %s: final eval loss %.4f nats (%.4f bits)", member.path, final, final / math.log(2))
