@@ -71,8 +71,10 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         else:
             os.replace(tmp, path)
     except BaseException as error:
-        # Measured before the temporary goes: its partial content is what filled the disk.
+        # Measured before the temporary goes: its partial content is what filled the disk (and
+        # a writer may hold it open after unlink, so that the space comes back later).
         full = out_of_space(error, path.parent) if not isinstance(error, InputError) else None
+        free_at_failure = _free_space(path.parent) if full else None
         if tmp is not None:
             if tmp.is_dir():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -81,9 +83,8 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         if full:
             mount = _mount_point(path.parent)
             raise InputError(
-                f"{full} writing {path} ({_size(shutil.disk_usage(mount).free)} free on {mount} once the "
-                f"partial output is removed): free space there, or give the study a folder on another disk "
-                f"(`results:` in the config)"
+                f"{full} writing {path} ({_size(free_at_failure)} free on {mount}): free space there, "
+                f"or give the study a folder on another disk (`results:` in the config)"
             ) from error
         raise
 
@@ -115,13 +116,18 @@ def out_of_space(error: BaseException, folder: str | os.PathLike) -> str | None:
             if os.strerror(number).lower() in str(link).lower():
                 return cause
     if isinstance(error, (OSError, RuntimeError)) and getattr(error, "errno", None) is None:
-        try:
-            free = shutil.disk_usage(folder).free
-        except OSError:
-            return None
-        if free < NEARLY_FULL_BYTES:
+        free = _free_space(folder)
+        if free is not None and free < NEARLY_FULL_BYTES:
             return _OUT_OF_SPACE[errno.ENOSPC]
     return None
+
+
+def _free_space(folder: str | os.PathLike) -> int | None:
+    """Bytes an unprivileged user may still write on ``folder``'s filesystem (None if unknown)."""
+    try:
+        return shutil.disk_usage(_mount_point(folder)).free
+    except OSError:
+        return None
 
 
 def _mount_point(folder: str | os.PathLike) -> Path:
@@ -131,8 +137,10 @@ def _mount_point(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _size(n_bytes: int) -> str:
+def _size(n_bytes: int | None) -> str:
     """1,536 -> "1.5 kB": decimal units, as df -H prints them."""
+    if n_bytes is None:
+        return "an unknown amount"
     value = float(n_bytes)
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if value < 1000:
