@@ -92,7 +92,9 @@ def _vocab_of(tokenizer_json: Path) -> dict:
 def check_weights(member_dir: Path, record: dict, member: str) -> None:
     """The member's weight files must be those its training wrote (manifest checksums)."""
     if not record.get("weights"):
-        raise InputError(f"member {member}: {member_dir}/manifest.json records no weight checksums; {how_to_retrain(member_dir)}")
+        raise InputError(
+            f"member {member}: {member_dir}/manifest.json records no weight checksums; {how_to_retrain(member_dir)}"
+        )
     for name, digest in record["weights"].items():
         path = member_dir / name
         if not path.is_file():
