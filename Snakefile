@@ -38,4 +38,7 @@ rule all:
             + (["probes"] if PROBED_ENSEMBLES else []),
         ),
         OVERVIEW_PAGE,
+        # Every member's files: Snakemake reruns a job for a missing file only when a
+        # target asks for it, so a deleted file of a member retrains the member.
+        member_files(rules.train_member.output),
     localrule: True

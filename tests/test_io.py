@@ -1,6 +1,8 @@
 """Atomic outputs: nothing partial is left, even by a job killed outright."""
 
+import errno
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -8,7 +10,8 @@ import tomllib
 
 import pytest
 
-from seqens.io import atomic_path, git_state, manifest
+from seqens.errors import InputError
+from seqens.io import atomic_path, git_state, manifest, remove_with_empty_folders
 
 from conftest import REPO
 
@@ -80,3 +83,63 @@ def test_manifests_record_the_project_version_and_its_git_state(tmp_path):
     assert git_state(repo) == {"commit": commit, "uncommitted_changes": False}
     (repo / "tracked.txt").write_text("edited\n")
     assert git_state(repo) == {"commit": commit, "uncommitted_changes": True}
+
+
+def disk_with_free_space(monkeypatch, free):
+    """shutil.disk_usage as on a filesystem with ``free`` bytes left."""
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=free))
+
+
+class RustWriterError(Exception):
+    """What safetensors and tokenizers raise: an Exception whose only clue is the message."""
+
+
+@pytest.mark.parametrize("directory", [False, True])
+@pytest.mark.parametrize(
+    "failure, cause",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "no space left on device"),  # open().write, to_csv
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), "disk quota exceeded"),  # shared cluster storage
+        (RustWriterError("Error while serializing: I/O error: No space left on device (os error 28)"),
+         "no space left on device"),  # safetensors
+        (OSError("1000000 requested and 65520 written"), "no space left on device"),  # numpy.save, no errno
+    ],
+)
+def test_a_write_on_a_full_disk_is_one_line_naming_the_path_and_the_free_space(tmp_path, monkeypatch, failure,
+                                                                               cause, directory):
+    disk_with_free_space(monkeypatch, 0)
+    out = tmp_path / "results" / "member"
+    with pytest.raises(InputError) as raised:
+        with atomic_path(out, directory=directory) as tmp:
+            (tmp / "weights" if directory else tmp).write_bytes(b"partial")
+            raise failure
+    message = str(raised.value)
+    assert message.startswith(f"{cause} writing {out} (0 B free on /")
+    assert "free space there, or give the study a folder on another disk (`results:` in the config)" in message
+    assert "\n" not in message and raised.value.__cause__ is failure
+    assert [p.name for p in (tmp_path / "results").iterdir()] == []  # the partial output is gone
+
+
+def test_a_write_error_with_room_on_the_disk_is_not_put_down_to_disk_space(tmp_path, monkeypatch):
+    disk_with_free_space(monkeypatch, 10**10)
+    with pytest.raises(OSError, match="requested and"):
+        with atomic_path(tmp_path / "array.npy"):
+            raise OSError("1000000 requested and 65520 written")
+    with pytest.raises(InputError, match="^the user's own one-line error$"):  # passed on as it is
+        with atomic_path(tmp_path / "array.npy"):
+            raise InputError("the user's own one-line error")
+
+
+def test_removing_a_finished_checkpoint_removes_the_folders_it_leaves_empty_up_to_the_root(tmp_path):
+    root = tmp_path / "results" / "checkpoints"
+    mine = root / "wiki" / "bpe" / "bert" / "mlm" / "seed1" / "checkpoint.pt"
+    sibling = root / "wiki" / "bpe" / "bert" / "mlm" / "seed2" / "checkpoint.pt"
+    for checkpoint in (mine, sibling):
+        checkpoint.parent.mkdir(parents=True)
+        checkpoint.write_bytes(b"state")
+    remove_with_empty_folders(mine, root)
+    assert not mine.parent.exists() and sibling.is_file()  # seed2 still trains
+    remove_with_empty_folders(sibling, root)
+    assert root.is_dir() and list(root.iterdir()) == []
+    remove_with_empty_folders(sibling, root)  # nothing there: nothing to do

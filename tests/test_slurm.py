@@ -264,7 +264,7 @@ def demo_check(work: Path, output: str) -> None:
     # The same member retrained here, on one core, outside SLURM: the same bits.
     member = Path("results/models/wiki/bpe/roformer/mlm/seed1")
     under_slurm = json.loads((work / member / "manifest.json").read_text())["weights"]
-    snakemake_cmd(str(member), "--force", "--cores", "1", *DEMO_CONFIG, cwd=work, timeout=600)
+    snakemake_cmd(str(member / "manifest.json"), "--force", "--cores", "1", *DEMO_CONFIG, cwd=work, timeout=600)
     local = json.loads((work / member / "manifest.json").read_text())
     assert local["training"]["slurm_job_id"] is None and local["weights"] == under_slurm
 

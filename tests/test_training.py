@@ -3,6 +3,8 @@
 import json
 import logging
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,7 @@ from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
-from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine, write_member
+from seqens.training import DataOrder, TrainSettings, fingerprint, train_member, warmup_cosine, write_member
 
 from conftest import REPO, TINY_PRESET
 
@@ -83,7 +85,7 @@ def test_resume_after_kill_is_bit_identical(dna_data, tmp_path):
     _, uninterrupted, _ = run(dna_data, seed=3)
     # Killed after 6 steps: the checkpoint at step 4 survives (a kill between checkpoints).
     objective, _, _ = run(dna_data, seed=3, tmp_path=tmp_path, checkpoint_every=4, stop_after=6)
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["step"] == 6
     _, resumed, result = run(dna_data, seed=3, tmp_path=tmp_path)
     assert result.resumed_from_step == 6
@@ -97,6 +99,73 @@ def test_corrupt_or_foreign_checkpoint_is_ignored(dna_data, tmp_path, caplog):
     _, model, result = run(dna_data, seed=4, tmp_path=tmp_path)
     assert result.resumed_from_step is None and "unreadable" in caplog.text
     assert_identical(weights(reference), weights(model))
+
+
+class WritesAMarkerWhenUnpickled:
+    """A pickle that runs code when loaded: writes ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_a_planted_checkpoint_runs_no_code_and_training_starts_over(dna_data, tmp_path, caplog):
+    """A checkpoint.pt from elsewhere (a copied results folder, shared storage) is read as
+    tensors and plain data only: the code its pickle names never runs, even under this run's
+    fingerprint."""
+    _, reference, _ = run(dna_data, seed=4)
+    marker = tmp_path / "ran"
+    this_run = fingerprint("test", "cpu", "None", 1)
+    torch.save({"fingerprint": this_run, "step": 6, "payload": WritesAMarkerWhenUnpickled(marker)},
+               tmp_path / "checkpoint.pt")
+    _, model, result = run(dna_data, seed=4, tmp_path=tmp_path)
+    assert not marker.exists()
+    assert result.resumed_from_step is None
+    assert "is unreadable as tensors and plain data" in caplog.text and "nothing in it was run" in caplog.text
+    assert_identical(weights(reference), weights(model))
+
+
+def test_a_checkpoint_with_best_weights_and_fisher_rows_resumes(dna_data, tmp_path):
+    """Everything a checkpoint holds (keep: best's weights, the Fisher rows, the log, the
+    optimizer, schedule and RNG) is tensors and plain data, so a killed run resumes."""
+    from seqens.positions import draw_eval_positions
+    from seqens.training import FisherDuringTraining
+
+    np.save(tmp_path / "eval.npy", np.asarray(dna_data[2]))
+    fisher = FisherDuringTraining(draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.15,
+                                                      seed=5), every=4)
+    options = dict(steps=8, eval_every=2, keep="best", fisher=fisher)
+    _, uninterrupted, expected = run(dna_data, seed=2, **options)
+    run(dna_data, seed=2, tmp_path=tmp_path, stop_after=6, **options)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["best"]["step"] in (2, 4, 6) and {row["step"] for row in state["fisher_log"]} == {0, 4}
+    _, resumed, result = run(dna_data, seed=2, tmp_path=tmp_path, **options)
+    assert result.resumed_from_step == 6
+    assert_identical(weights(uninterrupted), weights(resumed))
+    pd.testing.assert_frame_equal(result.fisher_log, expected.fisher_log)
+
+
+def test_a_checkpoint_save_on_a_full_disk_is_one_line_naming_the_path(dna_data, tmp_path, monkeypatch):
+    """torch.save on a full disk raises "basic_ios::clear: iostream error" and no errno;
+    the job ends with one line that says what happened, where, and what to do."""
+    import shutil
+
+    def save_on_a_full_disk(state, path):
+        Path(path).write_bytes(b"partial")
+        try:
+            raise RuntimeError("basic_ios::clear: iostream error")
+        except RuntimeError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(torch, "save", save_on_a_full_disk)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=0))
+    checkpoint = tmp_path / "checkpoints" / "checkpoint.pt"
+    with pytest.raises(InputError, match=rf"^no space left on device writing {checkpoint} \(0 B free on /"):
+        run(dna_data, seed=1, tmp_path=tmp_path / "checkpoints")
+    assert list((tmp_path / "checkpoints").iterdir()) == []
 
 
 def test_a_checkpoint_resumes_only_under_the_same_arithmetic(dna_data, tmp_path, caplog):
@@ -156,7 +225,7 @@ with process_group(ranks, "cpu"):
         model, result = train_member(objective, run["preset"], train, evaluation, TrainSettings(**run["settings"]),
                                      checkpoint_path=checkpoint, run_fingerprint="test", progress=False,
                                      stop_after=run["stop_after"])
-        state = torch.load(checkpoint, weights_only=False) if checkpoint and checkpoint.exists() else None
+        state = torch.load(checkpoint, weights_only=True) if checkpoint and checkpoint.exists() else None
         results.append({"weights": model.state_dict(), "log": result.log, "resumed_from_step": result.resumed_from_step,
                         "device": result.device, "checkpoint_rng": len(state["rng"]) if state else None})
 if ranks.main:
@@ -331,10 +400,12 @@ def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_
     wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
-    with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote"):
+    # ...with the command that retrains it (tests/test_workflow.py runs it)
+    fix = f"; retrain it: `rm -r {re.escape(str(out))}`, then run snakemake again as before$"
+    with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote .*" + fix):
         load_member(out, tokenizer.directory, wildcards)
     weights.unlink()
-    with pytest.raises(InputError, match=r"model.safetensors is missing"):
+    with pytest.raises(InputError, match=r"model.safetensors is missing" + fix):
         load_member(out, tokenizer.directory, wildcards)
 
 

@@ -293,13 +293,66 @@ def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
     work = copy_of_repo(tmp_path)
     (work / "short.yaml").write_text("training: {steps: 30, eval_every: 15, threads: 2}\n")
     member = work / "results" / "models" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1"
-    options = [str(member.relative_to(work)), "--configfile", "config/config.yaml", "short.yaml"]
+    options = [str((member / "manifest.json").relative_to(work)), "--configfile", "config/config.yaml", "short.yaml"]
     snakemake_cmd(*options, "--cores", "1", cwd=work)
     first = (member / "model.safetensors").read_bytes()
     assert json.loads((member / "manifest.json").read_text())["training"]["torch_threads"] == 2
     snakemake_cmd(*options, "--cores", "2", "--forcerun", "train_member", cwd=work)
     assert (member / "model.safetensors").read_bytes() == first
     assert json.loads((member / "manifest.json").read_text())["training"]["torch_threads"] == 2
+
+
+SMALL_MEMBER = """
+training: {steps: 20, eval_every: 10, checkpoint_every: 10}
+data: {sequence_length: 64, train_sequences: 256, eval_sequences: 64}
+extraction: {fisher_sequences: 8}
+"""
+
+
+def test_a_member_with_a_deleted_or_altered_file_is_retrained_as_the_dry_run_or_the_refusal_says(tmp_path):
+    """A deleted weights file makes the member out of date for the study's dry run, and the
+    run retrains it; an altered one (same name, other bytes) reruns its extraction, which
+    refuses it with the command that retrains it, and that command does. A finished member
+    leaves no checkpoint folder behind."""
+    work = copy_of_repo(tmp_path)
+    (work / "small.yaml").write_text(SMALL_MEMBER)
+    config = ["--configfile", "config/config.yaml", "small.yaml"]
+    member = "results/models/wiki/bpe/roformer/mlm/seed1"
+    extraction = "results/extract/wiki/bpe/roformer/mlm/seed1/fisher.csv"
+    # What the study's run does for this member, without the other members and stages.
+    build = [f"{member}/model.safetensors", extraction, "--cores", "2", *config]
+
+    def planned() -> str:
+        """The study's dry run (its default target)."""
+        result = snakemake_cmd("-n", *config, cwd=work)
+        return result.stdout + result.stderr
+
+    def retrains(plan: str) -> bool:
+        return bool(re.search(rf"Missing output files: [^\n]*{member}/model.safetensors", plan))
+
+    snakemake_cmd(*build, cwd=work, timeout=1200)
+    weights = work / member / "model.safetensors"
+    trained = weights.read_bytes()
+    assert list((work / "results" / "checkpoints").iterdir()) == []  # checkpointed at step 10, then removed
+    assert not retrains(planned())
+
+    weights.unlink()
+    assert retrains(planned())
+    snakemake_cmd(*build, cwd=work)
+    assert weights.read_bytes() == trained and not retrains(planned())
+
+    weights.write_bytes(trained[:-100])  # truncated
+    assert re.search(rf"Updated input files: [^\n]*{member}/model.safetensors", planned())
+    refused = snakemake_cmd(*build, cwd=work, check=False)
+    assert refused.returncode != 0
+    log = (work / "logs" / "extract_member" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1.log").read_text()
+    command = re.search(r"is not the file its training wrote .*; retrain it: `([^`]+)`, then run snakemake again "
+                        r"as before$", log, re.MULTILINE).group(1)
+    assert command == f"rm -r {member}"
+    subprocess.run(command, shell=True, cwd=work, check=True)
+    assert retrains(planned())
+    snakemake_cmd(*build, cwd=work)
+    assert weights.read_bytes() == trained and not retrains(planned())
 
 
 def test_fisher_figure_on_the_demo(tmp_path):

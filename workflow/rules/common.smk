@@ -55,6 +55,13 @@ def report_landing_page():
     )
 
 
+def member_file(name):
+    """A file of a trained member's folder (seqens.training.write_member writes them all)."""
+    return results_path(
+        f"models/{{corpus}}/{{tokenizer}}/{{architecture}}/{{objective}}/seed{{seed}}/{name}"
+    )
+
+
 def log_path(path):
     """A path in the study's log folder (`logs:` in the config; default logs/)."""
     return f"{config['logs']}/{path}"
@@ -151,12 +158,13 @@ def condition_files(pattern):
 ENSEMBLES = STUDY.ensembles
 
 
-def member_files(pattern):
-    """A per-member path pattern (a rule's output) for every member of every ensemble."""
+def member_files(patterns):
+    """Per-member path patterns (a rule's outputs) for every member of every ensemble."""
     return [
-        expand(pattern, **member.wildcards)[0]
+        path
         for ensemble in ENSEMBLES
         for member in ensemble.members
+        for path in expand(patterns, **member.wildcards)
     ]
 
 

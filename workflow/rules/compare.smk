@@ -140,7 +140,7 @@ rule compare_fisher:
 rule training_curves:
     """Every member's training log in one table."""
     input:
-        members=member_files(rules.train_member.output.member),
+        manifests=member_files(rules.train_member.output.manifest),
     output:
         table=results_path("tables/training_log.csv"),
     log:
@@ -159,7 +159,7 @@ if config["training"]["fisher_log"]:
     rule fisher_training:
         """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
         input:
-            members=member_files(rules.train_member.output.member),
+            manifests=member_files(rules.train_member.output.manifest),
         output:
             table=results_path("tables/fisher_training.csv"),
         log:

@@ -44,7 +44,10 @@ rule extract_member:
     input-embedding matrix and its layer-wise empirical Fisher information. One job, one
     model load: on a small member, starting torch costs more than all three."""
     input:
-        member=rules.train_member.output.member,
+        # The member's folder, by its manifest; and its weights, so that an altered file
+        # (newer than this job's outputs) reruns the job, whose check refuses it.
+        manifest=rules.train_member.output.manifest,
+        weights=rules.train_member.output.weights,
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
     output:
@@ -85,8 +88,11 @@ rule extract_contextual:
     sequences, masked at their evaluation positions. One job per ensemble: loading the
     libraries costs far more than a small member's forward passes."""
     input:
-        members=expand(
-            rules.train_member.output.member, seed=STUDY.seeds, allow_missing=True
+        manifests=expand(
+            rules.train_member.output.manifest, seed=STUDY.seeds, allow_missing=True
+        ),
+        weights=expand(
+            rules.train_member.output.weights, seed=STUDY.seeds, allow_missing=True
         ),
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
@@ -140,7 +146,8 @@ rule extract_paper:
     """One member under the paper's definitions: its distributions at the paper's positions
     and its mini-batch Fisher (one job, one model load)."""
     input:
-        member=rules.train_member.output.member,
+        manifest=rules.train_member.output.manifest,
+        weights=rules.train_member.output.weights,
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.paper_positions.output.outputs,
         fisher_positions=rules.paper_positions.output.fisher,

@@ -42,8 +42,12 @@ rule probe_ensemble:
             expand(rules.probe_examples.output.examples, probe=name)[0]
             for name in probes_of_corpus(wc.corpus)
         ],
-        members=lambda wc: [
-            expand(rules.train_member.output.member, seed=seed, **wc)[0]
+        manifests=lambda wc: [
+            expand(rules.train_member.output.manifest, seed=seed, **wc)[0]
+            for seed in STUDY.seeds
+        ],
+        weights=lambda wc: [
+            expand(rules.train_member.output.weights, seed=seed, **wc)[0]
             for seed in STUDY.seeds
         ],
         tokenizer=rules.train_tokenizer.output.tokenizer,

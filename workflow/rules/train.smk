@@ -1,16 +1,18 @@
 rule train_member:
     """Train one ensemble member (on training.devices GPUs: torchrun inside the job); resumes
-    from its checkpoint if the job was interrupted."""
+    from its checkpoint if the job was interrupted. Its outputs are the files of the member's
+    folder that every objective writes and extraction reads, so that a deleted one makes the
+    member out of date; later rules find the folder by its manifest.json."""
     input:
         tokenizer=rules.train_tokenizer.output.tokenizer,
         train=rules.pack_tokens.output.train,
         eval=rules.pack_tokens.output.eval,
     output:
-        member=directory(
-            results_path(
-                "models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}"
-            )
-        ),
+        weights=member_file("model.safetensors"),
+        config=member_file("config.json"),
+        tokenizer=member_file("tokenizer.json"),
+        training_log=member_file("training_log.csv"),
+        manifest=member_file("manifest.json"),
     log:
         log_path(
             "train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"

@@ -25,7 +25,9 @@ def main(snakemake):
     for seed in snakemake.params.seeds:
         wildcards = SimpleNamespace(**{**dict(snakemake.wildcards.items()), "seed": seed})
         member_path = Member.from_wildcards(wildcards)
-        member = load_member(file_of(snakemake.input.members, member_path), snakemake.input.tokenizer, wildcards)
+        member = load_member(
+            Path(file_of(snakemake.input.manifests, member_path)).parent, snakemake.input.tokenizer, wildcards
+        )
         states = contextual_embeddings(
             member.objective,
             member.model,

@@ -17,7 +17,7 @@ def main(snakemake):
     torch.set_num_threads(snakemake.params.threads)  # the config's, not the allocation
     inputs, output, extraction = snakemake.input, snakemake.output, snakemake.params.extraction
     device = resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param
-    member = load_member(inputs.member, inputs.tokenizer, snakemake.wildcards)
+    member = load_member(Path(inputs.manifest).parent, inputs.tokenizer, snakemake.wildcards)
     positions = EvalPositions.load(Path(inputs.positions))
 
     probs = output_distributions(

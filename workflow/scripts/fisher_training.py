@@ -14,7 +14,7 @@ def main(snakemake):
     frames = []
     for ensemble in map(Ensemble.from_spec, snakemake.params.ensembles):
         for member in ensemble.members:
-            path = Path(file_of(snakemake.input.members, member)) / "fisher_log.csv"
+            path = Path(file_of(snakemake.input.manifests, member)).parent / "fisher_log.csv"
             if not path.is_file():
                 raise InputError(f"member {member.path}: {path} is missing (trained before training.fisher_log was set?)")
             frames.append(pd.read_csv(path).assign(**ensemble.labels(), seed=member.seed))

@@ -29,8 +29,8 @@ def main(snakemake):
         examples = Examples.from_json(record)
         rows = token_rows(tokenizer, examples.texts, params.sequence_length, CLS_ID)
         features = {}
-        for seed, member_dir in zip(params.seeds, snakemake.input.members):
-            member = load_member(member_dir, snakemake.input.tokenizer, _Wildcards(wildcards, seed))
+        for seed, manifest in zip(params.seeds, snakemake.input.manifests):
+            member = load_member(Path(manifest).parent, snakemake.input.tokenizer, _Wildcards(wildcards, seed))
             features[f"member:{seed}"] = mean_pooled_states(member.objective, member.model, rows)
             torch.manual_seed(seed)  # the member's own initialisation (seqens.training)
             untrained = member.objective.build_model(params.preset)

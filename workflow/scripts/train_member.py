@@ -13,6 +13,7 @@ import torch
 from seqens.config import RUNTIME_TRAINING_KEYS, Member
 from seqens.distributed import Ranks, check_devices, launch, process_group
 from seqens.errors import InputError
+from seqens.io import remove_with_empty_folders
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
 from seqens.positions import draw_eval_positions
@@ -94,8 +95,9 @@ def main(snakemake):
         )
     if not ranks.main:  # rank 0 writes the member
         return
-    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.member), provenance)
-    checkpoint.unlink(missing_ok=True)
+    write_member(objective, model, result, Path(snakemake.input.tokenizer), Path(snakemake.output.manifest).parent, provenance)
+    # The checkpoint, and the folders under results/checkpoints/ it leaves empty.
+    remove_with_empty_folders(checkpoint, Path(snakemake.config["results"]) / "checkpoints")
     final = result.log["eval_loss"].dropna().iloc[-1]
     log.info("member %s: final eval loss %.4f nats (%.4f bits)", member.path, final, final / math.log(2))
 

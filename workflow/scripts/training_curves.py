@@ -15,7 +15,9 @@ from seqens.tables import write_table
 def main(snakemake):
     frames = []
     for ensemble in map(Ensemble.from_spec, snakemake.params.ensembles):
-        directories = {member.seed: Path(file_of(snakemake.input.members, member)) for member in ensemble.members}
+        directories = {
+            member.seed: Path(file_of(snakemake.input.manifests, member)).parent for member in ensemble.members
+        }
         check_members_differ(
             ensemble,
             {seed: json.loads((d / "manifest.json").read_text()).get("weights", {}) for seed, d in directories.items()},

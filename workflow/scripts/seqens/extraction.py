@@ -92,16 +92,24 @@ def _vocab_of(tokenizer_json: Path) -> dict:
 def check_weights(member_dir: Path, record: dict, member: str) -> None:
     """The member's weight files must be those its training wrote (manifest checksums)."""
     if not record.get("weights"):
-        raise InputError(f"member {member}: {member_dir}/manifest.json records no weight checksums (retrain the member)")
+        raise InputError(
+            f"member {member}: {member_dir}/manifest.json records no weight checksums; {how_to_retrain(member_dir)}"
+        )
     for name, digest in record["weights"].items():
         path = member_dir / name
         if not path.is_file():
-            raise InputError(f"member {member}: {path} is missing (retrain the member)")
+            raise InputError(f"member {member}: {path} is missing; {how_to_retrain(member_dir)}")
         if sha256_file(path) != digest:
             raise InputError(
                 f"member {member}: {path} is not the file its training wrote (sha256 differs from manifest.json: "
-                "truncated or replaced; retrain the member)"
+                f"truncated or replaced); {how_to_retrain(member_dir)}"
             )
+
+
+def how_to_retrain(member_dir: Path) -> str:
+    """How to retrain a member whose folder cannot be used: without its files, the workflow's
+    train_member job is out of date (its outputs are the folder's files)."""
+    return f"retrain it: `rm -r {member_dir}`, then run snakemake again as before"
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -16,6 +17,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
+
+from .errors import InputError
 
 # The checkout this package runs from: its pyproject.toml holds seqens's version (the
 # package is imported from workflow/scripts, never installed).
@@ -41,21 +44,24 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
     On any exception the temporary file (or directory) is removed and an existing
     ``path`` is left untouched, so a failed job never leaves a partial output. A job killed
     outright (SIGKILL, out of memory) cannot clean up: its temporaries are removed when
-    ``path`` is next written (Snakemake never runs two jobs for one output at once).
+    ``path`` is next written (Snakemake never runs two jobs for one output at once). A write
+    that fails for want of disk space or quota ends as one InputError naming ``path`` and
+    the filesystem, whichever writer failed (see out_of_space).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
-    # mkstemp/mkdtemp create 0600/0700 whatever the umask; outputs get what open() would give,
-    # so that collaborators on shared storage can read them when the umask allows it.
-    tmp.chmod((0o777 if directory else 0o666) & ~_umask())
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            tmp = Path(name)
+        # mkstemp/mkdtemp create 0600/0700 whatever the umask; outputs get what open() would
+        # give, so that collaborators on shared storage can read them when the umask allows it.
+        tmp.chmod((0o777 if directory else 0o666) & ~_umask())
         yield tmp
         if directory:
             _honour_umask(tmp)
@@ -64,12 +70,83 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
             os.replace(tmp, path)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+    except BaseException as error:
+        # Measured before the temporary goes: its partial content is what filled the disk (and
+        # a writer may hold it open after unlink, so that the space comes back later).
+        full = out_of_space(error, path.parent) if not isinstance(error, InputError) else None
+        free_at_failure = _free_space(path.parent) if full else None
+        if tmp is not None:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+        if full:
+            mount = _mount_point(path.parent)
+            raise InputError(
+                f"{full} writing {path} ({_size(free_at_failure)} free on {mount}): free space there, "
+                f"or give the study a folder on another disk (`results:` in the config)"
+            ) from error
         raise
+
+
+# Free space below which a failed write is put down to a full disk: writers that lose the
+# errno (torch.save's "basic_ios::clear: iostream error", numpy's "N requested and M
+# written") leave the filesystem with next to nothing free.
+NEARLY_FULL_BYTES = 16 << 20
+
+_OUT_OF_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+def out_of_space(error: BaseException, folder: str | os.PathLike) -> str | None:
+    """Why ``error``, raised while writing into ``folder``, is a full disk or quota ("no space
+    left on device", "disk quota exceeded"), or None when it is not: by the errno of the
+    error or of one it arose from, by the system's message for them (safetensors's and
+    tokenizers's Rust errors carry only that), or, for an OSError or RuntimeError without
+    an errno (what torch.save and numpy raise), by the free space left on the filesystem."""
+    if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
+        return None
+    chain, seen = [], error
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for link in chain:
+        if getattr(link, "errno", None) in _OUT_OF_SPACE:
+            return _OUT_OF_SPACE[link.errno]
+        for number, cause in _OUT_OF_SPACE.items():
+            if os.strerror(number).lower() in str(link).lower():
+                return cause
+    if isinstance(error, (OSError, RuntimeError)) and getattr(error, "errno", None) is None:
+        free = _free_space(folder)
+        if free is not None and free < NEARLY_FULL_BYTES:
+            return _OUT_OF_SPACE[errno.ENOSPC]
+    return None
+
+
+def _free_space(folder: str | os.PathLike) -> int | None:
+    """Bytes an unprivileged user may still write on ``folder``'s filesystem (None if unknown)."""
+    try:
+        return shutil.disk_usage(_mount_point(folder)).free
+    except OSError:
+        return None
+
+
+def _mount_point(folder: str | os.PathLike) -> Path:
+    folder = Path(os.path.abspath(folder))
+    while not os.path.ismount(folder):
+        folder = folder.parent
+    return folder
+
+
+def _size(n_bytes: int | None) -> str:
+    """1,536 -> "1.5 kB": decimal units, as df -H prints them."""
+    if n_bytes is None:
+        return "an unknown amount"
+    value = float(n_bytes)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000:
+            break
+        value /= 1000
+    return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def _honour_umask(directory: Path) -> None:
@@ -96,6 +173,20 @@ def _remove_stale_temporaries(path: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
+
+
+def remove_with_empty_folders(path: str | os.PathLike, root: str | os.PathLike) -> None:
+    """Remove the file ``path`` (if there) and then each folder above it that this leaves
+    empty, up to ``root`` (kept): a finished member's checkpoint goes without a trace."""
+    path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    path.unlink(missing_ok=True)
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            break
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another member's checkpoint), or gone already
+            break
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

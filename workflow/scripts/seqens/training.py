@@ -13,8 +13,9 @@ and every few steps (the paper's ``FisherCallback``), with the extraction's esti
 A checkpoint (model, optimizer, scheduler, RNG state, step, log so far) is written
 atomically every ``checkpoint_every`` steps. A restarted job resumes from it; on CPU with
 deterministic algorithms the final weights are bit-identical to an uninterrupted run. A
-checkpoint that does not load, or that was written for another configuration, is reported
-and ignored.
+checkpoint holds tensors and plain data only and is read as such (``weights_only``): one
+that does not load so, a planted pickle included, or that was written for another
+configuration, is reported and ignored, and nothing in it is run.
 
 With ``devices`` > 1 the member trains as that many processes (seqens.distributed): each
 computes its share of every step's micro-batches, with the same data order and the same
@@ -196,14 +197,23 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 
 def _load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
+    """The checkpoint at ``path`` if this run wrote it, else None (with one log line).
+
+    weights_only: the unpickler builds tensors and plain data only, never an object a planted
+    file names (a results folder copied from elsewhere, shared storage), so that reading a
+    foreign file runs no code of its own; the state _training_state saves holds nothing else."""
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or corrupt file must never be used half-way
-        log.warning("checkpoint %s is unreadable (%s): ignored, training starts over", path, error)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated, corrupt or foreign file must never be used half-way
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        log.warning(
+            "checkpoint %s is unreadable as tensors and plain data (%s): ignored, nothing in it was run; "
+            "training starts over", path, reason,
+        )
         return None
-    if state.get("fingerprint") != expected_fingerprint:
+    if not isinstance(state, dict) or state.get("fingerprint") != expected_fingerprint:
         log.warning("checkpoint %s was written for another configuration: ignored, training starts over", path)
         return None
     return state
