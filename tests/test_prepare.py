@@ -1,8 +1,11 @@
 """Corpus preparation: DNA cleaning and windows, text documents, disjoint splits, errors."""
 
+import errno
 import gzip
 import json
 import logging
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -157,22 +160,38 @@ def test_max_characters_caps_the_corpus(tmp_path):
     assert 1000 <= stats.splits["train"].characters + stats.splits["eval"].characters < 1200
 
 
+def _errors_of(job, main) -> tuple[int, list[str], str]:
+    """Exit status, ERROR lines and whole log of a script's main run as Snakemake runs it."""
+    from seqens.runner import run_script
+
+    with pytest.raises(SystemExit) as exit_status:
+        run_script(job, main)
+    logging.shutdown()
+    text = Path(job.log[0]).read_text()
+    return exit_status.value.code, [line for line in text.splitlines() if " ERROR " in line], text
+
+
 @pytest.mark.parametrize("named", [True, False])
 def test_a_full_disk_during_preparation_is_one_line_naming_where(tmp_path, monkeypatch, named):
     from seqens import prepare
-    from seqens.runner import run_script
 
     fasta = write_fasta(tmp_path / "g.fa", [("c", "ACGT" * 500)])
     out = tmp_path / "out"
     monkeypatch.setattr(prepare, "open", lambda path, *args: FullDisk(path, named=named), raising=False)
     job = SimpleNamespace(log=[str(tmp_path / "prepare.log")], rule="prepare_corpus",
                           output=[str(out / "train.txt"), str(out / "eval.txt")])
-    with pytest.raises(SystemExit) as exit_status:
-        run_script(job, lambda job: prepare_dna("g", [fasta], out, **dna_kwargs()))
-    logging.shutdown()
-    text = (tmp_path / "prepare.log").read_text()
-    errors = [line for line in text.splitlines() if " ERROR " in line]
-    # the temporary the write went to, or the job's outputs
-    where = str(out / ".train.txt.") if named else f"{out / 'train.txt'}, {out / 'eval.txt'}:"
-    assert exit_status.value.code == 1 and len(errors) == 1 and "Traceback" not in text, text
-    assert f"ERROR seqens: {where}" in errors[0] and "no space left on device while writing it" in errors[0]
+    status, errors, text = _errors_of(job, lambda job: prepare_dna("g", [fasta], out, **dna_kwargs()))
+    # The atomic output names the file it was writing and the disk, whether or not the error does.
+    assert status == 1 and len(errors) == 1 and "Traceback" not in text, text
+    assert re.search(rf"no space left on device writing {re.escape(str(out))}/(train|eval)\.txt \(", errors[0])
+
+
+def test_a_full_disk_outside_an_atomic_output_names_the_jobs_outputs(tmp_path):
+    def fill_the_disk(job):
+        raise OSError(errno.ENOSPC, "No space left on device")  # a failed write() names no file
+
+    job = SimpleNamespace(log=[str(tmp_path / "job.log")], rule="prepare_corpus",
+                          output=[str(tmp_path / "train.txt"), str(tmp_path / "eval.txt")])
+    status, errors, text = _errors_of(job, fill_the_disk)
+    assert status == 1 and len(errors) == 1 and "Traceback" not in text, text
+    assert f"{tmp_path / 'train.txt'}, {tmp_path / 'eval.txt'}: no space left on device while writing it" in errors[0]

@@ -98,14 +98,14 @@ def test_dropped_connection_is_retried(server, tmp_path):
 
 
 def test_a_full_disk_stops_a_download_at_once(server, tmp_path, monkeypatch):
-    """No retries of a write that cannot succeed: the OSError reaches seqens.runner, which
-    makes it one line (tests/test_prepare.py)."""
+    """No retries of a write that cannot succeed: the download's atomic output makes it one
+    line naming the file and the disk (seqens.io.atomic_path)."""
     from seqens import sources
 
     monkeypatch.setattr(sources, "open", FullDisk, raising=False)
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(InputError, match=r"no space left on device writing .*g\.fa \("):
         fetch({"url": f"{server}/good", "sha256": SHA}, tmp_path / "g.fa")
-    assert caught.value.errno == errno.ENOSPC and Handler.attempts["/good"] == 1
+    assert Handler.attempts["/good"] == 1
     assert list(tmp_path.iterdir()) == []
 
 

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from .errors import InputError
+from .errors import DISK_FULL, InputError
 
 # The checkout this package runs from: its pyproject.toml holds seqens's version (the
 # package is imported from workflow/scripts, never installed).
@@ -94,9 +94,6 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
 # written") leave the filesystem with next to nothing free.
 NEARLY_FULL_BYTES = 16 << 20
 
-_OUT_OF_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
-
-
 def out_of_space(error: BaseException, folder: str | os.PathLike) -> str | None:
     """Why ``error``, raised while writing into ``folder``, is a full disk or quota ("no space
     left on device", "disk quota exceeded"), or None when it is not: by the errno of the
@@ -110,15 +107,15 @@ def out_of_space(error: BaseException, folder: str | os.PathLike) -> str | None:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     for link in chain:
-        if getattr(link, "errno", None) in _OUT_OF_SPACE:
-            return _OUT_OF_SPACE[link.errno]
-        for number, cause in _OUT_OF_SPACE.items():
+        if getattr(link, "errno", None) in DISK_FULL:
+            return DISK_FULL[link.errno]
+        for number, cause in DISK_FULL.items():
             if os.strerror(number).lower() in str(link).lower():
                 return cause
     if isinstance(error, (OSError, RuntimeError)) and getattr(error, "errno", None) is None:
         free = _free_space(folder)
         if free is not None and free < NEARLY_FULL_BYTES:
-            return _OUT_OF_SPACE[errno.ENOSPC]
+            return DISK_FULL[errno.ENOSPC]
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sys
@@ -17,8 +16,7 @@ def disk_full_message(error: OSError, outputs: list[str]) -> str:
     """One line naming where a write ran out of space: the file if the error names it (a
     failed write() does not), else the job's outputs."""
     where = error.filename or ", ".join(map(str, outputs)) or "a file"
-    cause = "disk quota exceeded" if error.errno == getattr(errno, "EDQUOT", None) else "no space left on device"
-    return f"{where}: {cause} while writing it; free space on that disk and rerun"
+    return f"{where}: {DISK_FULL[error.errno]} while writing it; free space on that disk and rerun"
 
 
 def configure_logging(log_path: str | None) -> None:

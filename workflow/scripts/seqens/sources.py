@@ -216,7 +216,7 @@ def _download(corpus: str, url: str, dest: Path, *, retries: int, timeout: float
             failure = f"HTTP {error.code}"
         except (_TransientError, http.client.HTTPException, OSError) as error:  # URLError is an OSError
             if isinstance(error, OSError) and error.errno in DISK_FULL:
-                raise  # not worth retrying: seqens.runner names the file
+                raise  # not worth retrying: the atomic output names the file and the disk
             failure = str(error)
         log.warning("corpus '%s': download attempt %d/%d of %s failed: %s", corpus, attempt, retries, url, failure)
         if attempt < retries:
