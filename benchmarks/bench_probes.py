@@ -3,8 +3,8 @@
     python benchmarks/bench_probes.py                  # results/ of config/config.yaml
     python benchmarks/bench_probes.py --results results
 
-Per probe: cutting the examples (build_examples, as probe_examples and the check before any
-job do). Per ensemble: loading its members, their mean-pooled states and those of the same
+Per probe: cutting the examples from the study's prepared corpus (build_text_examples or
+build_dna_examples, as probe_examples does). Per ensemble: loading its members, their mean-pooled states and those of the same
 members untrained, and the probe and baseline fits (as probe_ensemble does, with one
 thread). Process CPU seconds (time.process_time), so other load on the machine does not
 count. Interpreter and library start-up of each job (about 5 s for torch, transformers and
@@ -40,7 +40,9 @@ def main() -> None:
 
     from seqens.config import load_study
     from seqens.extraction import load_member
-    from seqens.probes import build_examples, kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
+    from seqens.layers import hidden_state_names
+    from seqens.probes.examples import build_dna_examples, build_text_examples
+    from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
     from seqens.sources import local_file
     from seqens.tokenization import CLS_ID, SequenceTokenizer
 
@@ -53,10 +55,15 @@ def main() -> None:
     for name in study.active_probes:
         spec = study.probe_slice(name)
         probe, corpus = spec["probe"], spec["corpus"]
-        files = [local_file(probe["corpus"], s, "corpus") for s in [corpus["source"], *corpus["sources"]]]
-        seconds, examples[name] = cpu(lambda: build_examples(
-            name, probe, corpus, probe_file=local_file(name, probe["source"], "probe"), corpus_files=files,
-            eval_fraction=spec["eval_fraction"], seed=spec["data_seed"]))
+        prepared = results / "corpora" / probe["corpus"]
+        common = dict(probe_file=local_file(name, probe["source"], "probe"), seed=spec["data_seed"])
+        if corpus["kind"] == "dna":
+            files = [local_file(probe["corpus"], s, "corpus") for s in [corpus["source"], *corpus["sources"]]]
+            seconds, examples[name] = cpu(lambda: build_dna_examples(
+                name, probe, corpus, fasta_files=files, coordinates=prepared / "coordinates.tsv.gz", **common))
+        else:
+            seconds, examples[name] = cpu(lambda: build_text_examples(
+                name, probe, corpus, train_file=prepared / "train.txt", eval_file=prepared / "eval.txt", **common))
         print(f"{'examples ' + name + f' ({len(examples[name].texts)})':60s} {seconds:7.2f}")
     probing = study.config["probing"]
     for ensemble in study.ensembles:
@@ -84,7 +91,8 @@ def main() -> None:
             else:
                 baseline, counts = "bag_of_tokens", token_counts(rows, tokenizer.vocab_size)
             fit_s, _ = cpu(lambda: probe_predictions(task, features, baseline=baseline, baseline_features=counts,
-                                                     layers=["last"], folds=probing["folds"],
+                                                     layers=hidden_state_names(len(features[f"member:{member.seed}"]))[-1:],
+                                                     folds=probing["folds"],
                                                      cs=probing["regularisation_grid"], seed=study.config["data_seed"]))
             label = f"{ensemble.name} / {name}"
             print(f"{label + ': load members':60s} {load_s:7.2f}")

@@ -45,7 +45,7 @@ def tables():
         entropy.append(pd.DataFrame({"order": [0, 1, 2], "bits_per_token": [5.0, 4.0, 3.9],
                                      "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
         truth = rng.integers(0, 3, 30)
-        predictions = [{"probe": "p", "layer": "last", "model": model, "seed": seed, "example": i, "label": y,
+        predictions = [{"probe": "p", "layer": "layer.1", "model": model, "seed": seed, "example": i, "label": y,
                         "prediction": int(rng.integers(0, 3)), "n_classes": 3}
                        for model, seeds in (("member", SEEDS), ("random_init", SEEDS), ("majority", [-1]),
                                             ("kmer4_counts", [-1])) for seed in seeds for i, y in enumerate(truth)]

@@ -49,13 +49,13 @@ def test_landing_page_reads_learning_and_directions():
 def test_landing_page_reads_probes_against_their_baselines():
     summary = pd.DataFrame(summary_rows("wiki-bpe", 2.1, 2.0, 2.2))
     labels = {"condition": "athal-kmer6", "architecture": "roformer", "objective": "mlm", "probe": "region",
-              "layer": "last", "baseline": "kmer4_counts"}
+              "layer": "layer.1", "baseline": "kmer4_counts"}
     probes = pd.DataFrame([
         {**labels, "metric": "accuracy", "estimate": 0.6, "low": 0.5, "high": 0.7},
         {**labels, "metric": "baseline_accuracy", "estimate": 0.45, "low": 0.35, "high": 0.55},
         {**labels, "metric": "gain_over_baseline", "estimate": 0.15, "low": 0.05, "high": 0.25},
         {**labels, "metric": "gain_over_random_init", "estimate": -0.1, "low": -0.2, "high": -0.01},
-        {**labels, "layer": "layer.1", "metric": "accuracy", "estimate": 0.1, "low": 0.0, "high": 0.2},
+        {**labels, "layer": "layer.0", "metric": "accuracy", "estimate": 0.1, "low": 0.0, "high": 0.2},
     ])
     page = overview_page(STUDY, summary, pd.DataFrame([contrast("entropy_bits", 2.0, 1.9, 2.1)]), probes)
     publish_parts(page, writer="html", settings_overrides={"halt_level": 2})  # valid RST

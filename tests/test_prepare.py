@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from seqens.errors import InputError
-from seqens.prepare import prepare_dna, prepare_text, read_split
+from seqens.prepare import prepare_dna, prepare_text, read_split, training_intervals
 
 from conftest import FullDisk
 
@@ -80,6 +80,48 @@ def test_dna_splits_are_disjoint_contiguous_blocks_and_deterministic(tmp_path):
     blocks = {s // 400 for s in starts}
     assert len(starts) == 4 * len(blocks)
     assert 0.15 < len(evals) / (len(evals) + len(train)) < 0.45
+
+
+def coordinate_rows(path):
+    with gzip.open(path, "rt") as handle:
+        return [line.rstrip("\n").split("\t") for line in handle]
+
+
+def test_the_coordinates_table_says_where_each_window_came_from(tmp_path):
+    """One row per line written, in order: the n-th row of a split is the n-th line of its
+    file, and its record[start:end] is that line; dropped windows and the tail have none."""
+    rng = np.random.default_rng(2)
+    a, b = random_dna(rng, 100 * 60 + 30), "N" * 100 + random_dna(rng, 100 * 20).lower()
+    fasta = write_fasta(tmp_path / "g.fa", [("a", a), ("b", b)])
+    prepare_dna("g", [fasta], tmp_path / "out", **dna_kwargs(eval_block=4))
+    header, *rows = coordinate_rows(tmp_path / "out" / "coordinates.tsv.gz")
+    assert header == ["split", "record", "start", "end", "strand"]
+    lines = {split: list(read_split(tmp_path / "out" / f"{split}.txt")) for split in ("train", "eval")}
+    assert [row[0] for row in rows].count("eval") == len(lines["eval"]) and len(rows) == 60 + 20
+    sequences, seen = {"a": a, "b": b.upper()}, {"train": 0, "eval": 0}
+    for split, record, start, end, strand in rows:
+        assert sequences[record][int(start) : int(end)] == lines[split][seen[split]] and strand == "+"
+        seen[split] += 1
+    assert ["b", "0"] not in [row[1:3] for row in rows]  # the all-N window was dropped
+    training = training_intervals(tmp_path / "out" / "coordinates.tsv.gz")  # the train rows, per record
+    assert sum(len(intervals) for intervals in training.values()) == len(lines["train"])
+    assert all(((intervals[:, 1] - intervals[:, 0]) == 100).all() for intervals in training.values())
+    again = tmp_path / "again"
+    prepare_dna("g", [fasta], again, **dna_kwargs(eval_block=4))
+    assert (again / "coordinates.tsv.gz").read_bytes() == (tmp_path / "out" / "coordinates.tsv.gz").read_bytes()
+
+
+def test_the_coordinates_table_names_each_documents_source_and_index(tmp_path):
+    """Source 0 is corpora.x.source, then the sources; a blank text is no document."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps([{"extract": f"First {i}."} for i in range(30)]))
+    second.write_text(json.dumps([{"extract": "Second 0."}, {"extract": "   "}, {"extract": "Second 2."}]))
+    prepare_text("t", [first, second], tmp_path / "out", fmt="json", field="*.extract", eval_fraction=0.3, seed=0)
+    header, *rows = coordinate_rows(tmp_path / "out" / "coordinates.tsv.gz")
+    assert header == ["split", "source", "document"]
+    lines = {split: iter(read_split(tmp_path / "out" / f"{split}.txt")) for split in ("train", "eval")}
+    named = {(int(source), int(document)): next(lines[split]) for split, source, document in rows}
+    assert named == {**{(0, i): f"First {i}." for i in range(30)}, (1, 0): "Second 0.", (1, 1): "Second 2."}
 
 
 def test_dna_errors_name_the_problem(tmp_path):

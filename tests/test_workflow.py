@@ -46,13 +46,18 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["compare_probes"] == jobs["figure_probes"] == 1
 
 
-def test_a_probe_the_data_cannot_support_stops_before_any_job(tmp_path):
-    extra = tmp_path / "probe.yaml"
-    extra.write_text("probes: {topic: {examples_per_class: 12}}\n")  # the held-out split has 9 Mathematics articles
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(extra), check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 and "rule " not in output
-    assert "probe 'topic': class 'Mathematics' has 9 usable examples, fewer than examples_per_class (12)" in output
+def test_a_probe_the_data_cannot_support_stops_before_its_corpus_trains(tmp_path):
+    """Whether the held-out split has the examples is the probe_examples job's to say (it
+    reads the prepared corpus); it runs first once the corpus is prepared, so the study
+    stops with one line before the corpus's tokenizer or any member starts."""
+    work = copy_of_repo(tmp_path)
+    (work / "probe.yaml").write_text("probes: {topic: {examples_per_class: 12}}\n")  # 9 held-out Mathematics articles
+    result = snakemake_cmd("results/models/wiki/bpe/roformer/mlm/seed1", "results/probes/topic/examples.json",
+                           "--cores", "1", "--configfile", "config/config.yaml", "probe.yaml", cwd=work, check=False)
+    log = (work / "logs" / "probe_examples" / "topic.log").read_text()
+    assert result.returncode != 0 and "Traceback" not in log
+    assert "probe 'topic': class 'Mathematics' has 9 usable examples, fewer than examples_per_class (12)" in log
+    assert not (work / "logs" / "train_tokenizer").exists() and not (work / "logs" / "train_member").exists()
 
 
 def test_dry_run_paper_config():

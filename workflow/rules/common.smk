@@ -198,12 +198,13 @@ def figure_tables(figure):
 
 # --- probes ---------------------------------------------------------------------------------
 
-from seqens.probes import check_probe_data  # noqa: E402
+from seqens.sources import local_file  # noqa: E402
 
-# A probe the data cannot support stops the study here, before any job (seqens.probes).
+# A probe's local source that is missing stops the study here, before any job; whether the
+# data support the probe is the probe_examples job's to say (rule probe_examples).
 try:
     for _probe in STUDY.active_probes:
-        check_probe_data(STUDY, _probe, Path(".snakemake") / "seqens" / "probe_checks")
+        local_file(_probe, config["probes"][_probe]["source"], "probe")
 except InputError as error:
     raise WorkflowError(str(error)) from None
 
@@ -218,6 +219,19 @@ def probes_of_corpus(corpus):
 PROBED_ENSEMBLES = [e for e in ENSEMBLES if probes_of_corpus(e.condition.corpus)]
 # The probes figure needs probes; every other figure is drawn for every study.
 STUDY_FIGURES = [name for name in FIGURES if name != "probes" or PROBED_ENSEMBLES]
+
+
+def probe_corpus_inputs(wildcards):
+    """What a probe reads of its prepared corpus: for DNA the sequences and the coordinates
+    table (which windows are training data), for text the two splits."""
+    corpus = config["probes"][wildcards.probe]["corpus"]
+    prepared = results_path(f"corpora/{corpus}")
+    if config["corpora"][corpus]["kind"] == "dna":
+        return {
+            "sequences": corpus_files(corpus),
+            "coordinates": f"{prepared}/coordinates.tsv.gz",
+        }
+    return {"train": f"{prepared}/train.txt", "eval": f"{prepared}/eval.txt"}
 
 
 def probe_source_file(wildcards):

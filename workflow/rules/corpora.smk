@@ -20,12 +20,14 @@ rule fetch_corpus:
 
 
 rule prepare_corpus:
-    """Text to documents, DNA to cleaned windows; split into train and eval."""
+    """Text to documents, DNA to cleaned windows; split into train and eval, with where each
+    came from (seqens.prepare)."""
     input:
         fetched_sources,
     output:
         train=results_path("corpora/{corpus}/train.txt"),
         eval=results_path("corpora/{corpus}/eval.txt"),
+        coordinates=results_path("corpora/{corpus}/coordinates.tsv.gz"),
         stats=results_path("corpora/{corpus}/stats.json"),
     log:
         log_path("prepare_corpus/{corpus}.log"),

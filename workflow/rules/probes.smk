@@ -18,14 +18,18 @@ rule fetch_probe_source:
 
 
 rule probe_examples:
-    """A probe's labelled examples, disjoint from its corpus's training split, with their test split."""
+    """A probe's labelled examples, disjoint from its corpus's training split as the prepared
+    corpus records it, with their test split."""
     input:
+        unpack(probe_corpus_inputs),
         source=probe_source_file,
-        corpus=lambda wc: corpus_files(config["probes"][wc.probe]["corpus"]),
     output:
         examples=results_path("probes/{probe}/examples.json"),
     log:
         log_path("probe_examples/{probe}.log"),
+    # First among the jobs ready with it, right after its corpus is prepared: a probe the
+    # data cannot support stops the study before that corpus's tokenizers and members.
+    priority: 10
     conda:
         "../../envs/data.yaml"
     params:

@@ -5,6 +5,7 @@ import pandas as pd
 from seqens.comparisons.intervals import bootstrap_options
 from seqens.comparisons.probes import compare_probe, probe_contrasts
 from seqens.config import Ensemble, file_of
+from seqens.layers import last_layer
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 
@@ -17,7 +18,7 @@ def main(snakemake):
         predictions = pd.read_csv(file_of(snakemake.input.predictions, ensemble))
         results[ensemble] = compare_probe(ensemble, predictions, **options)
         summary = results[ensemble]["summary"]
-        log.info("%s:\n%s", ensemble.name, summary[summary["layer"] == "last"][["probe", "metric", "estimate", "low", "high"]])
+        log.info("%s:\n%s", ensemble.name, summary[summary["layer"] == last_layer(summary["layer"])][["probe", "metric", "estimate", "low", "high"]])
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results.values()], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results.values()], ignore_index=True)

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from seqens.config import Member, file_of
-from seqens.contextual import layer_names
 from seqens.extraction import contextual_embeddings, load_member
 from seqens.io import atomic_path
+from seqens.layers import hidden_state_names
 from seqens.positions import EvalPositions
 from seqens.runner import log, run_script
 from seqens.training import resolve_device
@@ -41,7 +41,7 @@ def main(snakemake):
                 np.savez(
                     handle,
                     states=states,
-                    layers=np.array(layer_names(len(states))),
+                    layers=np.array(hidden_state_names(len(states))),
                     positions_fingerprint=np.array(positions.fingerprint),
                 )
         log.info("member %s: contextual embeddings %s (layers x sequences x hidden)", member.name, states.shape)

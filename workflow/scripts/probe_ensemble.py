@@ -1,5 +1,5 @@
 """Probe every member of one ensemble, and the same members untrained, on the corpus's probe
-tasks; with the baselines that need no model (see seqens.probes)."""
+tasks; with the baselines that need no model (see seqens.probes.fit)."""
 
 import json
 from pathlib import Path
@@ -9,7 +9,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from seqens.extraction import load_member
-from seqens.probes import Examples, kmer_counts, layer_names, mean_pooled_states, probe_predictions, token_counts, token_rows
+from seqens.layers import hidden_state_names
+from seqens.probes.examples import Examples
+from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
 from seqens.runner import log, run_script
 from seqens.tables import write_table
 from seqens.tokenization import CLS_ID, SequenceTokenizer
@@ -35,8 +37,9 @@ def main(snakemake):
             torch.manual_seed(seed)  # the member's own initialisation (seqens.training)
             untrained = member.objective.build_model(params.preset)
             features[f"random_init:{seed}"] = mean_pooled_states(member.objective, untrained, rows)
-        n_states = len(next(iter(features.values())))
-        layers = layer_names(n_states) if probing["every_layer"] else ["last"]
+        layers = hidden_state_names(len(next(iter(features.values()))))
+        if not probing["every_layer"]:
+            layers = layers[-1:]
         if params.kind == "dna":
             k = params.kmer[record["probe"]]
             baseline, baseline_features = f"kmer{k}_counts", kmer_counts(examples.texts, k)

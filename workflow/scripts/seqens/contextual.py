@@ -61,18 +61,13 @@ from .comparisons.contrasts import Difference, dna_minus_text
 from .comparisons.intervals import interval_row
 from .config import Ensemble
 from .errors import InputError
+from .layers import hidden_state_names
 
 NEIGHBOURS = 10  # k of neighbour_alignment (embeddings.py:145)
 LOG_EPSILON = 1e-9  # inside the log of effective_rank (embeddings.py:172)
 MEMBER_METRICS = ("effective_rank", "uniformity", "anisotropy", "average_cosine", "pairwise_distance_sd")
 PAIR_METRICS = ("neighbour_alignment", "l2_alignment", "linear_cka")
 LAYER_METRIC = "participation_ratio"
-
-
-def layer_names(n_states: int) -> list[str]:
-    """Names of a member's hidden states from input to output: the embedding layer's output,
-    then each layer's (as the Fisher groups name them)."""
-    return ["embeddings", *(f"layer.{i}" for i in range(n_states - 1))]
 
 
 def _pair_sum(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -343,7 +338,7 @@ def compare_contextual(
     or None, number of sequences, contrast names of its columns)."""
     check_states(ensemble, member_states)
     labels = ensemble.labels()
-    names = layer_names(len(member_states[0]))
+    names = hidden_state_names(len(member_states[0]))
     members = [[SequenceSet(layer) for layer in states] for states in member_states]
     n = len(member_states[0][0])
     pairs = list(combinations(range(len(members)), 2))

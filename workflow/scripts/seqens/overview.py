@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .layers import last_layer
+
 # The paper's findings, as DNA-minus-text contrasts: (contrast metric, expected sign, reading).
 DIRECTIONS = (
     ("entropy_bits", +1, "DNA predictions are closer to uniform (entropy, bits)"),
@@ -83,11 +85,10 @@ def probe_rows(probes: pd.DataFrame) -> list[list[str]]:
     """Per ensemble and probe (last layer): the members' accuracy, the count baseline's, and
     whether the members beat it and their own untrained initialisation."""
     rows = []
-    last = probes[probes["layer"] == "last"]
-    for (condition, architecture, objective, probe), part in last.groupby(
+    for (condition, architecture, objective, probe), part in probes.groupby(
         ["condition", "architecture", "objective", "probe"], sort=False
     ):
-        row = part.set_index("metric")
+        row = part[part["layer"] == last_layer(part["layer"])].set_index("metric")
 
         def verdict(metric: str) -> str:
             low, high = row.loc[metric, "low"], row.loc[metric, "high"]

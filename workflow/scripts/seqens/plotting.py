@@ -338,7 +338,7 @@ def plot_probes(summary: pd.DataFrame, study_conditions: Sequence[str] | None = 
                           **style)
                 ax.vlines(x, row["low"], row["high"], colors=style["colors"])
         baselines = ", ".join(baseline_name(b) for b in dict.fromkeys(part["baseline"].dropna()))
-        ax.set(title=f"probe {probe} ({layer} layer); count baseline: {baselines}", ylabel="test accuracy",
+        ax.set(title=f"probe {probe} ({layer}); count baseline: {baselines}", ylabel="test accuracy",
                xlabel="ensemble", ylim=(0, 1))
     legend_below(fig, encoding.handles(), max_columns=4)
     return fig

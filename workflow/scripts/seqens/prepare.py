@@ -11,11 +11,20 @@ Text: documents (whitespace collapsed to single spaces) go whole to one split.
 
 Split assignment draws from ``seed`` only, so it is the same for every tokenizer, objective
 and member.
+
+Beside the splits, ``coordinates.tsv.gz`` records where each item came from, one row per
+line written, in the order written (the n-th row of a split is the n-th line of its file),
+so that later stages read the split instead of replaying it. DNA: ``split``, ``record``,
+``start``, ``end`` (0-based, half-open), ``strand`` (``+``: windows are read as the record
+is). Text: ``split``, ``source`` (index of the corpus's source: ``source`` is 0, then
+``sources``), ``document`` (index of the document among the non-blank texts of that
+source, in the source's order).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +38,9 @@ from .progress import progress
 from .readers import documents, fasta_records
 
 SPLITS = ("train", "eval")
+COORDINATES = "coordinates.tsv.gz"
+DNA_COORDINATES = ("split", "record", "start", "end", "strand")
+TEXT_COORDINATES = ("split", "source", "document")
 _NEWLINE = ord("\n")
 _N = ord("N")
 # Byte translation tables that mark (as 1) an ambiguity code, i.e. a letter other than A, C,
@@ -84,15 +96,38 @@ class PreparationStats:
         }
 
 
+class _CoordinateRows:
+    """The coordinates table, written in gzip members of ``rows_per_member`` rows (a file of
+    concatenated members is one gzip stream to every reader; no time stamp, so the bytes
+    depend on the rows only)."""
+
+    def __init__(self, handle, columns: tuple[str, ...], rows_per_member: int = 8192):
+        self.handle, self.rows_per_member = handle, rows_per_member
+        self.rows = ["\t".join(columns) + "\n"]
+
+    def add(self, *fields) -> None:
+        self.rows.append("\t".join(map(str, fields)) + "\n")
+        if len(self.rows) >= self.rows_per_member:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.handle.write(gzip.compress("".join(self.rows).encode("utf-8"), mtime=0))
+            self.rows = []
+
+
 @contextlib.contextmanager
-def _split_writers(out_dir: Path):
-    """Open train/eval outputs as temporaries; all appear together, only on success."""
+def _split_writers(out_dir: Path, coordinate_columns: tuple[str, ...]):
+    """Open train/eval outputs and the coordinates table as temporaries; all appear
+    together, only on success."""
     with contextlib.ExitStack() as stack:
         handles = {}
-        for split in SPLITS:
-            tmp = stack.enter_context(atomic_path(out_dir / f"{split}.txt"))
-            handles[split] = stack.enter_context(open(tmp, "wb"))
-        yield handles
+        for name in (*(f"{split}.txt" for split in SPLITS), COORDINATES):
+            tmp = stack.enter_context(atomic_path(out_dir / name))
+            handles[name] = stack.enter_context(open(tmp, "wb"))
+        coordinates = _CoordinateRows(handles.pop(COORDINATES), coordinate_columns)
+        yield {split: handles[f"{split}.txt"] for split in SPLITS}, coordinates
+        coordinates.flush()
 
 
 def _block_splits(seed: int, record: str, blocks: np.ndarray, eval_fraction: float) -> np.ndarray:
@@ -120,7 +155,10 @@ def prepare_dna(
     sources = list(sources)
     stats = PreparationStats(corpus, "dna")
     kept_characters = 0
-    with _split_writers(out_dir) as handles, progress(desc=f"{corpus}: bases read", unit="bp", unit_scale=True) as bar:
+    with (
+        _split_writers(out_dir, DNA_COORDINATES) as (handles, coordinates),
+        progress(desc=f"{corpus}: bases read", unit="bp", unit_scale=True) as bar,
+    ):
         for source in sources:
             for record in fasta_records(source):
                 stats.records += 1
@@ -129,7 +167,7 @@ def prepare_dna(
                     record_windows = first_window + len(raw) // window
                     bar.update(len(raw))
                     kept_characters += _process_windows(
-                        raw, table, record.name, first_window, source, stats, handles,
+                        raw, table, record.name, first_window, source, stats, handles, coordinates,
                         window=window, max_n_fraction=max_n_fraction, eval_block=eval_block,
                         eval_fraction=eval_fraction, seed=seed,
                     )
@@ -182,25 +220,9 @@ def clean_dna(raw: bytes, softmask: str) -> bytes:
     return raw.translate(_dna_table(softmask))
 
 
-def training_bases(
-    clean: bytes, record: str, *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int
-) -> np.ndarray:
-    """True at every base of ``record`` that lies in a window of the train split, as
-    ``prepare_dna`` routes them (before any max_characters cap, which only removes training
-    windows: the mask may claim more than was written, never less)."""
-    whole = len(clean) // window * window
-    windows = np.frombuffer(clean[:whole], dtype=np.uint8).reshape(-1, window)
-    keep, is_eval = _window_routes(
-        np.count_nonzero(windows == _N, axis=1), record, 0, window=window, max_n_fraction=max_n_fraction,
-        eval_block=eval_block, eval_fraction=eval_fraction, seed=seed,
-    )
-    mask = np.zeros(len(clean), dtype=bool)
-    mask[:whole] = np.repeat(keep & ~is_eval, window)
-    return mask
-
-
 def _process_windows(
     raw: bytes, table: bytes, record: str, first_window: int, source: Path, stats: PreparationStats, handles,
+    coordinates: _CoordinateRows,
     *, window: int, max_n_fraction: float, eval_block: int, eval_fraction: float, seed: int,
 ) -> int:
     """Clean, filter and route a whole number of windows; return the bases kept."""
@@ -230,19 +252,15 @@ def _process_windows(
         split_stats.n_bases += int(n_counts[selected].sum())
         split_stats.softmasked_bases += int(softmasked[selected].sum())
         split_stats.ambiguous_bases += int(ambiguous_counts[selected].sum())
+    for index in np.flatnonzero(keep):
+        start = (first_window + int(index)) * window
+        coordinates.add("eval" if is_eval[index] else "train", record, start, start + window, "+")
     return int(keep.sum()) * window
 
 
 def normalise_text(document: str) -> str:
     """A document as the text splits hold it: whitespace runs collapsed to single spaces."""
     return " ".join(document.split())
-
-
-def text_split_drawer(eval_fraction: float, seed: int):
-    """The split of each successive non-empty document: one seeded draw per document, in
-    corpus order (``prepare_text``, and the probes that replay it, call it the same way)."""
-    rng = np.random.default_rng(seed)
-    return lambda: "eval" if rng.random() < eval_fraction else "train"
 
 
 def prepare_text(
@@ -258,19 +276,20 @@ def prepare_text(
     encoding: str = "utf-8",
 ) -> PreparationStats:
     stats = PreparationStats(corpus, "text")
-    draw_split = text_split_drawer(eval_fraction, seed)
+    rng = np.random.default_rng(seed)  # one draw per non-empty document, in corpus order
     total = 0
-    with _split_writers(out_dir) as handles:
-        for source in sources:
+    with _split_writers(out_dir, TEXT_COORDINATES) as (handles, coordinates):
+        for source_index, source in enumerate(sources):
             stats.records += 1
             texts = documents(source, fmt, field, encoding)
-            for document in progress(texts, desc=f"{corpus}: {source.name}", unit="doc"):
+            for index, document in enumerate(progress(texts, desc=f"{corpus}: {source.name}", unit="doc")):
                 text = normalise_text(document)
                 if not text:
                     stats.dropped_items += 1
                     continue
-                split = draw_split()
+                split = "eval" if rng.random() < eval_fraction else "train"
                 handles[split].write(text.encode("utf-8") + b"\n")
+                coordinates.add(split, source_index, index)
                 split_stats = stats.splits[split]
                 split_stats.items += 1
                 split_stats.characters += len(text)
@@ -325,6 +344,22 @@ def _check_dna_splits(
         f"of corpora.{corpus}.eval_block ({eval_block}) windows, none drawn for the {empty} split "
         f"(preparation.eval_fraction: {eval_fraction}); give it more sequence, lower eval_block or change eval_fraction"
     )
+
+
+def training_intervals(coordinates: Path) -> dict[str, np.ndarray]:
+    """Per record of a DNA corpus, the [n, 2] intervals (0-based, half-open, in record order)
+    of its windows in the train split, from the corpus's coordinates table."""
+    starts: dict[str, list[int]] = {}
+    ends: dict[str, list[int]] = {}
+    with gzip.open(coordinates, "rt", encoding="utf-8") as handle:
+        columns = handle.readline().rstrip("\n").split("\t")
+        split, record, start, end = (columns.index(name) for name in ("split", "record", "start", "end"))
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            if fields[split] == "train":
+                starts.setdefault(fields[record], []).append(int(fields[start]))
+                ends.setdefault(fields[record], []).append(int(fields[end]))
+    return {name: np.column_stack([starts[name], ends[name]]).astype(np.int64) for name in starts}
 
 
 def read_split(path: Path) -> Iterable[str]:

@@ -1,4 +1,4 @@
-"""Frozen-feature probes of an ensemble (seqens.probes trains them): the members' test
+"""Frozen-feature probes of an ensemble (seqens.probes.fit trains them): the members' test
 accuracy and macro F1 against random initialisation, the majority class and the count
 baseline, their gains, spread across seeds and agreement, each with a Multi-Bootstrap
 interval; and the DNA-minus-text contrasts of the last layer's."""
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Ensemble
+from ..layers import last_layer
 from .contrasts import dna_minus_text, metric_differences
 from .intervals import MemberValues, PairValues, all_pairs, interval_row
 
@@ -104,7 +105,7 @@ def probe_contrasts(results: dict[Ensemble, dict], *, draws: int = 1000, level: 
     """Paired bootstrap differences (dna minus text) of the last layer's probe accuracy, gains
     and agreement, for every DNA probe x text probe of ensembles of the same architecture and
     objective (the tasks differ: the gains over their baselines are the comparable part)."""
-    last = {ensemble: {key: value for key, value in r["per_example"].items() if key[1] == "last"} for ensemble, r in results.items()}
+    last = {ensemble: _last_layer_of(r["per_example"]) for ensemble, r in results.items()}
 
     def differences(dna: dict, text: dict):
         for (dna_probe, _), dna_values in dna.items():
@@ -113,3 +114,9 @@ def probe_contrasts(results: dict[Ensemble, dict], *, draws: int = 1000, level: 
                     yield replace(difference, columns={"dna_probe": dna_probe, "text_probe": text_probe})
 
     return dna_minus_text(last, differences)
+
+
+def _last_layer_of(per_example: dict) -> dict:
+    """The (probe, layer) entries of an ensemble's deepest probed layer."""
+    last = last_layer(layer for _, layer in per_example)
+    return {key: value for key, value in per_example.items() if key[1] == last}

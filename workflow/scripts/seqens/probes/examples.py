@@ -1,8 +1,6 @@
-"""Frozen-feature probes: labelled examples a member never trained on, their mean-pooled
-hidden states, a cross-validated logistic regression on them, and the baselines that need
-no model.
+"""A probe's labelled examples, on data no member trained on.
 
-Examples (``build_examples``):
+Examples (``build_text_examples``, ``build_dna_examples``):
 - text: documents of a labelled JSON file (a label field beside the corpus's text field),
   whole, later truncated to the sequence length;
 - DNA: windows of ``window`` bp, labelled by the class of their centre base, one class per
@@ -11,9 +9,10 @@ Examples (``build_examples``):
   ``intron`` (in an mRNA, in no exon), ``intergenic`` (in no gene or pseudogene).
 
 The split (``split: heldout``) keeps only documents of the corpus's eval split whose text is
-in no training document, and only windows in no training window, replaying
-``seqens.prepare``'s seeded routing; ``split: all`` takes every example and is refused when
-one overlaps the training split (``check_disjoint``). Candidate windows tile the genome
+in no training document (the prepared eval.txt and train.txt), and only windows that share
+no base with a window of the train split (the prepared corpus's coordinates table):
+what ``seqens.prepare`` wrote, read, not replayed. ``split: all`` takes every example and is
+refused when one overlaps the training split (``check_disjoint``). Candidate windows tile the genome
 without overlap, so no two examples share a base. Per class, ``examples_per_class`` are
 drawn (seeded by the data seed); ``test_fraction`` of each class is the probe's test split.
 """
@@ -28,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .prepare import clean_dna, normalise_text, text_split_drawer, training_bases
-from .readers import _open_bytes, _select, documents, fasta_records
+from ..errors import InputError
+from ..prepare import clean_dna, normalise_text, read_split, training_intervals
+from ..readers import _open_bytes, _select, fasta_records
 
 DERIVED_CLASSES = ("repeat", "UTR", "intron", "intergenic")
 GENE_TYPES = ("gene", "pseudogene")
@@ -96,18 +95,6 @@ def labelled_documents(path: str | Path, text_field: str, label_field: str, prob
     if not pairs:
         raise ProbeError(f"probe '{probe}': the label field '{label_field}' matches nothing in {path}")
     return [(text, label) for text, label in pairs if text]
-
-
-def text_training_documents(corpus_sources: list[Path], corpus: dict, eval_fraction: float, seed: int):
-    """(training texts, eval texts) of a text corpus, as ``prepare_text`` routes them."""
-    draw_split = text_split_drawer(eval_fraction, seed)
-    splits = {"train": set(), "eval": set()}
-    for source in corpus_sources:
-        for document in documents(source, corpus["format"], corpus.get("field"), corpus.get("encoding", "utf-8")):
-            text = normalise_text(document)
-            if text:
-                splits[draw_split()].add(text)
-    return splits["train"], splits["eval"]
 
 
 def text_candidates(
@@ -213,11 +200,12 @@ def base_classes(
 
 def dna_candidates(
     fasta_paths: list[Path], features: dict[str, dict[str, np.ndarray]], classes: list[str], *, window: int,
-    corpus: dict, eval_fraction: float, seed: int, heldout: bool, probe: str,
+    softmask: str, training: dict[str, np.ndarray], heldout: bool, probe: str,
 ):
     """Windows tiling each annotated record (texts, class indices, origins, overlaps
     training), kept where the centre base has a class and, with ``heldout``, where no base
-    lies in a training window."""
+    lies in a training window (``training``: per record, the train split's intervals,
+    seqens.prepare.training_intervals)."""
     texts, labels, origins, overlaps = [], [], [], []
     records_seen = []
     for path in fasta_paths:
@@ -226,16 +214,12 @@ def dna_candidates(
             records_seen.append(record.name)
             if record.name not in features:
                 continue
-            clean = clean_dna(raw, corpus["softmask"])
-            training = training_bases(
-                clean, record.name, window=corpus["window"], max_n_fraction=corpus["max_n_fraction"],
-                eval_block=corpus["eval_block"], eval_fraction=eval_fraction, seed=seed,
-            )
+            clean = clean_dna(raw, softmask)
             starts = np.arange(0, len(clean) - window + 1, window)
             centres = starts + window // 2
             softmasked = np.frombuffer(raw, dtype=np.uint8) >= ord("a")
             label = base_classes(centres, features[record.name], softmasked, classes)
-            in_training = _window_any(training, starts, window)
+            in_training = overlaps_any(starts, window, training.get(record.name))
             chosen = label >= 0
             if heldout:
                 chosen &= ~in_training
@@ -252,10 +236,15 @@ def dna_candidates(
     return texts, labels, origins, np.array(overlaps, dtype=bool)
 
 
-def _window_any(mask: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """Whether any base of each window [start, start + window) is set in ``mask``."""
-    cumulative = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-    return cumulative[starts + window] - cumulative[starts] > 0
+def overlaps_any(starts: np.ndarray, length: int, intervals: np.ndarray | None) -> np.ndarray:
+    """Whether each window [start, start + length) shares a base with one of ``intervals``
+    (half-open, in any order)."""
+    if intervals is None or not len(intervals):
+        return np.zeros(len(starts), dtype=bool)
+    merged = merge_intervals(intervals)
+    # The first interval that ends after the window starts overlaps it if it starts before the window ends.
+    first = np.searchsorted(merged[:, 1], starts, side="right")
+    return (first < len(merged)) & (merged[np.minimum(first, len(merged) - 1), 0] < starts + length)
 
 
 def check_classes(features: dict[str, dict[str, np.ndarray]], classes: list[str], probe: str) -> None:
@@ -319,175 +308,41 @@ def select_examples(
     )
 
 
-def build_examples(
-    name: str, probe: dict, corpus: dict, *, probe_file: Path, corpus_files: list[Path], eval_fraction: float, seed: int
+def build_text_examples(
+    name: str, probe: dict, corpus: dict, *, probe_file: Path, train_file: Path, eval_file: Path, seed: int
 ) -> Examples:
-    """A probe's examples from its labelled file and its corpus's source files (see module doc)."""
-    heldout = probe["split"] == "heldout"
-    common = dict(per_class=probe["examples_per_class"], test_fraction=probe["test_fraction"], seed=seed, probe=name)
-    if corpus["kind"] == "text":
-        labelled = labelled_documents(probe_file, probe.get("text_field") or corpus["field"], probe["field"], name)
-        training, held_out = text_training_documents(corpus_files, corpus, eval_fraction, seed)
-        if probe.get("classes"):
-            missing = sorted(set(probe["classes"]) - {label for _, label in labelled})
-            if missing:
-                raise ProbeError(f"probe '{name}': label(s) {missing} of classes occur nowhere in field '{probe['field']}'")
-        texts, labels, origins = text_candidates(labelled, training, held_out if heldout else None)
-        examples = select_examples(texts, labels, origins, classes=probe.get("classes"), **common)
-        check_disjoint(np.array([t in training for t in examples.texts], dtype=bool), examples.origins, name, probe["corpus"])
-        return examples
-    features = read_features(probe_file, name)
-    check_classes(features, probe["classes"], name)
-    texts, labels, origins, overlaps = dna_candidates(
-        corpus_files, features, probe["classes"], window=probe["window"], corpus=corpus,
-        eval_fraction=eval_fraction, seed=seed, heldout=heldout, probe=name,
-    )
-    class_names = list(probe["classes"])
+    """A text probe's examples from its labelled file and its corpus's prepared splits."""
+    labelled = labelled_documents(probe_file, probe.get("text_field") or corpus["field"], probe["field"], name)
+    if probe.get("classes"):
+        missing = sorted(set(probe["classes"]) - {label for _, label in labelled})
+        if missing:
+            raise ProbeError(f"probe '{name}': label(s) {missing} of classes occur nowhere in field '{probe['field']}'")
+    training, held_out = set(read_split(train_file)), set(read_split(eval_file))
+    texts, labels, origins = text_candidates(labelled, training, held_out if probe["split"] == "heldout" else None)
     examples = select_examples(
-        texts, [class_names[i] for i in labels], origins, classes=class_names, **common
+        texts, labels, origins, classes=probe.get("classes"), per_class=probe["examples_per_class"],
+        test_fraction=probe["test_fraction"], seed=seed, probe=name,
+    )
+    check_disjoint(np.array([t in training for t in examples.texts], dtype=bool), examples.origins, name, probe["corpus"])
+    return examples
+
+
+def build_dna_examples(
+    name: str, probe: dict, corpus: dict, *, probe_file: Path, fasta_files: list[Path], coordinates: Path, seed: int
+) -> Examples:
+    """A DNA probe's examples from its annotation, its corpus's sequences and the prepared
+    corpus's coordinates table (which windows went to the train split)."""
+    features = read_features(probe_file, name)
+    classes = list(probe["classes"])
+    check_classes(features, classes, name)
+    texts, labels, origins, overlaps = dna_candidates(
+        fasta_files, features, classes, window=probe["window"], softmask=corpus["softmask"],
+        training=training_intervals(coordinates), heldout=probe["split"] == "heldout", probe=name,
+    )
+    examples = select_examples(
+        texts, [classes[i] for i in labels], origins, classes=classes, per_class=probe["examples_per_class"],
+        test_fraction=probe["test_fraction"], seed=seed, probe=name,
     )
     origin_index = {origin: i for i, origin in enumerate(origins)}
     check_disjoint(overlaps[[origin_index[o] for o in examples.origins]], examples.origins, name, probe["corpus"])
     return examples
-
-
-# --- features, probe and baselines -----------------------------------------------------------
-
-
-def token_rows(tokenizer, texts: list[str], length: int, cls_id: int) -> list[np.ndarray]:
-    """Each example as the model reads a packed row: [CLS] and at most length - 1 tokens."""
-    return [np.array([cls_id, *ids[: length - 1]], dtype=np.int64) for ids in tokenizer.encode_texts(texts)]
-
-
-def mean_pooled_states(objective, model, rows: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """[layers + 1, examples, hidden]: each layer's hidden states (the embeddings' output
-    first) averaged over an example's tokens. Rows of equal length are batched (no padding)."""
-    import torch
-
-    pooled: list = [None] * len(rows)
-    by_length: dict[int, list[int]] = {}
-    for i, row in enumerate(rows):
-        by_length.setdefault(len(row), []).append(i)
-    model.eval()
-    with torch.inference_mode():
-        for indices in by_length.values():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                ids = torch.from_numpy(np.stack([rows[i] for i in chunk]))
-                states = torch.stack(objective.layer_states(model, ids)).float().mean(dim=2)  # [L+1, B, H]
-                for j, i in enumerate(chunk):
-                    pooled[i] = states[:, j].numpy()
-    return np.stack(pooled, axis=1)
-
-
-def fit_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, *, folds: int, cs: int, seed: int):
-    """Predictions on the test split of a standardised L2 logistic regression whose inverse
-    regularisation C is chosen by stratified cross-validation on the training split only."""
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(
-        StandardScaler(),
-        LogisticRegressionCV(
-            Cs=cs, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), l1_ratios=(0.0,), max_iter=2000,
-            scoring="accuracy", use_legacy_attributes=False,
-        ),
-    )
-    model.fit(train_x, train_y)
-    return model.predict(test_x)
-
-
-def kmer_counts(texts: list[str], k: int) -> np.ndarray:
-    """Overlapping k-mer frequencies of DNA sequences (k-mers with N skipped): [n, 4^k]."""
-    code = np.full(256, -1, dtype=np.int64)
-    for value, base in enumerate(b"ACGT"):
-        code[base] = value
-    out = np.zeros((len(texts), 4**k), dtype=np.float64)
-    powers = 4 ** np.arange(k - 1, -1, -1)
-    for row, text in enumerate(texts):
-        digits = code[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
-        if len(digits) < k:
-            continue
-        windows = np.lib.stride_tricks.sliding_window_view(digits, k)
-        valid = (windows >= 0).all(axis=1)
-        np.add.at(out[row], windows[valid] @ powers, 1.0)
-        out[row] /= max(1, valid.sum())
-    return out
-
-
-def token_counts(rows: list[np.ndarray], vocab_size: int) -> np.ndarray:
-    """Bag of tokens: each row's token frequencies (the [CLS] it starts with left out)."""
-    out = np.zeros((len(rows), vocab_size), dtype=np.float64)
-    for i, row in enumerate(rows):
-        out[i] = np.bincount(row[1:], minlength=vocab_size) / max(1, len(row) - 1)
-    return out
-
-
-def majority_predictions(train_y: np.ndarray, n_test: int) -> np.ndarray:
-    """The most frequent training class (the smallest index on ties), for every test example."""
-    return np.full(n_test, np.bincount(train_y).argmax(), dtype=np.int64)
-
-
-def layer_names(n_states: int) -> list[str]:
-    """Names of the hidden states: the embeddings' output, layer.1.., the last layer as 'last'."""
-    return ["embeddings", *[f"layer.{i}" for i in range(1, n_states - 1)], "last"]
-
-
-def probe_predictions(
-    examples: Examples, features: dict[str, np.ndarray], *, baseline: str, baseline_features: np.ndarray,
-    layers: list[str], folds: int, cs: int, seed: int,
-) -> list[dict]:
-    """Test-split predictions, as rows, of the probe on each model's features at each layer
-    (``features``: model name -> [states, examples, hidden], keyed "member:seed" or
-    "random_init:seed"), of the majority class and of the count baseline."""
-    train, test = ~examples.is_test, examples.is_test
-    y_train, y_test = examples.labels[train], examples.labels[test]
-    test_index = np.flatnonzero(test)
-    rows = []
-
-    def add(model: str, seed_: int, layer: str, predictions: np.ndarray) -> None:
-        rows.extend(
-            {"layer": layer, "model": model, "seed": seed_, "example": int(i), "label": int(y), "prediction": int(p),
-             "n_classes": len(examples.classes)}
-            for i, y, p in zip(test_index, y_test, predictions)
-        )
-
-    majority = majority_predictions(y_train, len(y_test))
-    counts = fit_probe(baseline_features[train], y_train, baseline_features[test], folds=folds, cs=cs, seed=seed)
-    for layer in layers:  # the baselines beside every layer, so that each layer's table is whole
-        add("majority", -1, layer, majority)
-        add(baseline, -1, layer, counts)
-        for key, states in features.items():
-            model, seed_ = key.split(":")
-            x = states[layer_names(len(states)).index(layer)]
-            add(model, int(seed_), layer, fit_probe(x[train], y_train, x[test], folds=folds, cs=cs, seed=seed))
-    return rows
-
-
-def check_probe_data(study, name: str, cache_dir: Path | None = None) -> None:
-    """Build a probe's examples from the local files its sources name, before any job, so
-    that a probe the data cannot support stops the study with one line. Sources that are
-    URLs are checked by the probe_examples job instead. A check that passed is remembered
-    in ``cache_dir`` (keyed by the probe's config and its files' sizes and times)."""
-    import hashlib
-
-    from .sources import local_file, source_keys
-
-    spec = study.probe_slice(name)
-    probe, corpus = spec["probe"], spec["corpus"]
-    probe_file = local_file(name, probe["source"], "probe")
-    corpus_files = [local_file(probe["corpus"], source, "corpus") for _, source in source_keys(probe["corpus"], corpus)]
-    if probe_file is None or None in corpus_files:
-        return
-    stamps = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in [probe_file, *corpus_files]]
-    key = hashlib.sha256(json.dumps([spec, stamps], sort_keys=True, default=str).encode()).hexdigest()
-    mark = cache_dir / f"{name}-{key[:16]}.ok" if cache_dir else None
-    if mark is not None and mark.exists():
-        return
-    build_examples(name, probe, corpus, probe_file=probe_file, corpus_files=corpus_files,
-                   eval_fraction=spec["eval_fraction"], seed=spec["data_seed"])
-    if mark is not None:
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        mark.touch()
