@@ -1,6 +1,6 @@
 # Two commands: `make demo` (set up, then run the demo study end to end) and `make test` (the
 # fast tests: unit tests, dry runs, lint). `make test-e2e` runs the end-to-end builds (pytest
-# marker e2e: training, extraction, figures, small studies, SLURM), about 25 minutes on 2 cores.
+# marker e2e: training, extraction, figures, small studies, SLURM), 25 minutes or more on 2 cores.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
