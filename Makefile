@@ -1,17 +1,22 @@
-# Two commands: `make demo` (set up, then run the demo study end to end) and `make test`.
+# Two commands: `make demo` (set up, then run the demo study end to end) and `make test` (the
+# fast tests: unit tests, dry runs, lint). `make test-e2e` runs the end-to-end builds (pytest
+# marker e2e: training, extraction, figures, small studies, SLURM), 25 minutes or more on 2 cores.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test setup checksums clean-results
+.PHONY: demo test test-e2e setup checksums clean-results
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --cores $(CORES) --report report.html
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e"
+
+test-e2e: setup
+	$(BIN)/python -m pytest -m e2e
 
 setup: $(VENV)/.installed
 

@@ -1,10 +1,17 @@
-"""Shared fixtures: repository paths, the real corpora beside the checkout, tiny presets."""
+"""Shared fixtures: repository paths, the real corpora beside the checkout, tiny presets, and
+the demo's prepared corpora that the end-to-end tests build on.
+
+Two selections (Makefile): `make test` runs everything but the tests marked `e2e`; `make
+test-e2e` runs those, which take minutes each. They are marked here by the fixtures they use
+(E2E_FIXTURES: the workflow's jobs on the demo's prepared corpora, models trained for hundreds
+of steps on real text), or by their module's `pytestmark` (the SLURM tests)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +101,42 @@ class FullDisk:
 
     def write(self, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), *self.filename)
+
+
+E2E_FIXTURES = {"prepared_demo", "wiki_tokens"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses an E2E_FIXTURES fixture, directly or through another fixture, is `e2e`."""
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+def copy_of_repo(parent: Path) -> Path:
+    """parent/work: the checkout without its environment, history, downloads, results and logs."""
+    work = parent / "work"
+    shutil.copytree(REPO, work, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "results", "resources", "logs", ".snakemake", "__pycache__", "report.html",
+        ".pytest_cache"))
+    return work
+
+
+@pytest.fixture(scope="session")
+def prepared_demo(tmp_path_factory) -> Path:
+    """A copy of the repository in which the demo's preparation stage has run once on the
+    packaged corpora: sources, prepared corpora, tokenizers, token arrays,
+    results/tables/corpora.csv, their logs and Snakemake's records of them. Read it; to run
+    jobs, build on a copy (copy_of_prepared)."""
+    work = copy_of_repo(tmp_path_factory.mktemp("prepared"))
+    snakemake_cmd("--cores", "2", "results/tables/corpora.csv", cwd=work)
+    return work
+
+
+def copy_of_prepared(prepared_demo: Path, parent: Path) -> Path:
+    """parent/work: a copy that Snakemake sees as prepared (modification times and .snakemake/
+    records kept), so only what a study's config changes, such as `data` for pack_tokens, runs
+    again."""
+    work = parent / "work"
+    shutil.copytree(prepared_demo, work, symlinks=True)
+    return work

@@ -26,9 +26,9 @@ from typing import Callable
 import pandas as pd
 import pytest
 
-from conftest import REPO, snakemake_cmd
+from conftest import REPO, copy_of_prepared, snakemake_cmd
 
-pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow, pytest.mark.e2e]
 
 CI_PROFILE = REPO / ".ci" / "slurm" / "profile"
 QUERY_TIMEOUT = 30  # seconds for any one sinfo/squeue/scontrol/scancel call
@@ -36,14 +36,17 @@ QUERY_TIMEOUT = 30  # seconds for any one sinfo/squeue/scontrol/scancel call
 
 @dataclass(frozen=True)
 class SlurmCase:
-    """One run through SLURM: `setup(work)` fills the empty working directory, `targets` are
-    passed to snakemake, `check(work, output)` inspects the results (output: snakemake's log)."""
+    """One run through SLURM: `setup(work)` fills the working directory, which does not exist
+    yet or, with `from_prepared_demo`, is a copy of conftest's prepared_demo (the demo's
+    corpora, tokenizers and token arrays, built locally); `targets` are passed to snakemake,
+    `check(work, output)` inspects the results (output: snakemake's log)."""
 
     setup: Callable[[Path], None]
     targets: tuple[str, ...]
     check: Callable[[Path, str], None]
     extra_args: tuple[str, ...] = ()
     timeout: int = 900  # seconds for the whole snakemake run
+    from_prepared_demo: bool = False
 
 
 def query(*command: str) -> subprocess.CompletedProcess:
@@ -238,13 +241,9 @@ DEMO_CONFIG = ("--configfile", "config/config.yaml", "short.yaml")
 
 
 def demo_setup(work: Path) -> None:
-    """A copy of the repository with the training inputs (corpora, tokenizers, token arrays)
-    built locally, so that SLURM runs just the training jobs."""
-    shutil.copytree(REPO, work, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "results", "resources", "logs", ".snakemake", "__pycache__", "report.html",
-        ".pytest_cache"))
+    """The prepared demo (its training inputs built locally, so that SLURM runs just the
+    training jobs), trained briefly."""
     (work / "short.yaml").write_text(SHORT_TRAINING)
-    snakemake_cmd("results/tables/corpora.csv", "--cores", "2", *DEMO_CONFIG, cwd=work, timeout=600)
 
 
 def demo_check(work: Path, output: str) -> None:
@@ -272,13 +271,14 @@ def demo_check(work: Path, output: str) -> None:
 CASES = {
     "tiny": SlurmCase(setup=tiny_setup, targets=("summary.txt",), check=tiny_check, timeout=600),
     "demo-training": SlurmCase(setup=demo_setup, targets=("results/tables/training_log.csv",), check=demo_check,
-                               extra_args=DEMO_CONFIG, timeout=1200),
+                               extra_args=DEMO_CONFIG, timeout=1200, from_prepared_demo=True),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_jobs_run_through_slurm(case, slurm_cluster, tmp_path):
-    work = tmp_path / "work"
+def test_jobs_run_through_slurm(case, slurm_cluster, tmp_path, request):
+    work = copy_of_prepared(request.getfixturevalue("prepared_demo"), tmp_path) if case.from_prepared_demo else (
+        tmp_path / "work")
     case.setup(work)
     output = run_through_slurm(case, work)
     try:

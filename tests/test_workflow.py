@@ -1,8 +1,8 @@
 """The workflow as a user drives it: dry runs of both configs, lint, formatting, config
-errors before any job, targeted builds, and the preparation stage on the real corpora."""
+errors before any job; and, end to end (`e2e`: the tests that use conftest's prepared_demo),
+the preparation stage on the real corpora, targeted builds and small studies."""
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, rule_definitions, snakemake_cmd
+from conftest import REPO, copy_of_prepared, copy_of_repo, rule_definitions, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -191,12 +191,10 @@ def test_every_rule_has_log_and_conda():
         assert re.search(r"\n\s+conda:", body), f"{smk.name}: rule {name} has no conda:"
 
 
-def test_preparation_stage_end_to_end_on_the_packaged_corpora(tmp_path):
-    """The demo's corpus preparation, tokenizers and packing on the real packaged data."""
-    work = tmp_path / "work"
-    shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "results", "resources", "logs",
-                                                                 ".snakemake", "__pycache__"))
-    snakemake_cmd("--cores", "2", "results/tables/corpora.csv", cwd=work)
+def test_preparation_stage_end_to_end_on_the_packaged_corpora(prepared_demo):
+    """The demo's corpus preparation, tokenizers and packing on the real packaged data
+    (`snakemake results/tables/corpora.csv`, which prepared_demo runs)."""
+    work = prepared_demo
     table = pd.read_csv(work / "results" / "tables" / "corpora.csv")
     assert list(table["condition"]) == ["wiki-bpe", "athal-bpe", "athal-kmer6"]
     assert table["tokens"].nunique() == 1  # the same budget for every condition
@@ -218,13 +216,6 @@ def test_preparation_stage_end_to_end_on_the_packaged_corpora(tmp_path):
     # a second run has nothing to do
     rerun = snakemake_cmd("-n", "results/tables/corpora.csv", cwd=work)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
-
-
-def copy_of_repo(tmp_path):
-    work = tmp_path / "work"
-    shutil.copytree(REPO, work, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "results", "resources", "logs", ".snakemake", "__pycache__", "report.html"))
-    return work
 
 
 def test_a_local_path_source_is_an_input_of_its_fetch(tmp_path):
@@ -291,11 +282,11 @@ def test_a_budget_the_corpus_cannot_fill_stops_before_the_tokenizer_trains(tmp_p
     assert "the budget asks for 4,096 (data.train_sequences)" in log and "tokenizer training" not in log
 
 
-def test_weights_do_not_depend_on_the_cores_snakemake_is_given(tmp_path):
+def test_weights_do_not_depend_on_the_cores_snakemake_is_given(prepared_demo, tmp_path):
     """The thread count is the config's (training.threads), not the allocation's."""
     import json
 
-    work = copy_of_repo(tmp_path)
+    work = copy_of_prepared(prepared_demo, tmp_path)
     (work / "short.yaml").write_text("training: {steps: 30, eval_every: 15, threads: 2}\n")
     member = work / "results" / "models" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1"
     options = [str((member / "manifest.json").relative_to(work)), "--configfile", "config/config.yaml", "short.yaml"]
@@ -314,12 +305,14 @@ extraction: {fisher_sequences: 8}
 """
 
 
-def test_a_member_with_a_deleted_or_altered_file_is_retrained_as_the_dry_run_or_the_refusal_says(tmp_path):
+def test_a_member_with_a_deleted_or_altered_file_is_retrained_as_the_dry_run_or_the_refusal_says(
+    prepared_demo, tmp_path
+):
     """A deleted weights file makes the member out of date for the study's dry run, and the
     run retrains it; an altered one (same name, other bytes) reruns its extraction, which
     refuses it with the command that retrains it, and that command does. A finished member
     leaves no checkpoint folder behind."""
-    work = copy_of_repo(tmp_path)
+    work = copy_of_prepared(prepared_demo, tmp_path)
     (work / "small.yaml").write_text(SMALL_MEMBER)
     config = ["--configfile", "config/config.yaml", "small.yaml"]
     member = "results/models/wiki/bpe/roformer/mlm/seed1"
@@ -360,9 +353,9 @@ def test_a_member_with_a_deleted_or_altered_file_is_retrained_as_the_dry_run_or_
     assert weights.read_bytes() == trained and not retrains(planned())
 
 
-def test_fisher_figure_on_the_demo(tmp_path):
+def test_fisher_figure_on_the_demo(prepared_demo, tmp_path):
     """`snakemake results/figures/fisher.pdf` on the demo study builds that figure (and only its inputs)."""
-    work = copy_of_repo(tmp_path)
+    work = copy_of_prepared(prepared_demo, tmp_path)
     (work / "shorter.yaml").write_text("training: {steps: 200, eval_every: 100}\n")  # the demo, briefer
     options = ["--cores", "2", "--configfile", "config/config.yaml", "shorter.yaml"]
     snakemake_cmd("results/figures/fisher.pdf", *options, cwd=work, timeout=1200)
@@ -397,9 +390,9 @@ extraction: {fisher_sequences: 16, bootstrap_draws: 100}
 """
 
 
-def test_every_objective_end_to_end_with_tables_figures_and_report(tmp_path):
+def test_every_objective_end_to_end_with_tables_figures_and_report(prepared_demo, tmp_path):
     """One text and one DNA condition per objective through the whole DAG, then the report."""
-    work = copy_of_repo(tmp_path)
+    work = copy_of_prepared(prepared_demo, tmp_path)
     (work / "small.yaml").write_text(SMALL_ALL_OBJECTIVES)
     options = ["--cores", "2", "--configfile", "config/config.yaml", "small.yaml"]
     snakemake_cmd(*options, cwd=work, timeout=1800)
@@ -442,9 +435,9 @@ extraction: {fisher_sequences: 16, bootstrap_draws: 100, markov_max_order: 2}
 
 
 @pytest.fixture(scope="module")
-def small_study(tmp_path_factory):
-    """SMALL_ALL_ARCHITECTURES run to the end in a copy of the repository."""
-    work = copy_of_repo(tmp_path_factory.mktemp("small"))
+def small_study(prepared_demo, tmp_path_factory):
+    """SMALL_ALL_ARCHITECTURES run to the end in a copy of the prepared demo."""
+    work = copy_of_prepared(prepared_demo, tmp_path_factory.mktemp("small"))
     (work / "small.yaml").write_text(SMALL_ALL_ARCHITECTURES)
     snakemake_cmd("--cores", "2", "--configfile", "config/config.yaml", "small.yaml", cwd=work, timeout=1800)
     return work
