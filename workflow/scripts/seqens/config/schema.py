@@ -29,8 +29,8 @@ BUILTIN_PRESETS = {
 # @277899c src/analyze/__main__.py:88, --samples).
 CONTEXTUAL_SEQUENCES = 256
 
-# Keys a config of an earlier version may still hold: old place -> new place.
-MOVED_KEYS = {f"extraction.{key}": f"comparison.{key}" for key in ("bootstrap_draws", "confidence_level", "top_k", "spearman_k")}
+# Keys that were extraction's before comparison had a section: an old config may hold them.
+MOVED_TO_COMPARISON = ("bootstrap_draws", "confidence_level", "top_k", "spearman_k")
 
 
 class ConfigError(InputError):
@@ -76,17 +76,14 @@ def _fill_derived_defaults(config: dict) -> None:
 
 
 def _refuse_moved_keys(config: dict) -> None:
-    """One line for a config that still holds keys where an earlier version had them (the
-    schema would only call them unknown)."""
-    held = []
-    for old in MOVED_KEYS:
-        section, key = old.split(".")
-        if isinstance(config.get(section), dict) and key in config[section]:
-            held.append(old)
+    """One line for an old config's comparison keys under extraction (the schema would only
+    call them unknown)."""
+    extraction = config.get("extraction")
+    held = [key for key in MOVED_TO_COMPARISON if isinstance(extraction, dict) and key in extraction]
     if held:
         raise ConfigError(
-            f"config: {', '.join(held)}: moved to {', '.join(MOVED_KEYS[old] for old in held)} "
-            "(config/README.md, `comparison`)"
+            f"config: {', '.join(f'extraction.{key}' for key in held)}: moved to "
+            f"{', '.join(f'comparison.{key}' for key in held)} (config/README.md, `comparison`)"
         )
 
 
