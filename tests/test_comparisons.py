@@ -121,5 +121,5 @@ def test_a_member_metric_is_never_paired_with_a_pair_metric():
 
 
 def test_bootstrap_options_come_from_a_comparison_jobs_params():
-    params = SimpleNamespace(extraction={"bootstrap_draws": 120, "confidence_level": 0.9, "top_k": [10]}, seed=7)
+    params = SimpleNamespace(comparison={"bootstrap_draws": 120, "confidence_level": 0.9, "top_k": [10]}, seed=7)
     assert bootstrap_options(params) == {"draws": 120, "level": 0.9, "seed": 7}

@@ -78,18 +78,18 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(extraction={"sequences": 300}), "extraction.sequences: 300 exceeds the held-out split"),
         (lambda c: c.update(extraction={"fisher_sequences": 257}), "extraction.fisher_sequences: 257 exceeds"),
         (lambda c: c.update(extraction={"sequences": 32, "fisher_sequences": 64}), "extraction.fisher_sequences: 64"),
-        (lambda c: c.update(extraction={"top_k": [10, 1019, 1020, 4000]}),
-         "extraction.top_k: [1020, 4000] larger than the ordinary tokens of condition wiki-bpe (1019: a vocabulary "
+        (lambda c: c.update(comparison={"top_k": [10, 1019, 1020, 4000]}),
+         "comparison.top_k: [1020, 4000] larger than the ordinary tokens of condition wiki-bpe (1019: a vocabulary "
          "of 1024 less 5 special tokens)"),
-        (lambda c: c.update(extraction={"spearman_k": 1020}),
-         "extraction.spearman_k: [1020] larger than the ordinary tokens of condition wiki-bpe (1019"),
-        (lambda c: c.update(extraction={"spearman_k": [10, 4000]}),
-         "extraction.spearman_k: [4000] larger than the ordinary tokens of condition wiki-bpe"),
+        (lambda c: c.update(comparison={"spearman_k": 1020}),
+         "comparison.spearman_k: [1020] larger than the ordinary tokens of condition wiki-bpe (1019"),
+        (lambda c: c.update(comparison={"spearman_k": [10, 4000]}),
+         "comparison.spearman_k: [4000] larger than the ordinary tokens of condition wiki-bpe"),
         (lambda c: (c["tokenizers"].update(dnachar={"type": "char"}),
                     c["conditions"].append({"corpus": "athal", "tokenizer": "dnachar"}),
-                    c.update(extraction={"top_k": [1, 5]})),
-         "extraction.spearman_k: [10] larger than the ordinary tokens of condition athal-dnachar (5: a vocabulary of 10"),
-        (lambda c: c.update(extraction={"spearman_k": [1]}), "extraction.spearman_k"),
+                    c.update(comparison={"top_k": [1, 5]})),
+         "comparison.spearman_k: [10] larger than the ordinary tokens of condition athal-dnachar (5: a vocabulary of 10"),
+        (lambda c: c.update(comparison={"spearman_k": [1]}), "comparison.spearman_k"),
         (lambda c: c.update(extraction={"contextual_sequences": 257}),
          "extraction.contextual_sequences: 257 exceeds the evaluation sequences (256"),
         (lambda c: c.update(extraction={"contextual_sequences": 10}), "extraction.contextual_sequences: 10 is less than"),
@@ -154,13 +154,41 @@ def test_devices_share_the_batch_and_are_a_run_time_key(demo_config):
 
 
 def test_neighbourhood_sizes_and_contextual_sequences(demo_config):
-    study = study_with(demo_config, lambda c: c.update(extraction={"spearman_k": 5, "top_k": [1, 1019]}))
-    assert study.config["extraction"]["spearman_k"] == [5]  # one k, or a list
+    study = study_with(demo_config, lambda c: c.update(comparison={"spearman_k": 5, "top_k": [1, 1019]}))
+    assert study.config["comparison"]["spearman_k"] == [5]  # one k, or a list
     assert study.config["extraction"]["contextual_sequences"] == 256  # the paper's, all the demo has
     fewer = study_with(demo_config, lambda c: c.update(extraction={"sequences": 100}))
     assert fewer.config["extraction"]["contextual_sequences"] == 100
-    paper = load_study(REPO / "config" / "paper.yaml").config["extraction"]
+    paper = load_study(REPO / "config" / "paper.yaml").config["comparison"]
     assert max(paper["top_k"]) == max(paper["spearman_k"]) == 4000  # the paper's grid
+
+
+@pytest.mark.parametrize("moved", [{"bootstrap_draws": 100}, {"top_k": [1, 5], "spearman_k": 5}])
+def test_comparison_settings_under_extraction_are_refused_with_where_they_went(demo_config, moved):
+    """An old config's comparison settings under extraction: one line, naming the new place."""
+    with pytest.raises(ConfigError) as caught:
+        study_with(demo_config, lambda c: c.update(extraction={"fisher_sequences": 16, **moved}))
+    old, new = [", ".join(f"{section}.{key}" for key in moved) for section in ("extraction", "comparison")]
+    assert str(caught.value) == f"config: {old}: moved to {new} (config/README.md, `comparison`)"
+
+
+def test_every_default_is_filled_before_the_checks_which_never_write_the_config(demo_config):
+    from seqens.config.checks import check_config
+    from seqens.config.schema import validate
+
+    config = copy.deepcopy(demo_config)
+    config["tokenizers"]["kmer5"] = {"type": "kmer", "k": 5}
+    config["conditions"].append({"corpus": "athal", "tokenizer": "kmer5"})
+    config["extraction"] = {"sequences": 100}
+    config["objectives"] = {"mlm": None}
+    validated = validate(config)
+    assert validated is config  # in place: Snakemake's `config` holds the defaults too
+    assert config["tokenizers"]["kmer5"]["stride"] == 5  # non-overlapping
+    assert config["extraction"]["contextual_sequences"] == 100
+    assert config["objectives"] == {"mlm": {}} and config["comparison"]["bootstrap_draws"] == 1000
+    before = copy.deepcopy(config)
+    check_config(config)
+    assert config == before
 
 
 def test_objectives_as_a_list_of_names_take_their_defaults(demo_config):

@@ -145,6 +145,17 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert "config: conditions[3].corpus: unknown corpus 'rice'" in result.stdout + result.stderr
 
 
+def test_bad_config_with_comparison_keys_under_extraction_says_where_they_moved(tmp_path):
+    """A study file written before the comparison: section, over the demo's config."""
+    old = tmp_path / "old.yaml"
+    old.write_text("extraction: {fisher_sequences: 16, bootstrap_draws: 100, top_k: [1, 5]}\n")
+    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(old), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule " not in output
+    assert ("config: extraction.bootstrap_draws, extraction.top_k: moved to comparison.bootstrap_draws, "
+            "comparison.top_k (config/README.md, `comparison`)") in output
+
+
 def test_every_log_is_where_the_readme_says():
     """README names three layouts: a job per wildcard value, a single job, a figure."""
     readme = (REPO / "README.md").read_text()
@@ -386,7 +397,8 @@ architectures: [bert]
 objectives: [mlm, randommask, mae, clm]
 training: {steps: 40, eval_every: 20, checkpoint_every: 20}
 data: {sequence_length: 64, train_sequences: 512, eval_sequences: 64}
-extraction: {fisher_sequences: 16, bootstrap_draws: 100}
+extraction: {fisher_sequences: 16}
+comparison: {bootstrap_draws: 100}
 """
 
 
@@ -430,7 +442,8 @@ architectures: [bert, roformer, modernbert]
 objectives: [mlm]
 training: {steps: 40, eval_every: 20, checkpoint_every: 20}
 data: {sequence_length: 64, train_sequences: 512, eval_sequences: 64}
-extraction: {fisher_sequences: 16, bootstrap_draws: 100, markov_max_order: 2}
+extraction: {fisher_sequences: 16, markov_max_order: 2}
+comparison: {bootstrap_draws: 100}
 """
 
 
@@ -539,10 +552,10 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "extraction.definitions": ["corrected"],
     "probes.region.examples_per_class": 30,
     "probing.folds": 4,
-    "extraction.bootstrap_draws": 120,
-    "extraction.confidence_level": 0.9,
-    "extraction.top_k": [1, 5],
-    "extraction.spearman_k": [5, 10],
+    "comparison.bootstrap_draws": 120,
+    "comparison.confidence_level": 0.9,
+    "comparison.top_k": [1, 5],
+    "comparison.spearman_k": [5, 10],
     "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
     "extraction.batch_size": 16,

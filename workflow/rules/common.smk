@@ -116,6 +116,11 @@ def extraction(*keys):
     return {key: config["extraction"][key] for key in keys}
 
 
+def comparison(*keys):
+    """The comparison settings a job uses, and only those (as extraction)."""
+    return {key: config["comparison"][key] for key in keys}
+
+
 DEFINITIONS = config["extraction"]["definitions"]
 
 

@@ -36,7 +36,8 @@ rule compare_outputs:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction("bootstrap_draws", "confidence_level", "definitions"),
+        comparison=comparison("bootstrap_draws", "confidence_level"),
+        definitions=DEFINITIONS,
         seed=config["data_seed"],
     script:
         "../scripts/compare_outputs.py"
@@ -65,9 +66,10 @@ rule compare_embeddings:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction(
-            "top_k", "spearman_k", "bootstrap_draws", "confidence_level", "definitions"
+        comparison=comparison(
+            "top_k", "spearman_k", "bootstrap_draws", "confidence_level"
         ),
+        definitions=DEFINITIONS,
         seed=config["data_seed"],
     script:
         "../scripts/compare_embeddings.py"
@@ -99,7 +101,7 @@ rule compare_contextual:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction("bootstrap_draws", "confidence_level"),
+        comparison=comparison("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_contextual.py"
@@ -131,7 +133,8 @@ rule compare_fisher:
         "../../envs/plot.yaml"
     params:
         ensembles=ensemble_specs(),
-        extraction=extraction("bootstrap_draws", "confidence_level", "definitions"),
+        comparison=comparison("bootstrap_draws", "confidence_level"),
+        definitions=DEFINITIONS,
         seed=config["data_seed"],
     script:
         "../scripts/compare_fisher.py"

@@ -110,7 +110,7 @@ rule compare_probes:
         "../../envs/plot.yaml"
     params:
         ensembles=[ensemble.spec() for ensemble in PROBED_ENSEMBLES],
-        extraction=extraction("bootstrap_draws", "confidence_level"),
+        comparison=comparison("bootstrap_draws", "confidence_level"),
         seed=config["data_seed"],
     script:
         "../scripts/compare_probes.py"

@@ -13,7 +13,7 @@ from seqens.tables import write_table
 
 
 def main(snakemake):
-    extraction = snakemake.params.extraction
+    comparison = snakemake.params.comparison
     options = bootstrap_options(snakemake.params)
     results, per_token = [], {}
     for spec in snakemake.params.ensembles:
@@ -21,15 +21,15 @@ def main(snakemake):
         matrices = [np.load(file_of(snakemake.input.embeddings, member)) for member in ensemble.members]
         # The config refuses a k above a condition's vocabulary; only a char tokenizer on text,
         # whose vocabulary the config bounds without knowing it, can come out smaller.
-        skipped = [k for k in extraction["top_k"] if k >= len(matrices[0])]
+        skipped = [k for k in comparison["top_k"] if k >= len(matrices[0])]
         if skipped:
             log.warning("%s: top-k %s skipped (a vocabulary of %d has fewer neighbours)", ensemble.name, skipped, len(matrices[0]))
         result = compare_embeddings(
             ensemble,
             matrices,
-            ks=extraction["top_k"],
-            spearman_ks=extraction["spearman_k"],
-            definitions=extraction["definitions"],
+            ks=comparison["top_k"],
+            spearman_ks=comparison["spearman_k"],
+            definitions=snakemake.params.definitions,
             **options,
         )
         log.info("%s:\n%s", ensemble.name, result["summary"][["definition", "metric", "k", "estimate"]])

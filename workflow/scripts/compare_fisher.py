@@ -14,7 +14,6 @@ from seqens.tables import write_table
 
 
 def main(snakemake):
-    extraction = snakemake.params.extraction
     options = bootstrap_options(snakemake.params)
     inputs = snakemake.input
     inputs_of = {
@@ -22,7 +21,7 @@ def main(snakemake):
         "paper": (inputs.paper_tables, inputs.paper_per_batch),
     }
     results, contrast_tables = [], []
-    for definition in extraction["definitions"]:
+    for definition in snakemake.params.definitions:
         tables, rows = inputs_of[definition]
         by_ensemble = {}
         for spec in snakemake.params.ensembles:

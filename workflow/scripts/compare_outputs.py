@@ -33,7 +33,7 @@ def member_distributions(ensemble: Ensemble, eval_positions: EvalPositions, dist
 
 
 def main(snakemake):
-    extraction, inputs = snakemake.params.extraction, snakemake.input
+    inputs = snakemake.input
     options = bootstrap_options(snakemake.params)
     ensembles = [Ensemble.from_spec(spec) for spec in snakemake.params.ensembles]
     conditions = list(dict.fromkeys(ensemble.condition for ensemble in ensembles))
@@ -44,7 +44,7 @@ def main(snakemake):
     targets = {c: json.loads(Path(file_of(inputs.targets, c)).read_text()) for c in conditions}
     unigram = {c: np.load(file_of(inputs.unigram, c)) for c in conditions}
     results, contrast_tables = [], []
-    for definition in extraction["definitions"]:
+    for definition in snakemake.params.definitions:
         positions_files, distributions, records = inputs_of[definition]
         positions = {c: EvalPositions.load(file_of(positions_files, c)) for c in conditions}
         per_example = {}

@@ -81,7 +81,7 @@ def interval_row(labels: dict, metric: str, interval: bootstrap.Interval) -> dic
 
 
 def bootstrap_options(params) -> dict:
-    """A comparison job's bootstrap settings (its rule's params ``extraction`` and ``seed``)
+    """A comparison job's bootstrap settings (its rule's params ``comparison`` and ``seed``)
     as the keyword arguments every comparison takes: draws, level, seed."""
-    extraction = params.extraction
-    return {"draws": extraction["bootstrap_draws"], "level": extraction["confidence_level"], "seed": params.seed}
+    comparison = params.comparison
+    return {"draws": comparison["bootstrap_draws"], "level": comparison["confidence_level"], "seed": params.seed}

@@ -1,0 +1,171 @@
+"""A study: a validated config expanded into conditions (corpus x tokenizer), ensembles and
+members (condition x architecture x objective x seed), with the slices of the config that
+determine each output."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .checks import check_config
+from .identity import Condition, Ensemble, Member, study_conditions
+from .schema import SCHEMA_PATH, size_presets, validate
+
+# Training keys that change how a run is carried out or reported, never its recipe: they
+# reach the job at run time (from the config, not as params), so editing them reruns nothing.
+# (device and devices change the floating-point arithmetic: a checkpoint resumes only under
+# the same ones.)
+RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device", "devices")
+# Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
+SPLIT_KEYS = ("eval_fraction", "max_characters")
+
+
+class Study:
+    """A validated config with the derived views the workflow and the scripts need."""
+
+    def __init__(self, config: dict, schema_path: Path = SCHEMA_PATH):
+        self.config = validate(config, schema_path)
+        check_config(self.config)
+
+    # --- expansion -------------------------------------------------------------------
+    @property
+    def conditions(self) -> list[Condition]:
+        return study_conditions(self.config)
+
+    @property
+    def architectures(self) -> list[str]:
+        return list(self.config["architectures"])
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.config["objectives"])
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.config["seeds"])
+
+    @property
+    def ensembles(self) -> list[Ensemble]:
+        """In a fixed order: condition, architecture, objective (tables and figures keep it)."""
+        return [
+            Ensemble(c, a, o, tuple(self.seeds))
+            for c in self.conditions
+            for a in self.architectures
+            for o in self.objectives
+        ]
+
+    @property
+    def members(self) -> list[Member]:
+        return [member for ensemble in self.ensembles for member in ensemble.members]
+
+    @property
+    def active_probes(self) -> list[str]:
+        """Probes of a corpus that some condition trains on (the others have no member to
+        probe: a study that extends another, as --configfile does, may keep its probes)."""
+        corpora = {c.corpus for c in self.conditions}
+        return [name for name, probe in self.config["probes"].items() if probe["corpus"] in corpora]
+
+    def description(self) -> dict:
+        """The study's design in a few values (for the report's landing page)."""
+        cfg = self.config
+        return {
+            "name": cfg["study"],
+            "conditions": [c.name for c in self.conditions],
+            "architectures": self.architectures,
+            "objectives": self.objectives,
+            "seeds": self.seeds,
+            "model": cfg["model"],
+            "steps": cfg["training"]["steps"],
+            "tokens_per_member": self.training_tokens(),
+        }
+
+    def training_tokens(self) -> int:
+        """Tokens one member trains on: steps x batch x sequence length."""
+        cfg = self.config
+        return cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"]
+
+    def training_budget(self) -> str:
+        """One member's training, in words (the train_member jobs' message)."""
+        cfg = self.config
+        steps, batch, length = cfg["training"]["steps"], cfg["training"]["batch_size"], cfg["data"]["sequence_length"]
+        tokens = self.training_tokens()
+        per_epoch = cfg["data"]["train_sequences"] / batch
+        return (
+            f"{steps:,} steps x {batch} sequences x {length} tokens = {tokens:,} tokens ({tokens / 1e9:.2f} B), "
+            f"{steps / per_epoch:.2f} epochs of {cfg['data']['train_sequences']:,} sequences"
+        )
+
+    def preset(self) -> dict:
+        return dict(size_presets(self.config)[self.config["model"]])
+
+    def objective_params(self, objective: str) -> dict:
+        return dict(self.config["objectives"][objective])
+
+    # --- the slices of the config that determine each output (for manifests) -----------
+    def preparation_for_splits(self) -> dict:
+        """The preparation keys that shape a corpus's train/eval splits."""
+        return {key: self.config["preparation"][key] for key in SPLIT_KEYS if key in self.config["preparation"]}
+
+    def training_for_weights(self) -> dict:
+        """The training keys that determine a member's weights, and its Fisher log: all but
+        RUNTIME_TRAINING_KEYS, except that with ``keep: best`` the evaluation cadence chooses
+        the weights."""
+        training = self.config["training"]
+        chosen_at_evaluations = training["keep"] == "best"
+        return {
+            key: value
+            for key, value in training.items()
+            if key not in RUNTIME_TRAINING_KEYS or (key == "eval_every" and chosen_at_evaluations)
+        }
+
+    def condition_slice(self, corpus: str, tokenizer: str) -> dict:
+        """The part of the config that determines one condition's data. The study's name is
+        not part of it: renaming a study retrains nothing."""
+        return {
+            "data_seed": self.config["data_seed"],
+            "corpus": {corpus: self.config["corpora"][corpus]},
+            "tokenizer": {tokenizer: self.config["tokenizers"][tokenizer]},
+            "preparation": self.config["preparation"],
+            "data": self.config["data"],
+        }
+
+    def member_slice(self, member: Member) -> dict:
+        """The part of the config that determines one trained member."""
+        return {
+            **self.condition_slice(member.condition.corpus, member.condition.tokenizer),
+            "architecture": member.architecture,
+            "objective": {member.objective: self.objective_params(member.objective)},
+            "seed": member.seed,
+            "model": {self.config["model"]: self.preset()},
+            "training": self.training_for_weights(),
+        }
+
+    def probe_slice(self, name: str) -> dict:
+        """The part of the config that determines a probe's examples."""
+        probe = self.config["probes"][name]
+        return {
+            "probe": probe,
+            "corpus": self.config["corpora"][probe["corpus"]],
+            "eval_fraction": self.config["preparation"]["eval_fraction"],
+            "data_seed": self.config["data_seed"],
+        }
+
+
+def load_study(path: str | Path, overrides: dict | None = None) -> Study:
+    """Read a YAML config (plus optional overrides merged on top) into a validated Study."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if overrides:
+        config = deep_merge(config, overrides)
+    return Study(config)
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
