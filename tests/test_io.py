@@ -1,10 +1,12 @@
 """Atomic outputs: nothing partial is left, even by a job killed outright."""
 
 import errno
+import json
 import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import tomllib
 
@@ -83,6 +85,25 @@ def test_manifests_record_the_project_version_and_its_git_state(tmp_path):
     assert git_state(repo) == {"commit": commit, "uncommitted_changes": False}
     (repo / "tracked.txt").write_text("edited\n")
     assert git_state(repo) == {"commit": commit, "uncommitted_changes": True}
+
+
+@pytest.mark.parametrize("capability", ["AVX2", "DEFAULT"])
+def test_manifests_record_the_cpu_kernel_family_torch_computes_with(capability):
+    """Bits are identical only within one kernel family (README, "Reproducibility"), so a
+    manifest written where torch runs names it; ATEN_CPU_CAPABILITY chooses it."""
+    probe = (
+        "import json, sys, torch; from seqens.io import manifest; "
+        "print(json.dumps([manifest(config={})['host']['cpu_kernels'], torch.backends.cpu.get_cpu_capability()]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow" / "scripts"), "ATEN_CPU_CAPABILITY": capability.lower()}
+    if capability == "DEFAULT":
+        env.pop("ATEN_CPU_CAPABILITY")
+    recorded, actual = json.loads(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                                                 text=True, check=True).stdout)
+    assert recorded == actual and recorded == (actual if capability == "DEFAULT" else "AVX2")
+    assert manifest(config={})["host"]["cpu_kernels"] == (
+        sys.modules["torch"].backends.cpu.get_cpu_capability() if "torch" in sys.modules else None
+    )
 
 
 def disk_with_free_space(monkeypatch, free):

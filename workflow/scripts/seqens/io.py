@@ -254,7 +254,16 @@ def manifest(*, config: dict, inputs: dict[str, str | os.PathLike] | None = None
             for key, value in (inputs or {}).items()
             if Path(value).is_file()
         },
-        "host": {"platform": platform.platform(), "machine": platform.machine()},
+        "host": {"platform": platform.platform(), "machine": platform.machine(), "cpu_kernels": cpu_kernels()},
     }
     record.update(extra)
     return record
+
+
+def cpu_kernels() -> str | None:
+    """The CPU kernel family torch computes with in this process ("AVX512", "AVX2", ...; set by
+    ATEN_CPU_CAPABILITY), None where torch is not loaded. Results are bit-identical only
+    within one family: another family's kernels sum in another order (README,
+    "Reproducibility")."""
+    torch = sys.modules.get("torch")
+    return torch.backends.cpu.get_cpu_capability() if torch is not None else None
