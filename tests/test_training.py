@@ -18,7 +18,10 @@ from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
-from seqens.training import DataOrder, TrainSettings, fingerprint, train_member, warmup_cosine, write_member
+from seqens.config import Condition, Member
+from seqens.io import fingerprint
+from seqens.member import load_member, write_member
+from seqens.training import DataOrder, TrainSettings, train_member, warmup_cosine
 
 from conftest import REPO, TINY_PRESET
 
@@ -58,6 +61,10 @@ def assert_identical(a, b):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def member(architecture="bert", objective="mlm", seed=1):
+    return Member(Condition("c", "t", "dna"), architecture, objective, seed)
 
 
 def test_same_seed_identical_weights_other_seed_different(dna_data):
@@ -366,47 +373,35 @@ def test_tiny_model_learns_real_text_below_unigram_entropy(wiki_tokens):
 
 
 def test_a_member_is_never_extracted_under_another_architecture_or_objective(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member
-
     tokenizer = dna_data[0]
     objective, model, result = run(dna_data, seed=1, steps=2)
     out = tmp_path / "member"
     record = {"config": {}, "member": {"architecture": "bert", "objective": "mlm"}, "objective_params": objective.params}
     write_member(objective, model, result, tokenizer.directory, out, record)
 
-    def wildcards(architecture, objective_name):
-        return SimpleNamespace(corpus="c", tokenizer="t", architecture=architecture, objective=objective_name, seed="1")
-
-    loaded = load_member(out, tokenizer.directory, wildcards("bert", "mlm"))
+    loaded = load_member(member(), out, tokenizer.directory)
     assert type(loaded.model).__name__ == "BertForMaskedLM"
     with pytest.raises(InputError, match=r"trained as \{'architecture': 'bert', 'objective': 'mlm'\}, not as roformer/mlm"):
-        load_member(out, tokenizer.directory, wildcards("roformer", "mlm"))
+        load_member(member(architecture="roformer"), out, tokenizer.directory)
     with pytest.raises(InputError, match="not as bert/randommask"):
-        load_member(out, tokenizer.directory, wildcards("bert", "randommask"))
+        load_member(member(objective="randommask"), out, tokenizer.directory)
 
 
 def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member
-
     tokenizer = dna_data[0]
     objective, model, result = run(dna_data, seed=1, steps=2)
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
     assert set(json.loads((out / "manifest.json").read_text())["weights"]) == {"model.safetensors"}
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
     # ...with the command that retrains it (tests/test_workflow.py runs it)
     fix = f"; retrain it: `rm -r {re.escape(str(out))}`, then run snakemake again as before$"
     with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote .*" + fix):
-        load_member(out, tokenizer.directory, wildcards)
+        load_member(member(), out, tokenizer.directory)
     weights.unlink()
     with pytest.raises(InputError, match=r"model.safetensors is missing" + fix):
-        load_member(out, tokenizer.directory, wildcards)
+        load_member(member(), out, tokenizer.directory)
 
 
 def test_keep_best_keeps_the_evaluation_with_the_lowest_held_out_loss(dna_data, tmp_path):
@@ -429,9 +424,7 @@ def test_keep_best_keeps_the_evaluation_with_the_lowest_held_out_loss(dna_data, 
 
 
 def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member, member_fisher
+    from seqens.extraction import member_fisher
     from seqens.positions import EvalPositions
     from seqens.training import FisherDuringTraining
 
@@ -449,9 +442,9 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
 
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="2")
-    extracted = member_fisher(load_member(out, tokenizer.directory, wildcards), positions, n_sequences=8,
-                              method="per_sample", chunk_size=8, device="cpu").to_frame()
+    loaded = load_member(member(seed=2), out, tokenizer.directory)
+    extracted = member_fisher(loaded.objective, loaded.model, positions, n_sequences=8, method="per_sample",
+                              chunk_size=8, device="cpu").to_frame()
     last = pd.read_csv(out / "fisher_log.csv").query("step == 6").reset_index(drop=True)
     assert list(last["group"]) == list(extracted["group"])
     np.testing.assert_allclose(last["fisher_total"], extracted["fisher_total"], rtol=1e-5)
@@ -463,9 +456,7 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
 
 def test_the_no_transformer_control_trains_writes_and_loads(dna_data, tmp_path):
     """layers: 0 (the paper's get_config_90M_noT): embeddings straight into the head."""
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member, output_distributions
+    from seqens.extraction import output_distributions
     from seqens.positions import draw_eval_positions
 
     tokenizer, _, evaluation = dna_data
@@ -477,8 +468,7 @@ def test_the_no_transformer_control_trains_writes_and_loads(dna_data, tmp_path):
     assert list(objective.layer_groups(model)) == ["embeddings", "head"]
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
-    loaded = load_member(out, tokenizer.directory, wildcards)
+    loaded = load_member(member(), out, tokenizer.directory)
     assert loaded.model.config.num_hidden_layers == 0
     np.save(tmp_path / "eval.npy", np.asarray(evaluation))
     positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.15, seed=5)
