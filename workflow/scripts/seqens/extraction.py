@@ -4,7 +4,8 @@ Every member of every objective is queried at its condition's evaluation positio
 (seqens.positions), so members are compared on identical inputs. What "the prediction at a
 position" means per objective is the objective's ``logits_at`` (mlm/randommask: the position
 replaced by [MASK]; mae: the position hidden from the encoder; clm: the next-token
-distribution from the left context).
+distribution from the left context). The member comes loaded and checked from
+seqens.member; ``extract_member`` is what the extract jobs write.
 """
 
 from __future__ import annotations

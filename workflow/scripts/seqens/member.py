@@ -33,13 +33,27 @@ if TYPE_CHECKING:
 
     from .config import Member
     from .objectives.base import Objective
-    from .training import TrainResult
 
 MANIFEST = "manifest.json"
 TRAINING_LOG = "training_log.csv"
 FISHER_LOG = "fisher_log.csv"
 MODEL_CARD = "README.md"
 TOKENIZER_SPEC = "seqens_tokenizer.json"  # seqens's own description of the tokenizer, beside transformers' files
+
+
+@dataclass
+class TrainResult:
+    """What a training run (seqens.training.train_member) reports besides the model: the
+    folder's logs and the manifest's "training" record."""
+
+    log: pd.DataFrame
+    wall_time_s: float
+    resumed_from_step: int | None
+    device: str
+    autocast: str | None
+    parameters: int
+    selected_step: int | None = None  # the step whose weights were kept (keep: best's evaluation, or the last)
+    fisher_log: pd.DataFrame | None = None
 
 
 # --- provenance ---

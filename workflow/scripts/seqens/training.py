@@ -39,6 +39,7 @@ from .distributed import Ranks, accumulating, loss_module, process_device
 from .errors import InputError
 from .extraction import member_fisher
 from .io import atomic_path, fingerprint
+from .member import TrainResult
 from .objectives.base import Objective
 from .positions import EvalPositions
 from .progress import progress as progress_bar
@@ -169,18 +170,6 @@ class FisherDuringTraining:
             device=device,
         )
         return result.to_frame().assign(step=step).to_dict("records")
-
-
-@dataclass
-class TrainResult:
-    log: pd.DataFrame
-    wall_time_s: float
-    resumed_from_step: int | None
-    device: str
-    autocast: str | None
-    parameters: int
-    selected_step: int | None = None  # the step whose weights were kept (keep: best's evaluation, or the last)
-    fisher_log: pd.DataFrame | None = None
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
