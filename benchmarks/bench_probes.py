@@ -39,8 +39,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from seqens.config import load_study
-    from seqens.extraction import load_member
     from seqens.layers import hidden_state_names
+    from seqens.member import load_member
     from seqens.probes.examples import build_dna_examples, build_text_examples
     from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
     from seqens.sources import local_file
@@ -77,7 +77,7 @@ def main() -> None:
             rows = token_rows(tokenizer, task.texts, study.config["data"]["sequence_length"], CLS_ID)
             features, load_s, states_s = {}, 0.0, 0.0
             for member in ensemble.members:
-                seconds, loaded = cpu(lambda: load_member(results / "models" / member.path, tokenizer_dir, _Wildcards(member)))
+                seconds, loaded = cpu(lambda: load_member(member, results / "models" / member.path, tokenizer_dir))
                 load_s += seconds
                 seconds, features[f"member:{member.seed}"] = cpu(lambda: mean_pooled_states(loaded.objective, loaded.model, rows))
                 states_s += seconds
@@ -98,12 +98,6 @@ def main() -> None:
             print(f"{label + ': load members':60s} {load_s:7.2f}")
             print(f"{label + ': pooled states (trained + untrained)':60s} {states_s:7.2f}")
             print(f"{label + ': probe and baseline fits':60s} {fit_s:7.2f}")
-
-
-class _Wildcards:
-    def __init__(self, member):
-        for key, value in member.wildcards.items():
-            setattr(self, key, value)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from seqens import distributions, embedding_similarity, paper_definitions as pap
 from seqens.comparisons.embeddings import compare_embeddings
 from seqens.comparisons.outputs import compare_outputs
 from seqens.config import Condition, Ensemble
-from seqens.extraction import LoadedMember, member_fisher
+from seqens.extraction import member_fisher
 from seqens.objectives import make_objective
 from seqens.positions import EvalPositions, draw_bernoulli_positions
 from seqens.special import special_tokens
@@ -133,14 +133,14 @@ def paper_fisher_model():
     ids = rng.integers(5, 40, size=(12, 10))
     ids[:, 0], ids[:, -1] = special.cls, special.sep
     positions = rng.random(ids.shape) < 0.25
-    return LoadedMember("paper-fisher", objective, model), EvalPositions(ids, positions, np.arange(12), "")
+    return objective, model, EvalPositions(ids, positions, np.arange(12), "")
 
 
 def test_minibatch_fisher_is_the_papers():
-    member, positions = paper_fisher_model()
+    objective, model, positions = paper_fisher_model()
     assert positions.positions[:, 0].any() and positions.positions[:, -1].any()
     result = member_fisher(
-        member, positions, n_sequences=12, method="minibatch", chunk_size=paper.FISHER_BATCH_SIZE, device="cpu"
+        objective, model, positions, n_sequences=12, method="minibatch", chunk_size=paper.FISHER_BATCH_SIZE, device="cpu"
     )
     totals = dict(zip(result.groups, result.totals()))
     ours = {

@@ -12,13 +12,18 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+from seqens.config import Condition, Member
 from seqens.distributed import check_devices, launch
 from seqens.errors import InputError
+from seqens.extraction import ExtractionFiles, extract_member, member_fisher, output_distributions
+from seqens.io import fingerprint
+from seqens.member import load_member, read_fisher_log, read_manifest, read_training_log, write_member
 from seqens.objectives import make_objective
 from seqens.packing import pack_sequences
+from seqens.positions import EvalPositions, draw_bernoulli_positions, draw_eval_positions
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
-from seqens.training import DataOrder, TrainSettings, fingerprint, train_member, warmup_cosine, write_member
+from seqens.training import DataOrder, FisherDuringTraining, TrainSettings, train_member, warmup_cosine
 
 from conftest import REPO, TINY_PRESET
 
@@ -58,6 +63,10 @@ def assert_identical(a, b):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def member(architecture="bert", objective="mlm", seed=1):
+    return Member(Condition("c", "t", "dna"), architecture, objective, seed)
 
 
 def test_same_seed_identical_weights_other_seed_different(dna_data):
@@ -130,9 +139,6 @@ def test_a_planted_checkpoint_runs_no_code_and_training_starts_over(dna_data, tm
 def test_a_checkpoint_with_best_weights_and_fisher_rows_resumes(dna_data, tmp_path):
     """Everything a checkpoint holds (keep: best's weights, the Fisher rows, the log, the
     optimizer, schedule and RNG) is tensors and plain data, so a killed run resumes."""
-    from seqens.positions import draw_eval_positions
-    from seqens.training import FisherDuringTraining
-
     np.save(tmp_path / "eval.npy", np.asarray(dna_data[2]))
     fisher = FisherDuringTraining(draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.15,
                                                       seed=5), every=4)
@@ -366,47 +372,80 @@ def test_tiny_model_learns_real_text_below_unigram_entropy(wiki_tokens):
 
 
 def test_a_member_is_never_extracted_under_another_architecture_or_objective(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member
-
     tokenizer = dna_data[0]
     objective, model, result = run(dna_data, seed=1, steps=2)
     out = tmp_path / "member"
     record = {"config": {}, "member": {"architecture": "bert", "objective": "mlm"}, "objective_params": objective.params}
     write_member(objective, model, result, tokenizer.directory, out, record)
 
-    def wildcards(architecture, objective_name):
-        return SimpleNamespace(corpus="c", tokenizer="t", architecture=architecture, objective=objective_name, seed="1")
-
-    loaded = load_member(out, tokenizer.directory, wildcards("bert", "mlm"))
+    loaded = load_member(member(), out, tokenizer.directory)
     assert type(loaded.model).__name__ == "BertForMaskedLM"
     with pytest.raises(InputError, match=r"trained as \{'architecture': 'bert', 'objective': 'mlm'\}, not as roformer/mlm"):
-        load_member(out, tokenizer.directory, wildcards("roformer", "mlm"))
+        load_member(member(architecture="roformer"), out, tokenizer.directory)
     with pytest.raises(InputError, match="not as bert/randommask"):
-        load_member(out, tokenizer.directory, wildcards("bert", "randommask"))
+        load_member(member(objective="randommask"), out, tokenizer.directory)
 
 
 def test_truncated_or_missing_weights_are_named_before_extraction(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member
-
     tokenizer = dna_data[0]
     objective, model, result = run(dna_data, seed=1, steps=2)
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
     assert set(json.loads((out / "manifest.json").read_text())["weights"]) == {"model.safetensors"}
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
     # ...with the command that retrains it (tests/test_workflow.py runs it)
     fix = f"; retrain it: `rm -r {re.escape(str(out))}`, then run snakemake again as before$"
     with pytest.raises(InputError, match=r"model.safetensors is not the file its training wrote .*" + fix):
-        load_member(out, tokenizer.directory, wildcards)
+        load_member(member(), out, tokenizer.directory)
     weights.unlink()
     with pytest.raises(InputError, match=r"model.safetensors is missing" + fix):
-        load_member(out, tokenizer.directory, wildcards)
+        load_member(member(), out, tokenizer.directory)
+
+
+def test_a_member_folder_reads_back_its_manifest_and_logs_and_names_a_missing_one(dna_data, tmp_path):
+    tokenizer = dna_data[0]
+    objective, model, result = run(dna_data, seed=1, steps=2)
+    out = tmp_path / "member"
+    write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
+    assert set(read_manifest(member(), out)["weights"]) == {"model.safetensors"}
+    pd.testing.assert_frame_equal(read_training_log(member(), out), result.log, check_exact=False, rtol=1e-12)
+    with pytest.raises(InputError, match=r"fisher_log.csv is missing \(trained before training.fisher_log was set\?\)$"):
+        read_fisher_log(member(), out)  # trained without training.fisher_log
+    (out / "training_log.csv").unlink()
+    with pytest.raises(InputError, match=r"^member c/t/bert/mlm/seed1: .*training_log.csv is missing; retrain it: `rm -r "):
+        read_training_log(member(), out)
+    with pytest.raises(InputError, match=r"^member c/t/bert/mlm/seed1: .* is missing or incomplete \(no manifest.json\)$"):
+        read_manifest(member(), tmp_path / "elsewhere")
+
+
+def test_one_extraction_writes_what_its_steps_compute_at_their_own_positions(dna_data, tmp_path):
+    """extract_member (both extract scripts): the distributions at the output positions, the
+    Fisher at the Fisher positions, the embeddings only where a file is named for them."""
+    tokenizer, _, evaluation = dna_data
+    objective, model, result = run(dna_data, seed=1, steps=2)
+    write_member(objective, model, result, tokenizer.directory, tmp_path / "member",
+                 {"member": {"architecture": "bert", "objective": "mlm"}})
+    loaded = load_member(member(), tmp_path / "member", tokenizer.directory)
+    np.save(tmp_path / "eval.npy", np.asarray(evaluation))
+    positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=6, mask_fraction=0.15, seed=5)
+    fisher_positions = draw_bernoulli_positions(tmp_path / "eval.npy", n_sequences=None, probability=0.15, seed=5, stream=2)
+    for name, method, embeddings in (("ours", "per_sample", tmp_path / "ours" / "embeddings.npy"),
+                                     ("paper", "minibatch", None)):
+        files = ExtractionFiles(*(tmp_path / name / f for f in ("p.npy", "p.json", "f.csv", "rows.npy")), embeddings)
+        extract_member(loaded, positions, fisher_positions, batch_size=4, fisher_sequences=10, fisher_method=method,
+                       fisher_chunk_size=4, device="cpu", files=files)
+        np.testing.assert_array_equal(
+            np.load(files.distributions), output_distributions(objective, loaded.model, positions, batch_size=4, device="cpu")
+        )
+        assert json.loads(files.record.read_text())["member"] == "c/t/bert/mlm/seed1"
+        fisher = member_fisher(objective, loaded.model, fisher_positions, n_sequences=10, method=method, chunk_size=4,
+                               device="cpu")
+        np.testing.assert_allclose(np.load(files.fisher_rows), fisher.per_sequence, rtol=1e-6)
+        assert len(np.load(files.fisher_rows)) == (10 if method == "per_sample" else 3)  # per sequence, per chunk
+        assert list(pd.read_csv(files.fisher)["group"]) == list(fisher.groups)
+    assert np.load(tmp_path / "ours" / "embeddings.npy").shape == (tokenizer.vocab_size, TINY_PRESET["hidden"])
+    assert sorted(p.name for p in (tmp_path / "paper").iterdir()) == ["f.csv", "p.json", "p.npy", "rows.npy"]
 
 
 def test_keep_best_keeps_the_evaluation_with_the_lowest_held_out_loss(dna_data, tmp_path):
@@ -429,16 +468,8 @@ def test_keep_best_keeps_the_evaluation_with_the_lowest_held_out_loss(dna_data, 
 
 
 def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_data, tmp_path):
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member, member_fisher
-    from seqens.positions import EvalPositions
-    from seqens.training import FisherDuringTraining
-
     tokenizer, _, evaluation = dna_data
     np.save(tmp_path / "eval.npy", np.asarray(evaluation))
-    from seqens.positions import draw_eval_positions
-
     positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=8, mask_fraction=0.15, seed=5)
     fisher = FisherDuringTraining(positions, every=4)
     objective, model, result = run(dna_data, seed=2, steps=6, fisher=fisher)
@@ -449,10 +480,10 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
 
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="2")
-    extracted = member_fisher(load_member(out, tokenizer.directory, wildcards), positions, n_sequences=8,
-                              method="per_sample", chunk_size=8, device="cpu").to_frame()
-    last = pd.read_csv(out / "fisher_log.csv").query("step == 6").reset_index(drop=True)
+    loaded = load_member(member(seed=2), out, tokenizer.directory)
+    extracted = member_fisher(loaded.objective, loaded.model, positions, n_sequences=8, method="per_sample",
+                              chunk_size=8, device="cpu").to_frame()
+    last = read_fisher_log(member(seed=2), out).query("step == 6").reset_index(drop=True)
     assert list(last["group"]) == list(extracted["group"])
     np.testing.assert_allclose(last["fisher_total"], extracted["fisher_total"], rtol=1e-5)
     # Computing it changes nothing in training: same weights as a run without it.
@@ -463,11 +494,6 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
 
 def test_the_no_transformer_control_trains_writes_and_loads(dna_data, tmp_path):
     """layers: 0 (the paper's get_config_90M_noT): embeddings straight into the head."""
-    from types import SimpleNamespace
-
-    from seqens.extraction import load_member, output_distributions
-    from seqens.positions import draw_eval_positions
-
     tokenizer, _, evaluation = dna_data
     preset = {**TINY_PRESET, "layers": 0}
     objective = make_objective("mlm", special_tokens(tokenizer.vocab_size), {})
@@ -477,8 +503,7 @@ def test_the_no_transformer_control_trains_writes_and_loads(dna_data, tmp_path):
     assert list(objective.layer_groups(model)) == ["embeddings", "head"]
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
-    wildcards = SimpleNamespace(corpus="c", tokenizer="t", architecture="bert", objective="mlm", seed="1")
-    loaded = load_member(out, tokenizer.directory, wildcards)
+    loaded = load_member(member(), out, tokenizer.directory)
     assert loaded.model.config.num_hidden_layers == 0
     np.save(tmp_path / "eval.npy", np.asarray(evaluation))
     positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.15, seed=5)

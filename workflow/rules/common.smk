@@ -56,7 +56,7 @@ def report_landing_page():
 
 
 def member_file(name):
-    """A file of a trained member's folder (seqens.training.write_member writes them all)."""
+    """A file of a trained member's folder (seqens.member.write_member writes them all)."""
     return results_path(
         f"models/{{corpus}}/{{tokenizer}}/{{architecture}}/{{objective}}/seed{{seed}}/{name}"
     )

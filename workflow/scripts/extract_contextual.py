@@ -3,15 +3,15 @@ hidden states, mean-pooled over each of the condition's first evaluation sequenc
 seqens.contextual)."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from seqens.config import Member, file_of
-from seqens.extraction import contextual_embeddings, load_member
+from seqens.config import Condition, Member, file_of
+from seqens.extraction import contextual_embeddings
 from seqens.io import atomic_path
 from seqens.layers import hidden_state_names
+from seqens.member import load_member
 from seqens.positions import EvalPositions
 from seqens.runner import log, run_script
 from seqens.training import resolve_device
@@ -22,21 +22,20 @@ def main(snakemake):
     extraction = snakemake.params.extraction
     positions = EvalPositions.load(Path(snakemake.input.positions))
     device = resolve_device(snakemake.config["training"]["device"])  # run-time choice, not a param
+    wildcards = snakemake.wildcards
+    condition = Condition(wildcards.corpus, wildcards.tokenizer, kind="")
     for seed in snakemake.params.seeds:
-        wildcards = SimpleNamespace(**{**dict(snakemake.wildcards.items()), "seed": seed})
-        member_path = Member.from_wildcards(wildcards)
-        member = load_member(
-            Path(file_of(snakemake.input.manifests, member_path)).parent, snakemake.input.tokenizer, wildcards
-        )
+        member = Member(condition, wildcards.architecture, wildcards.objective, seed)
+        loaded = load_member(member, Path(file_of(snakemake.input.manifests, member)).parent, snakemake.input.tokenizer)
         states = contextual_embeddings(
-            member.objective,
-            member.model,
+            loaded.objective,
+            loaded.model,
             positions,
             n_sequences=extraction["contextual_sequences"],
             batch_size=extraction["batch_size"],
             device=device,
         )
-        with atomic_path(file_of(snakemake.output.states, member_path)) as tmp:
+        with atomic_path(file_of(snakemake.output.states, member)) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(
                     handle,
@@ -44,7 +43,7 @@ def main(snakemake):
                     layers=np.array(hidden_state_names(len(states))),
                     positions_fingerprint=np.array(positions.fingerprint),
                 )
-        log.info("member %s: contextual embeddings %s (layers x sequences x hidden)", member.name, states.shape)
+        log.info("member %s: contextual embeddings %s (layers x sequences x hidden)", member.path, states.shape)
 
 
 run_script(snakemake, main)

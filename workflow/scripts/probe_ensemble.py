@@ -8,8 +8,9 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
-from seqens.extraction import load_member
+from seqens.config import Condition, Member
 from seqens.layers import hidden_state_names
+from seqens.member import load_member
 from seqens.probes.examples import Examples
 from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
 from seqens.runner import log, run_script
@@ -23,6 +24,7 @@ def main(snakemake):
     torch.set_num_threads(snakemake.params.threads)
     threadpool_limits(snakemake.params.threads)
     params, wildcards = snakemake.params, snakemake.wildcards
+    condition = Condition(wildcards.corpus, wildcards.tokenizer, kind=params.kind)
     probing = params.probing
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
     tables = []
@@ -32,7 +34,11 @@ def main(snakemake):
         rows = token_rows(tokenizer, examples.texts, params.sequence_length, CLS_ID)
         features = {}
         for seed, manifest in zip(params.seeds, snakemake.input.manifests):
-            member = load_member(Path(manifest).parent, snakemake.input.tokenizer, _Wildcards(wildcards, seed))
+            member = load_member(
+                Member(condition, wildcards.architecture, wildcards.objective, seed),
+                Path(manifest).parent,
+                snakemake.input.tokenizer,
+            )
             features[f"member:{seed}"] = mean_pooled_states(member.objective, member.model, rows)
             torch.manual_seed(seed)  # the member's own initialisation (seqens.training)
             untrained = member.objective.build_model(params.preset)
@@ -54,14 +60,6 @@ def main(snakemake):
         log.info("probe %s accuracies:\n%s", record["probe"], scores.to_string())
         tables.append(table)
     write_table(pd.concat(tables, ignore_index=True), snakemake.output.predictions)
-
-
-class _Wildcards:
-    """One member's wildcards, from the ensemble's and a seed."""
-
-    def __init__(self, wildcards, seed: int):
-        self.corpus, self.tokenizer = wildcards.corpus, wildcards.tokenizer
-        self.architecture, self.objective, self.seed = wildcards.architecture, wildcards.objective, seed
 
 
 run_script(snakemake, main)

@@ -1,4 +1,5 @@
-"""Train one ensemble member (condition x objective x seed); see seqens.training.
+"""Train one ensemble member (condition x objective x seed); see seqens.training, and
+seqens.member for the folder it writes.
 
 With training.devices N > 1 this script launches itself under torchrun as N processes (the
 file Snakemake runs carries the job's inputs and params, so every process reads them here as
@@ -14,21 +15,14 @@ from seqens.config import RUNTIME_TRAINING_KEYS, Member
 from seqens.distributed import Ranks, check_devices, launch, process_group
 from seqens.errors import InputError
 from seqens.io import remove_with_empty_folders
+from seqens.member import member_provenance, provenance_fingerprint, write_member
 from seqens.objectives import make_objective
 from seqens.packing import load_tokens
 from seqens.positions import draw_eval_positions
 from seqens.runner import log, run_script
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer
-from seqens.training import (
-    FisherDuringTraining,
-    TrainSettings,
-    member_provenance,
-    provenance_fingerprint,
-    resolve_device,
-    train_member,
-    write_member,
-)
+from seqens.training import FisherDuringTraining, TrainSettings, resolve_device, train_member
 
 
 def main(snakemake):

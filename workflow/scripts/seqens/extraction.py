@@ -4,22 +4,27 @@ Every member of every objective is queried at its condition's evaluation positio
 (seqens.positions), so members are compared on identical inputs. What "the prediction at a
 position" means per objective is the objective's ``logits_at`` (mlm/randommask: the position
 replaced by [MASK]; mae: the position hidden from the encoder; clm: the next-token
-distribution from the left context).
+distribution from the left context). The member comes loaded and checked from
+seqens.member; ``extract_member`` is what the extract jobs write.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import InputError
-from .io import atomic_path, save_array_atomic, sha256_file, write_json_atomic
+from .fisher import minibatch_fisher, per_sample_fisher
+from .io import atomic_path, save_array_atomic, write_json_atomic
+from .member import LoadedMember
 from .objectives.base import Objective
 from .positions import EvalPositions
 from .progress import progress
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -52,6 +57,7 @@ def save_fisher(result, table_path, rows_path) -> None:
     with atomic_path(table_path) as tmp:
         result.to_frame().to_csv(tmp, index=False)
 
+
 @torch.no_grad()
 def contextual_embeddings(
     objective: Objective, model: torch.nn.Module, eval_positions: EvalPositions, *, n_sequences: int, batch_size: int, device
@@ -74,83 +80,9 @@ def contextual_embeddings(
     return np.concatenate(chunks, axis=1)
 
 
-def check_member_tokenizer(member_dir: Path, condition_tokenizer_dir: Path, member: str) -> None:
-    """A member must have been trained with its condition's tokenizer."""
-    mine, expected = Path(member_dir) / "tokenizer.json", Path(condition_tokenizer_dir) / "tokenizer.json"
-    if not mine.is_file():
-        raise InputError(f"member {member}: {member_dir} has no tokenizer.json (not a trained member directory)")
-    if _vocab_of(mine) != _vocab_of(expected):
-        raise InputError(f"member {member}: trained with another tokenizer than its condition's ({condition_tokenizer_dir})")
-
-
-def _vocab_of(tokenizer_json: Path) -> dict:
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_file(str(tokenizer_json)).get_vocab(with_added_tokens=True)
-
-
-def check_weights(member_dir: Path, record: dict, member: str) -> None:
-    """The member's weight files must be those its training wrote (manifest checksums)."""
-    if not record.get("weights"):
-        raise InputError(
-            f"member {member}: {member_dir}/manifest.json records no weight checksums; {how_to_retrain(member_dir)}"
-        )
-    for name, digest in record["weights"].items():
-        path = member_dir / name
-        if not path.is_file():
-            raise InputError(f"member {member}: {path} is missing; {how_to_retrain(member_dir)}")
-        if sha256_file(path) != digest:
-            raise InputError(
-                f"member {member}: {path} is not the file its training wrote (sha256 differs from manifest.json: "
-                f"truncated or replaced); {how_to_retrain(member_dir)}"
-            )
-
-
-def how_to_retrain(member_dir: Path) -> str:
-    """How to retrain a member whose folder cannot be used: without its files, the workflow's
-    train_member job is out of date (its outputs are the folder's files)."""
-    return f"retrain it: `rm -r {member_dir}`, then run snakemake again as before"
-
-
-@dataclass
-class LoadedMember:
-    name: str
-    objective: Objective
-    model: torch.nn.Module
-
-
-def load_member(member_dir: str | Path, condition_tokenizer_dir: str | Path, wildcards) -> LoadedMember:
-    """Load a trained member for extraction, after checking it belongs to its condition."""
-    import json
-
-    from .config import Member
-    from .objectives import make_objective
-    from .special import special_tokens
-    from .tokenization import SequenceTokenizer
-
-    name = Member.from_wildcards(wildcards).path
-    member_dir = Path(member_dir)
-    if not (member_dir / "manifest.json").is_file():
-        raise InputError(f"member {name}: {member_dir} is missing or incomplete (no manifest.json)")
-    check_member_tokenizer(member_dir, Path(condition_tokenizer_dir), name)
-    record = json.loads((member_dir / "manifest.json").read_text())
-    check_weights(member_dir, record, name)
-    trained_as = {key: record.get("member", {}).get(key) for key in ("architecture", "objective")}
-    if trained_as != {"architecture": wildcards.architecture, "objective": wildcards.objective}:
-        raise InputError(
-            f"member {name}: {member_dir} holds a model trained as {trained_as}, not as "
-            f"{wildcards.architecture}/{wildcards.objective} (retrain it)"
-        )
-    vocab_size = SequenceTokenizer(condition_tokenizer_dir).vocab_size
-    objective = make_objective(
-        wildcards.objective, special_tokens(vocab_size), record.get("objective_params"), wildcards.architecture
-    )
-    model = objective.load_pretrained(member_dir).eval()
-    return LoadedMember(name, objective, model)
-
-
 def member_fisher(
-    member: LoadedMember,
+    objective: Objective,
+    model: torch.nn.Module,
     eval_positions: EvalPositions,
     *,
     n_sequences: int,
@@ -161,9 +93,7 @@ def member_fisher(
     """Layer-grouped empirical Fisher on the first n evaluation sequences, at their positions:
     ``per_sample`` from ghost norms (seqens.fisher), ``minibatch`` the squared gradient of
     each chunk's mean loss."""
-    from .fisher import minibatch_fisher, per_sample_fisher
-
-    objective, model = member.objective, member.model.to(device).eval()
+    model = model.to(device).eval()
     input_ids = torch.from_numpy(eval_positions.input_ids[:n_sequences])
     positions = torch.from_numpy(eval_positions.positions[:n_sequences])
     batches = progress(
@@ -192,3 +122,50 @@ def member_fisher(
     # totals are means over batches, so each row is scaled by batches / positions.
     result.per_sequence *= len(result.per_sequence) / max(1, int(positions.sum()))
     return result
+
+
+@dataclass(frozen=True)
+class ExtractionFiles:
+    """Where one member's extraction is written."""
+
+    distributions: Path
+    record: Path  # the positions the distributions were taken at
+    fisher: Path  # the table by layer group
+    fisher_rows: Path  # per sequence (per_sample) or per batch (minibatch)
+    embeddings: Path | None = None  # the static input embeddings, where asked for
+
+
+def extract_member(
+    member: LoadedMember,
+    positions: EvalPositions,
+    fisher_positions: EvalPositions,
+    *,
+    batch_size: int,
+    fisher_sequences: int,
+    fisher_method: str,
+    fisher_chunk_size: int,
+    device,
+    files: ExtractionFiles,
+) -> None:
+    """One loaded member's distributions at ``positions``, its input embeddings (if
+    ``files.embeddings``) and its Fisher on the first ``fisher_sequences`` of
+    ``fisher_positions``; the Fisher last, as its estimator may switch the model's attention
+    implementation."""
+    probs = output_distributions(member.objective, member.model, positions, batch_size=batch_size, device=device)
+    save_distributions(probs, positions, member.name, files.distributions, files.record)
+    log.info("member %s: distributions %s", member.name, probs.shape)
+    if files.embeddings:
+        embeddings = member.objective.input_embeddings(member.model).detach().float().cpu().numpy()
+        save_array_atomic(files.embeddings, embeddings)
+        log.info("member %s: embeddings %s", member.name, embeddings.shape)
+    result = member_fisher(
+        member.objective,
+        member.model,
+        fisher_positions,
+        n_sequences=fisher_sequences,
+        method=fisher_method,
+        chunk_size=fisher_chunk_size,
+        device=device,
+    )
+    save_fisher(result, files.fisher, files.fisher_rows)
+    log.info("member %s: Fisher fractions %s", member.name, dict(zip(result.groups, result.fractions().round(4))))

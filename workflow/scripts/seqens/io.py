@@ -212,6 +212,11 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def fingerprint(*parts) -> str:
+    """One checksum of plain values (a run's config and its inputs' checksums, say)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def project_version(repo: Path = REPO) -> str:
     """seqens's version, from pyproject.toml (its single source)."""
     return tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"]

@@ -19,17 +19,14 @@ configuration, is reported and ignored, and nothing in it is run.
 
 With ``devices`` > 1 the member trains as that many processes (seqens.distributed): each
 computes its share of every step's micro-batches, with the same data order and the same
-update as one process.
+update as one process. The trained member's folder is written by seqens.member.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +37,9 @@ import torch
 
 from .distributed import Ranks, accumulating, loss_module, process_device
 from .errors import InputError
-from .io import atomic_path, manifest, sha256_file
+from .extraction import member_fisher
+from .io import atomic_path, fingerprint
+from .member import TrainResult
 from .objectives.base import Objective
 from .positions import EvalPositions
 from .progress import progress as progress_bar
@@ -159,12 +158,11 @@ class FisherDuringTraining:
         return step % self.every == 0 or step == total
 
     def rows(self, objective: Objective, model: torch.nn.Module, step: int, device: torch.device) -> list[dict]:
-        from .extraction import LoadedMember, member_fisher
-
         # A copy: the estimator puts the model in eval mode and may switch its attention
         # implementation; the model being trained must not change.
         result = member_fisher(
-            LoadedMember(f"step {step}", objective, copy.deepcopy(model)),
+            objective,
+            copy.deepcopy(model),
             self.positions,
             n_sequences=len(self.positions.input_ids),
             method=self.method,
@@ -172,23 +170,6 @@ class FisherDuringTraining:
             device=device,
         )
         return result.to_frame().assign(step=step).to_dict("records")
-
-
-@dataclass
-class TrainResult:
-    log: pd.DataFrame
-    wall_time_s: float
-    resumed_from_step: int | None
-    device: str
-    autocast: str | None
-    parameters: int
-    selected_step: int | None = None  # the step whose weights were kept (keep: best's evaluation, or the last)
-    fisher_log: pd.DataFrame | None = None
-
-
-def fingerprint(*parts) -> str:
-    """Identifies the run a checkpoint belongs to (config + inputs)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -472,140 +453,3 @@ def evaluate(
         count += len(input_ids)
     model.train(was_training)
     return total / count
-
-
-def member_provenance(config_slice: dict, tokenizer_dir: Path, train_path: Path, eval_path: Path,
-                      member: dict, objective: Objective) -> dict:
-    """What a member was made from (config slice, input checksums, versions): the start of its
-    manifest, and, with the inputs' checksums, the fingerprint its checkpoints carry."""
-    return manifest(
-        config=config_slice,
-        inputs={"tokenizer": Path(tokenizer_dir) / "tokenizer.json", "train_tokens": train_path, "eval_tokens": eval_path},
-        member=member,
-        objective_params=objective.params,
-    )
-
-
-def provenance_fingerprint(provenance: dict) -> str:
-    return fingerprint(provenance["config"], {name: entry["sha256"] for name, entry in provenance["inputs"].items()})
-
-
-def write_member(
-    objective: Objective,
-    model: torch.nn.Module,
-    result: TrainResult,
-    tokenizer_dir: Path,
-    out_dir: Path,
-    provenance: dict,
-) -> None:
-    """Save a member directory atomically: model (save_pretrained), tokenizer, log, manifest."""
-    from transformers import AutoTokenizer
-
-    with atomic_path(out_dir, directory=True) as tmp:
-        objective.save_pretrained(model.cpu(), tmp)
-        weights = {path.name: sha256_file(path) for path in sorted(tmp.glob("*.safetensors"))}
-        AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(tmp)
-        for extra in ("seqens_tokenizer.json",):
-            source = Path(tokenizer_dir) / extra
-            if source.exists():
-                (tmp / extra).write_bytes(source.read_bytes())
-        result.log.to_csv(tmp / "training_log.csv", index=False)
-        if result.fisher_log is not None:
-            result.fisher_log.to_csv(tmp / "fisher_log.csv", index=False)
-        record = {
-            **provenance,
-            "weights": weights,  # checked before extraction: a truncated or replaced file is named
-            "training": {
-                "wall_time_s": result.wall_time_s,
-                "resumed_from_step": result.resumed_from_step,
-                "selected_step": result.selected_step,
-                "device": result.device,
-                "autocast": result.autocast,
-                "parameters": result.parameters,
-                "torch_threads": torch.get_num_threads(),
-                "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-            },
-        }
-        (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-        spec_file = Path(tokenizer_dir) / "seqens_tokenizer.json"
-        spec = json.loads(spec_file.read_text()) if spec_file.exists() else {}
-        (tmp / "README.md").write_text(model_card(objective, record, result, spec))
-
-
-def _input_rules(tokenizer_spec: dict) -> str:
-    """What a user must feed the tokenizer, by tokenizer type."""
-    kind, kind_of = tokenizer_spec.get("kind"), tokenizer_spec.get("type")
-    if kind == "text":
-        return "plain text; write `[MASK]` where a token is to be predicted."
-    rules = "bases A, C, G, T, N in any case (soft-masked lower case is upper-cased)"
-    if kind_of == "kmer":
-        k = tokenizer_spec["k"]
-        if tokenizer_spec.get("stride", k) == k:
-            return (
-                f"{rules}, cut into consecutive {k}-mers as the Nucleotide Transformer does: each N, and the bases "
-                f"before an N or the end that do not fill a {k}-mer, are single-nucleotide tokens."
-            )
-        return (
-            f"{rules}, written as space-separated overlapping {k}-mers, with each N and each run shorter than {k} "
-            "as single nucleotides (`seqens.tokenization.kmerize`)."
-        )
-    return rules + "."
-
-
-def model_card(objective: Objective, record: dict, result: TrainResult, tokenizer_spec: dict | None = None) -> str:
-    """A Hugging Face model card: what the member is, its data and recipe, what it reached,
-    and how to load it."""
-    member, config = record.get("member", {}), record.get("config", {})
-    name = "/".join(str(member.get(k, "?")) for k in ("corpus", "tokenizer", "architecture", "objective"))
-    name += f"/seed{member.get('seed', '?')}"
-    training, data = config.get("training", {}), config.get("data", {})
-    evaluated = result.log.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
-    kept = result.selected_step
-    chosen = training.get("keep") == "best"
-    selection = f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)" if chosen else ""
-    final = (
-        f"{evaluated[kept] / math.log(2):.3f} bits per predicted token{selection}, the `{objective.name}` loss on held-out "
-        "sequences with the objective's own corruption of the input (what the member learned beyond token "
-        "frequencies is `bits_beyond_unigram` in the study's results/tables/outputs_summary.csv)"
-        if kept in evaluated.index else "not evaluated"
-    )
-    loading = (
-        "The encoder (the decoder and head of the masked autoencoder are in mae_decoder.safetensors):"
-        if objective.name == "mae" else "The model with its prediction head:"
-    )
-    return f"""---
-library_name: transformers
-tags: [seqens, ensemble-member, {member.get("architecture", "")}, {objective.name}]
----
-
-# Ensemble member {name}
-
-One member of an ensemble trained by the seqens workflow: the members of an ensemble share
-architecture, data and recipe and differ only in their seed.
-
-- **Model**: {member.get("architecture")} ({result.parameters:,} parameters), size preset
-  {json.dumps(config.get("model", {}))}, trained with the `{objective.name}` objective
-  ({json.dumps(objective.params)}).
-- **Data**: corpus `{member.get("corpus")}` with tokenizer `{member.get("tokenizer")}`;
-  {data.get("train_sequences")} training sequences of {data.get("sequence_length")} tokens (data seed
-  {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
-- **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
-  {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, computed in
-  {result.autocast or "float32"} on {result.device}; seed {member.get("seed")}. The training and held-out
-  losses at every logged step are in `training_log.csv`, in nats (divide by ln 2 = 0.693 for
-  bits, the unit of this card).
-- **Reached**: {final}; {result.wall_time_s:.0f} s of training.
-- **Input**: {_input_rules(tokenizer_spec or {})}
-
-## Loading
-
-With transformers 5 (the tokenizer is saved by transformers 5's `TokenizersBackend`).
-{loading}
-
-```python
-from transformers import AutoTokenizer, {objective.auto_class}
-
-tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
-model = {objective.auto_class}.from_pretrained("path/to/this/folder")
-```
-"""
