@@ -8,6 +8,7 @@ import yaml
 
 from seqens.config import ConfigError, Study, check_source_merges, load_study
 from seqens.errors import InputError
+from seqens.sources import corpus_sources
 
 from conftest import REPO
 
@@ -36,7 +37,7 @@ def test_demo_and_paper_configs_validate_and_expand():
     assert paper.architectures == ["bert"]
     assert len(paper.seeds) == 5
     for corpus in paper.config["corpora"].values():
-        for source in [corpus["source"], *corpus["sources"]]:
+        for source in corpus_sources(corpus):
             assert source["url"].startswith("https://")
 
 

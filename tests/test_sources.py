@@ -12,7 +12,9 @@ import yaml
 
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna
-from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
+from seqens.sources import (
+    check_local_sources, corpus_sources, fetch_source, lock_checksums, named_by_origin, source_keys, source_origins,
+)
 
 from conftest import FullDisk
 
@@ -220,3 +222,18 @@ def test_preparation_errors_name_the_source_the_config_gave(tmp_path):
     assert str(caught.value) == (
         "data/my.fa (corpora.mine.source.path): not a FASTA file (the first line is not a '>' header)"
     )
+
+
+def test_a_corpus_has_one_order_of_sources_and_each_its_config_key():
+    """`source`, then `sources` in their order: the order the fetched files are named, read and
+    reported in (common.smk, seqens.config, messages all take it from corpus_sources)."""
+    first, second, third = {"path": "a.fa"}, {"url": "https://example.org/b.fa"}, {"package": "p", "path": "c.fa"}
+    corpus = {"source": first, "sources": [second, third]}
+    assert corpus_sources(corpus) == [first, second, third]
+    assert source_keys("mine", corpus) == [
+        ("corpora.mine.source", first), ("corpora.mine.sources[0]", second), ("corpora.mine.sources[1]", third),
+    ]
+    assert source_origins("mine", corpus) == [
+        "a.fa (corpora.mine.source.path)", "https://example.org/b.fa (corpora.mine.sources[0].url)",
+        "p:c.fa (corpora.mine.sources[1])",
+    ]

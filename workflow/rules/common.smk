@@ -9,7 +9,7 @@ from seqens.config import ConfigError, Member, Study, check_source_merges  # noq
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
-from seqens.sources import check_local_sources  # noqa: E402
+from seqens.sources import check_local_sources, corpus_sources  # noqa: E402
 
 try:
     if workflow.overwrite_configfiles:
@@ -76,12 +76,6 @@ wildcard_constraints:
     filename="[^/]+",
 
 
-def corpus_sources(corpus):
-    """The corpus's sources in order: `source` first, then `sources`."""
-    entry = config["corpora"][corpus]
-    return [entry["source"], *entry["sources"]]
-
-
 def source_filename(source, index):
     """A stable local name for a source: its index plus its original file name."""
     name = source.get("url") or source["path"]
@@ -92,7 +86,7 @@ def corpus_files(corpus):
     """The corpus's fetched sources (fetch_corpus's outputs)."""
     return [
         f"resources/corpora/{corpus}/{source_filename(source, i)}"
-        for i, source in enumerate(corpus_sources(corpus))
+        for i, source in enumerate(corpus_sources(config["corpora"][corpus]))
     ]
 
 
@@ -102,7 +96,7 @@ def fetched_sources(wildcards):
 
 def source_of(wildcards):
     """The config entry behind resources/corpora/{corpus}/{filename}."""
-    for i, source in enumerate(corpus_sources(wildcards.corpus)):
+    for i, source in enumerate(corpus_sources(config["corpora"][wildcards.corpus])):
         if source_filename(source, i) == wildcards.filename:
             return source
     raise WorkflowError(
