@@ -6,9 +6,8 @@ import inspect
 import pytest
 import yaml
 
-from seqens.config import ConfigError, Study, check_source_merges, load_study
+from seqens.config import ConfigError, Study, check_source_merges, corpus_sources, load_study
 from seqens.errors import InputError
-from seqens.sources import corpus_sources
 
 from conftest import REPO
 

@@ -14,9 +14,8 @@ import yaml
 
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna
-from seqens.sources import (
-    check_local_sources, corpus_sources, fetch_source, lock_checksums, named_by_origin, source_keys, source_origins,
-)
+from seqens.config import corpus_sources, source_keys
+from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
 
 from conftest import FullDisk
 

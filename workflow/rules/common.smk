@@ -5,11 +5,17 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from snakemake.common.configfile import load_configfile  # noqa: E402
 
-from seqens.config import ConfigError, Member, Study, check_source_merges  # noqa: E402
+from seqens.config import (  # noqa: E402
+    ConfigError,
+    Member,
+    Study,
+    check_source_merges,
+    corpus_sources,
+)
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
-from seqens.sources import check_local_sources, corpus_sources  # noqa: E402
+from seqens.sources import check_local_sources  # noqa: E402
 
 try:
     if workflow.overwrite_configfiles:

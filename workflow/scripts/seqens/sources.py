@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import source_keys
 from .errors import DISK_FULL, InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
@@ -131,17 +132,6 @@ FORMAT_STARTS = {
     "mediawiki": ((b"<",), "'<' (XML)"),
 }
 SNIFF_BYTES = 1 << 16
-
-
-def corpus_sources(corpus: dict) -> list[dict]:
-    """A corpus's sources in the order they are fetched and read: ``source``, then ``sources``."""
-    return [corpus["source"], *corpus["sources"]]
-
-
-def source_keys(name: str, corpus: dict) -> list[tuple[str, dict]]:
-    """A corpus's sources in order (corpus_sources), each with its config key."""
-    return [(f"corpora.{name}.source" if i == 0 else f"corpora.{name}.sources[{i - 1}]", source)
-            for i, source in enumerate(corpus_sources(corpus))]
 
 
 def check_local_sources(name: str, corpus: dict) -> None:

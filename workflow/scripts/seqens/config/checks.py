@@ -10,10 +10,9 @@ import codecs
 from ..architectures import get_architecture
 from ..errors import InputError
 from ..objectives import objective_parameters
-from ..sources import corpus_sources, source_keys
 from ..special import SPECIAL_TOKENS
 from .identity import study_conditions
-from .schema import ConfigError, size_presets
+from .schema import ConfigError, corpus_sources, size_presets, source_keys
 
 FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "parquet", "mediawiki"}}
 ENCODED_FORMATS = ("text", "json")  # MediaWiki XML declares its encoding, Parquet stores strings
