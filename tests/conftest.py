@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,28 @@ def copy_of_prepared(prepared_demo: Path, parent: Path) -> Path:
     work = parent / "work"
     shutil.copytree(prepared_demo, work, symlinks=True)
     return work
+
+
+_PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _unescape(literal: bytes) -> bytes:
+    """A PDF literal string's bytes: backslash escapes and octal codes resolved."""
+    return re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)]) if m.group(1)[:1].isdigit()
+                  else _PDF_ESCAPES.get(m.group(1), m.group(1)), literal, flags=re.S)
+
+
+def pdf_text(path: Path) -> list[str]:
+    """The strings a figure's PDF shows, in drawing order: matplotlib (pdf.fonttype 42, as
+    seqens.plotting sets) writes each as a TJ array of UTF-16BE literal strings in a
+    compressed content stream. Enough to read back titles, labels and legend entries."""
+    shown = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", Path(path).read_bytes(), re.S):
+        try:
+            content = zlib.decompressobj().decompress(stream)  # leaves the end-of-line before endstream
+        except zlib.error:  # a stream that is not compressed text
+            continue
+        for array in re.findall(rb"\[(.*?)\]\s*TJ", content, re.S):
+            pieces = re.findall(rb"\(((?:\\.|[^\\)])*)\)", array, re.S)
+            shown.append(b"".join(_unescape(piece) for piece in pieces).decode("utf-16-be"))
+    return shown

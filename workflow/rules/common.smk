@@ -5,7 +5,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from snakemake.common.configfile import load_configfile  # noqa: E402
 
-from seqens.config import ConfigError, Member, Study, check_source_merges  # noqa: E402
+from seqens.config import (  # noqa: E402
+    ConfigError,
+    Member,
+    Study,
+    check_source_merges,
+    corpus_sources,
+)
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
@@ -76,12 +82,6 @@ wildcard_constraints:
     filename="[^/]+",
 
 
-def corpus_sources(corpus):
-    """The corpus's sources in order: `source` first, then `sources`."""
-    entry = config["corpora"][corpus]
-    return [entry["source"], *entry["sources"]]
-
-
 def source_filename(source, index):
     """A stable local name for a source: its index plus its original file name."""
     name = source.get("url") or source["path"]
@@ -92,7 +92,7 @@ def corpus_files(corpus):
     """The corpus's fetched sources (fetch_corpus's outputs)."""
     return [
         f"resources/corpora/{corpus}/{source_filename(source, i)}"
-        for i, source in enumerate(corpus_sources(corpus))
+        for i, source in enumerate(corpus_sources(config["corpora"][corpus]))
     ]
 
 
@@ -102,7 +102,7 @@ def fetched_sources(wildcards):
 
 def source_of(wildcards):
     """The config entry behind resources/corpora/{corpus}/{filename}."""
-    for i, source in enumerate(corpus_sources(wildcards.corpus)):
+    for i, source in enumerate(corpus_sources(config["corpora"][wildcards.corpus])):
         if source_filename(source, i) == wildcards.filename:
             return source
     raise WorkflowError(

@@ -5,7 +5,7 @@ rule compare_outputs:
         records=member_files(rules.extract_member.output.record),
         positions=condition_files(rules.eval_positions.output.positions),
         targets=condition_files(rules.data_entropy.output.targets),
-        markov=condition_files(rules.data_entropy.output.markov),
+        data_entropy=condition_files(rules.data_entropy.output.data_entropy),
         unigram=condition_files(rules.data_entropy.output.unigram),
         paper_distributions=paper_member_files(rules.extract_paper.output.distributions),
         paper_records=paper_member_files(rules.extract_paper.output.record),

@@ -13,10 +13,11 @@ rule fetch_corpus:
     conda:
         "../../envs/data.yaml"
     params:
+        what="corpus",
         source=source_of,
         lock_file="config/checksums.lock.yaml",
     script:
-        "../scripts/fetch_corpus.py"
+        "../scripts/fetch_source.py"
 
 
 rule prepare_corpus:

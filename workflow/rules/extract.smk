@@ -25,7 +25,7 @@ rule data_entropy:
         eval=rules.pack_tokens.output.eval,
         positions=rules.eval_positions.output.positions,
     output:
-        markov=results_path("extract/{corpus}/{tokenizer}/markov.csv"),
+        data_entropy=results_path("extract/{corpus}/{tokenizer}/data_entropy.csv"),
         targets=results_path("extract/{corpus}/{tokenizer}/targets.json"),
         unigram=results_path("extract/{corpus}/{tokenizer}/unigram.npy"),
     log:

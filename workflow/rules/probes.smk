@@ -11,10 +11,11 @@ rule fetch_probe_source:
     conda:
         "../../envs/data.yaml"
     params:
+        what="probe",
         source=lambda wc: config["probes"][wc.probe]["source"],
         lock_file="config/checksums.lock.yaml",
     script:
-        "../scripts/fetch_probe_source.py"
+        "../scripts/fetch_source.py"
 
 
 rule probe_examples:

@@ -72,10 +72,10 @@ def main(snakemake):
     write_table(pd.concat([r["js_distance"] for r in results], ignore_index=True), output.js_distance)
     write_table(pd.concat([r["rank_curve"] for r in results], ignore_index=True), output.rank_curve)
     write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
-    markov = [
-        pd.read_csv(file_of(inputs.markov, c)).assign(condition=c.name, kind=c.kind) for c in conditions
+    data_entropy = [
+        pd.read_csv(file_of(inputs.data_entropy, c)).assign(condition=c.name, kind=c.kind) for c in conditions
     ]
-    write_table(pd.concat(markov, ignore_index=True), output.data_entropy)
+    write_table(pd.concat(data_entropy, ignore_index=True), output.data_entropy)
 
 
 run_script(snakemake, main)

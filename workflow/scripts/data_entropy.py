@@ -30,7 +30,7 @@ def main(snakemake):
     table["characters_per_token"] = characters[scored].mean()
     table["bits_per_character"] = table["bits_per_token"] / table["characters_per_token"]
     table["log2_vocab"] = np.log2(tokenizer.vocab_size)
-    write_table(table, snakemake.output.markov)
+    write_table(table, snakemake.output.data_entropy)
     save_array_atomic(snakemake.output.unigram, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size))
     with np.load(snakemake.input.positions) as positions:
         targets = positions["input_ids"][positions["positions"]]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import source_keys
 from .errors import DISK_FULL, InputError
 from .io import atomic_path, sha256_file
 from .progress import progress as progress_bar
@@ -131,12 +132,6 @@ FORMAT_STARTS = {
     "mediawiki": ((b"<",), "'<' (XML)"),
 }
 SNIFF_BYTES = 1 << 16
-
-
-def source_keys(name: str, corpus: dict) -> list[tuple[str, dict]]:
-    """A corpus's sources in order (``source``, then ``sources``), each with its config key."""
-    return [(f"corpora.{name}.source", corpus["source"]),
-            *((f"corpora.{name}.sources[{i}]", source) for i, source in enumerate(corpus["sources"]))]
 
 
 def check_local_sources(name: str, corpus: dict) -> None:

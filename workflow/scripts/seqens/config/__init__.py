@@ -9,7 +9,7 @@
 
 from .checks import check_source_merges, kmer_tokens_at_least, vocabulary_bound
 from .identity import Condition, Ensemble, Member, file_of
-from .schema import BUILTIN_PRESETS, ConfigError
+from .schema import BUILTIN_PRESETS, ConfigError, corpus_sources, source_keys
 from .study import RUNTIME_TRAINING_KEYS, Study, load_study
 
 __all__ = [
@@ -21,8 +21,10 @@ __all__ = [
     "Member",
     "Study",
     "check_source_merges",
+    "corpus_sources",
     "file_of",
     "kmer_tokens_at_least",
     "load_study",
+    "source_keys",
     "vocabulary_bound",
 ]

@@ -10,10 +10,9 @@ import codecs
 from ..architectures import get_architecture
 from ..errors import InputError
 from ..objectives import objective_parameters
-from ..sources import source_keys
 from ..special import SPECIAL_TOKENS
 from .identity import study_conditions
-from .schema import ConfigError, size_presets
+from .schema import ConfigError, corpus_sources, size_presets, source_keys
 
 FORMATS_BY_KIND = {"dna": {"fasta"}, "text": {"text", "json", "parquet", "mediawiki"}}
 ENCODED_FORMATS = ("text", "json")  # MediaWiki XML declares its encoding, Parquet stores strings
@@ -262,8 +261,7 @@ def _check_probe(name: str, probe: dict, corpora: dict, folds: int) -> None:
             f"{key}.examples_per_class: {probe['examples_per_class']} with test_fraction {probe['test_fraction']} "
             f"leaves fewer than {max(2, folds)} training (probing.folds: {folds}) or 1 test example per class"
         )
-    corpus_sources = [corpus["source"], *corpus["sources"]]
-    if probe["split"] == "all" and (kind == "dna" or probe["source"] in corpus_sources):
+    if probe["split"] == "all" and (kind == "dna" or probe["source"] in corpus_sources(corpus)):
         raise ConfigError(
             f"{key}.split: 'all' would overlap the training split of corpus '{probe['corpus']}' "
             f"({'its windows are cut from the corpus genome' if kind == 'dna' else 'its source is a source of the corpus'}); "

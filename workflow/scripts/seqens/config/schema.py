@@ -42,6 +42,17 @@ def size_presets(config: dict) -> dict:
     return {**BUILTIN_PRESETS, **(config.get("presets") or {})}
 
 
+def corpus_sources(corpus: dict) -> list[dict]:
+    """A corpus's sources in the order they are fetched and read: ``source``, then ``sources``."""
+    return [corpus["source"], *corpus["sources"]]
+
+
+def source_keys(name: str, corpus: dict) -> list[tuple[str, dict]]:
+    """A corpus's sources in order (corpus_sources), each with its config key."""
+    return [(f"corpora.{name}.source" if i == 0 else f"corpora.{name}.sources[{i - 1}]", source)
+            for i, source in enumerate(corpus_sources(corpus))]
+
+
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Validate against the JSON schema and fill in every default, in place; raise
     ConfigError on the most relevant error (one line naming the key)."""

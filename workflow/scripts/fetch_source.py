@@ -1,4 +1,5 @@
-"""Fetch one probe's labelled source into resources/ and write its provenance record (see seqens.sources)."""
+"""Fetch one source, a corpus's or a probe's (params.what, also the wildcard naming it), into
+resources/ and write its provenance record (see seqens.sources)."""
 
 import json
 from pathlib import Path
@@ -9,12 +10,13 @@ from seqens.sources import fetch_source
 
 
 def main(snakemake):
+    what = snakemake.params.what
     record = fetch_source(
-        snakemake.wildcards.probe,
+        getattr(snakemake.wildcards, what),
         snakemake.params.source,
         Path(snakemake.output.source),
         lock_file=Path(snakemake.params.lock_file),
-        what="probe",
+        what=what,
     )
     with atomic_path(snakemake.output.record) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
