@@ -295,3 +295,21 @@ def test_paper_preset_has_about_90m_parameters():
     objective = make_objective("mlm", SpecialTokens(0, 1, 2, 3, 4, vocab_size=4096))
     model = objective.build_model(BUILTIN_PRESETS["bert-90m"])
     assert 85e6 < sum(p.numel() for p in model.parameters()) < 92e6
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_a_presets_init_std_scales_every_architectures_initial_weights(architecture):
+    """`init_std` is the models' initializer_range (BERT's 0.02 by default; the demo's 0.05):
+    every trained weight matrix starts 2.5 times as spread out (ModernBERT scales some by
+    depth, so the ratio, not the value, is what all share); fixed sinusoidal tables do not move."""
+    preset = {**TINY_PRESET, "hidden": 128, "ffn": 256}
+    objective = make_objective("mlm", special_tokens(512), None, architecture)
+
+    def spreads(values: dict) -> dict:
+        torch.manual_seed(0)
+        model = objective.build_model({**preset, **values})
+        return {name: float(p.detach().std()) for name, p in model.named_parameters()
+                if p.dim() == 2 and p.requires_grad and "embed_positions" not in name and min(p.shape) > 1}
+
+    default, wider = spreads({}), spreads({"init_std": 0.05})
+    assert default and all(wider[name] / default[name] == pytest.approx(2.5, rel=0.05) for name in default), (default, wider)

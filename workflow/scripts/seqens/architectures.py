@@ -144,6 +144,8 @@ def _common(preset: dict, special) -> dict:
         intermediate_size=preset["ffn"],
         max_position_embeddings=preset["max_positions"],
         pad_token_id=special.pad,
+        # Standard deviation of the initial weights: BERT's 0.02 unless the preset says otherwise.
+        initializer_range=preset.get("init_std", 0.02),
     )
 
 
