@@ -97,7 +97,7 @@ def test_a_probe_the_data_cannot_support_stops_before_its_corpus_trains(tmp_path
     stops with one line before the corpus's tokenizer or any member starts."""
     work = copy_of_repo(tmp_path)
     (work / "probe.yaml").write_text("probes: {topic: {examples_per_class: 12}}\n")  # 9 held-out Mathematics articles
-    result = snakemake_cmd("results/models/wiki/bpe/roformer/mlm/seed1", "results/probes/topic/examples.json",
+    result = snakemake_cmd("results/models/wiki/bpe/roformer/mlm/seed1/manifest.json", "results/probes/topic/examples.json",
                            "--cores", "1", "--configfile", "config/config.yaml", "probe.yaml", cwd=work, check=False)
     log = (work / "logs" / "probe_examples" / "topic.log").read_text()
     assert result.returncode != 0 and "Traceback" not in log

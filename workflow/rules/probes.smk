@@ -7,6 +7,8 @@ rule fetch_probe_source:
         record="resources/probes/{probe}/provenance/{filename}.json",
     log:
         log_path("fetch_probe_source/{probe}/{filename}.log"),
+    # Before the corpora's jobs, so that probe_examples is ready the moment its corpus is.
+    priority: 10
     localrule: True
     conda:
         "../../envs/data.yaml"
