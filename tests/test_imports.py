@@ -53,3 +53,22 @@ def test_a_cycle_is_found():
     assert cycles({"training": {"extraction"}, "extraction": {"member"}, "member": {"training"}}) == [
         ["extraction", "member", "training", "extraction"]
     ]
+
+
+def test_the_readmes_module_table_names_every_module_of_the_library():
+    """README's table ("The library can be used on its own") is where a newcomer finds a stage:
+    every module and every module of a subpackage is named there."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("| module | holds |"):]
+    table = table.split("\n\n")[0]
+    named = set(re.findall(r"`([a-z_]+)/?`", table))
+    modules = {path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    for package in (path for path in PACKAGE.iterdir() if (path / "__init__.py").exists()):
+        modules.add(package.name)
+        modules |= {path.stem for path in package.glob("*.py") if path.stem != "__init__"}
+    # objectives/ lists its objectives by their config names; its base and parameters modules
+    # are described in config/README.md ("Adding an objective").
+    modules -= {"base", "parameters", "mlm", "clm", "mae", "randommask"}
+    assert modules - named == set()
