@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
-from seqens.config import Condition, Member
+from seqens.config import Condition, Member, file_of
 from seqens.layers import hidden_state_names
 from seqens.member import load_member
 from seqens.probes.examples import Examples
@@ -33,12 +33,10 @@ def main(snakemake):
         examples = Examples.from_json(record)
         rows = token_rows(tokenizer, examples.texts, params.sequence_length, CLS_ID)
         features = {}
-        for seed, manifest in zip(params.seeds, snakemake.input.manifests):
-            member = load_member(
-                Member(condition, wildcards.architecture, wildcards.objective, seed),
-                Path(manifest).parent,
-                snakemake.input.tokenizer,
-            )
+        for seed in params.seeds:
+            identity = Member(condition, wildcards.architecture, wildcards.objective, seed)
+            manifest = file_of(snakemake.input.manifests, identity)  # by its path, not its position
+            member = load_member(identity, Path(manifest).parent, snakemake.input.tokenizer)
             features[f"member:{seed}"] = mean_pooled_states(member.objective, member.model, rows)
             torch.manual_seed(seed)  # the member's own initialisation (seqens.training)
             untrained = member.objective.build_model(params.preset)

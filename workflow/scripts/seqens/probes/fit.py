@@ -9,6 +9,7 @@ import numpy as np
 from ..layers import hidden_state_names
 from .examples import Examples
 
+
 def token_rows(tokenizer, texts: list[str], length: int, cls_id: int) -> list[np.ndarray]:
     """Each example as the model reads a packed row: [CLS] and at most length - 1 tokens."""
     return [np.array([cls_id, *ids[: length - 1]], dtype=np.int64) for ids in tokenizer.encode_texts(texts)]
