@@ -15,7 +15,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from seqens.config import Condition, Member
 from seqens.distributed import check_devices, launch
 from seqens.errors import InputError
-from seqens.extraction import ExtractionFiles, extract_member, member_fisher, output_distributions
+from seqens.extraction import Extraction, ExtractionFiles, extract_member, member_fisher, output_distributions
 from seqens.io import fingerprint
 from seqens.member import load_member, read_fisher_log, read_manifest, read_training_log, write_member
 from seqens.objectives import make_objective
@@ -420,8 +420,9 @@ def test_a_member_folder_reads_back_its_manifest_and_logs_and_names_a_missing_on
 
 
 def test_one_extraction_writes_what_its_steps_compute_at_their_own_positions(dna_data, tmp_path):
-    """extract_member (both extract scripts): the distributions at the output positions, the
-    Fisher at the Fisher positions, the embeddings only where a file is named for them."""
+    """extract_member (both definitions in one job): each definition's distributions at its
+    output positions, its Fisher at its Fisher positions, the embeddings only where a file is
+    named for them."""
     tokenizer, _, evaluation = dna_data
     objective, model, result = run(dna_data, seed=1, steps=2)
     write_member(objective, model, result, tokenizer.directory, tmp_path / "member",
@@ -430,11 +431,15 @@ def test_one_extraction_writes_what_its_steps_compute_at_their_own_positions(dna
     np.save(tmp_path / "eval.npy", np.asarray(evaluation))
     positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=6, mask_fraction=0.15, seed=5)
     fisher_positions = draw_bernoulli_positions(tmp_path / "eval.npy", n_sequences=None, probability=0.15, seed=5, stream=2)
-    for name, method, embeddings in (("ours", "per_sample", tmp_path / "ours" / "embeddings.npy"),
-                                     ("paper", "minibatch", None)):
-        files = ExtractionFiles(*(tmp_path / name / f for f in ("p.npy", "p.json", "f.csv", "rows.npy")), embeddings)
-        extract_member(loaded, positions, fisher_positions, batch_size=4, fisher_sequences=10, fisher_method=method,
-                       fisher_chunk_size=4, device="cpu", files=files)
+    extractions = [
+        Extraction(positions, fisher_positions, 10, method, 4,
+                   ExtractionFiles(*(tmp_path / name / f for f in ("p.npy", "p.json", "f.csv", "rows.npy")), embeddings))
+        for name, method, embeddings in (("ours", "per_sample", tmp_path / "ours" / "embeddings.npy"),
+                                         ("paper", "minibatch", None))
+    ]
+    extract_member(loaded, extractions, batch_size=4, device="cpu")
+    for extraction in extractions:
+        files, method = extraction.files, extraction.fisher_method
         np.testing.assert_array_equal(
             np.load(files.distributions), output_distributions(objective, loaded.model, positions, batch_size=4, device="cpu")
         )

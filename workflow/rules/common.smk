@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -135,6 +136,21 @@ def paper_member_files(pattern):
         if paper_definitions.applies_to(ensemble.objective)
         for member in ensemble.members
     ]
+
+
+# Objectives whose members are measured under the paper's definitions too (extract_member)
+# and those measured under the corrected ones only (extract_member_corrected).
+PAPER_OBJECTIVES = [
+    objective
+    for objective in STUDY.objectives
+    if "paper" in DEFINITIONS and paper_definitions.applies_to(objective)
+]
+CORRECTED_ONLY_OBJECTIVES = [o for o in STUDY.objectives if o not in PAPER_OBJECTIVES]
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly these names (none: a pattern nothing matches)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def paper_condition_files(pattern):
