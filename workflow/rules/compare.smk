@@ -77,10 +77,11 @@ rule compare_embeddings:
 
 rule compare_contextual:
     """Contextual-embedding geometry per member, agreement between members, and
-    text-vs-DNA contrasts, with intervals."""
+    text-vs-DNA contrasts, with intervals, under each metric definition."""
     input:
         states=ensemble_files(rules.extract_contextual.output.states),
         positions=condition_files(rules.eval_positions.output.positions),
+        paper_positions=paper_condition_files(rules.paper_positions.output.masked),
     output:
         members=results_path("tables/contextual_members.csv"),
         pairs=results_path("tables/contextual_pairs.csv"),
@@ -102,6 +103,7 @@ rule compare_contextual:
     params:
         ensembles=ensemble_specs(),
         comparison=comparison("bootstrap_draws", "confidence_level"),
+        definitions=DEFINITIONS,
         seed=config["data_seed"],
     script:
         "../scripts/compare_contextual.py"

@@ -131,11 +131,19 @@ use rule extract_member as extract_member_corrected with:
         objective=alternatives(CORRECTED_ONLY_OBJECTIVES),
 
 
+def paper_masked_positions(wildcards):
+    """The paper's masking of the condition, for an ensemble measured under its definitions."""
+    if wildcards.objective not in PAPER_OBJECTIVES:
+        return []
+    return expand(rules.paper_positions.output.masked, **wildcards)
+
+
 rule extract_contextual:
     """The contextual embeddings of an ensemble's members, one file per member: every
     layer's hidden states, mean-pooled over each of the condition's first evaluation
-    sequences, masked at their evaluation positions. One job per ensemble: loading the
-    libraries costs far more than a small member's forward passes."""
+    sequences, masked at their evaluation positions, and (extraction.definitions: paper) over
+    the paper's 256 sequences masked as the paper masks them. One job per ensemble: loading
+    the libraries costs far more than a small member's forward passes."""
     input:
         manifests=expand(
             rules.train_member.output.manifest, seed=STUDY.seeds, allow_missing=True
@@ -145,6 +153,7 @@ rule extract_contextual:
         ),
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
+        paper_positions=paper_masked_positions,
     output:
         states=expand(
             results_path(
