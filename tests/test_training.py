@@ -15,7 +15,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from seqens.config import Condition, Member
 from seqens.distributed import check_devices, launch
 from seqens.errors import InputError
-from seqens.extraction import Extraction, ExtractionFiles, extract_member, member_fisher, output_distributions
+from seqens.extraction import (Extraction, ExtractionFiles, callback_fisher, extract_member, member_fisher,
+                               output_distributions)
 from seqens.io import fingerprint
 from seqens.member import load_member, read_fisher_log, read_manifest, read_training_log, write_member
 from seqens.objectives import make_objective
@@ -23,7 +24,8 @@ from seqens.packing import pack_sequences
 from seqens.positions import EvalPositions, draw_bernoulli_positions, draw_eval_positions
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
-from seqens.training import DataOrder, FisherDuringTraining, TrainSettings, train_member, warmup_cosine
+from seqens.training import (DataOrder, FisherDuringTraining, TrainSettings, evaluation_batches, train_member,
+                             warmup_cosine)
 
 from conftest import REPO, TINY_PRESET
 
@@ -480,17 +482,24 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
     objective, model, result = run(dna_data, seed=2, steps=6, fisher=fisher)
     log = result.fisher_log
     assert sorted(set(log["step"])) == [0, 4, 6]  # before the first step, every 4, and the last
-    assert set(log["group"]) == set(objective.layer_groups(model))
-    assert np.allclose(log.groupby("step")["fisher_fraction"].sum(), 1.0)
+    corrected, paper = (log[log["definition"] == name] for name in ("corrected", "paper"))
+    assert set(corrected["group"]) == set(objective.layer_groups(model))
+    assert list(paper["group"].drop_duplicates()) == ["embeddings", "encoder", "head"]
+    assert len(corrected) + len(paper) == len(log)
+    assert np.allclose(log.groupby(["definition", "step"])["fisher_fraction"].sum(), 1.0)
 
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
     loaded = load_member(member(seed=2), out, tokenizer.directory)
     extracted = member_fisher(loaded.objective, loaded.model, positions, n_sequences=8, method="per_sample",
                               chunk_size=8, device="cpu").to_frame()
-    last = read_fisher_log(member(seed=2), out).query("step == 6").reset_index(drop=True)
+    last = read_fisher_log(member(seed=2), out).query("step == 6 and definition == 'corrected'").reset_index(drop=True)
     assert list(last["group"]) == list(extracted["group"])
     np.testing.assert_allclose(last["fisher_total"], extracted["fisher_total"], rtol=1e-5)
+    # The paper's: its callback over the held-out split, in the evaluation's batches and masks.
+    held_out = evaluation_batches(objective, evaluation, TrainSettings(**{**SETTINGS, "steps": 6}, seed=2), 1.0)
+    callback = callback_fisher(loaded.objective, loaded.model, held_out, device="cpu")
+    np.testing.assert_allclose(paper.query("step == 6")["fisher_total"], callback.totals(), rtol=1e-5)
     # Computing it changes nothing in training: same weights as a run without it.
     _, plain, _ = run(dna_data, seed=2, steps=6)
     assert_identical(weights(plain), weights(model))

@@ -162,7 +162,8 @@ rule training_curves:
 if config["training"]["fisher_log"]:
 
     rule fisher_training:
-        """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
+        """Every member's layer-wise Fisher during training (training.fisher_log) in one
+        table, under each metric definition."""
         input:
             manifests=member_files(rules.train_member.output.manifest),
         output:
@@ -174,5 +175,6 @@ if config["training"]["fisher_log"]:
             "../../envs/plot.yaml"
         params:
             ensembles=ensemble_specs(),
+            definitions=DEFINITIONS,
         script:
             "../scripts/fisher_training.py"

@@ -18,8 +18,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .fisher import minibatch_fisher, per_sample_fisher
+from .fisher import FisherResult, minibatch_fisher, per_sample_fisher
 from .io import atomic_path, save_array_atomic, write_json_atomic
+from .layers import EMBEDDINGS, ENCODER, HEAD
 from .member import LoadedMember
 from .objectives.base import Objective
 from .positions import EvalPositions
@@ -122,6 +123,29 @@ def member_fisher(
     # Theirs sums the squared batch gradients and divides by all positions; the result's
     # totals are means over batches, so each row is scaled by batches / positions.
     result.per_sequence *= len(result.per_sequence) / max(1, int(positions.sum()))
+    return result
+
+
+def callback_fisher(objective: Objective, model: torch.nn.Module, batches: Sequence[dict], *, device) -> FisherResult:
+    """The paper's Fisher during training (lbcb-sci/GFMs @277899c, src/train/callback.py
+    ``FisherCallback._compute_fisher``): over the held-out ``batches`` (masked as in
+    training), the squared gradient of each batch's mean loss times its number of sequences,
+    summed over batches and divided by all sequences, in its three groups: ``embeddings``,
+    ``encoder`` (every layer) and ``head`` (its prefixes bert.embeddings, bert.encoder, cls).
+    A batch without a predicted position (the paper's loss is NaN there) adds nothing."""
+    layers = objective.layer_groups(model)
+    groups = {
+        EMBEDDINGS: layers[EMBEDDINGS],
+        ENCODER: [name for group, names in layers.items() if group not in (EMBEDDINGS, HEAD) for name in names],
+        HEAD: layers[HEAD],
+    }
+    predicted = [batch for batch in batches if batch["selected"].any()]
+    result = minibatch_fisher(model, objective.loss, predicted, groups, device=device)
+    sizes = np.array([len(batch["selected"]) for batch in predicted], dtype=np.float64)
+    # minibatch_fisher's totals are means over its rows: each row is scaled so that their
+    # mean is the callback's sum over batches of (squared gradient x sequences) / sequences.
+    n_sequences = sum(len(batch["selected"]) for batch in batches)
+    result.per_sequence *= sizes[:, None] * len(predicted) / n_sequences
     return result
 
 
