@@ -135,7 +135,7 @@ def paper_masked_positions(wildcards):
     """The paper's masking of the condition, for an ensemble measured under its definitions."""
     if wildcards.objective not in PAPER_OBJECTIVES:
         return []
-    return expand(rules.paper_positions.output.masked, **wildcards)
+    return expand(rules.paper_positions.output.masked, **wildcards)[0]
 
 
 rule extract_contextual:
