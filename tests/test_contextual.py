@@ -328,7 +328,11 @@ def test_the_paper_definition_is_the_papers_masking_pooling_and_metrics(tmp_path
     members = result["members"].query("layer == 'layer.1'").pivot(index="seed", columns="metric", values="value")
     last = [torch.from_numpy(states[-1].astype(np.float64)) for states in ours]
     for metric, paper in PAPER_MEMBER.items():
-        np.testing.assert_allclose(members[metric], [paper(X) for X in last], rtol=1e-9, err_msg=metric)
+        # LayerNorm leaves the pooled states one dimension short: the paper's SVD gives the
+        # missing singular value as rounding noise (~1e-8), which moves its effective rank by
+        # ~1e-7; ours counts it as 0.
+        tolerance = 1e-6 if metric == "effective_rank" else 1e-9
+        np.testing.assert_allclose(members[metric], [paper(X) for X in last], rtol=tolerance, err_msg=metric)
     pairs = result["pairs"].set_index(["seed_a", "seed_b", "metric"])["value"]
     for metric, paper in PAPER_PAIR.items():
         for i, j in ((0, 1), (0, 2), (1, 2)):
