@@ -257,3 +257,36 @@ def probe_corpus_inputs(wildcards):
 
 def probe_source_file(wildcards):
     return f"resources/probes/{wildcards.probe}/{source_filename(config['probes'][wildcards.probe]['source'], 0)}"
+
+
+# --- extraction ---------------------------------------------------------------------------
+
+
+def member_extract_file(name):
+    """A file of one member's extraction folder."""
+    return results_path(
+        f"extract/{{corpus}}/{{tokenizer}}/{{architecture}}/{{objective}}/seed{{seed}}/{name}"
+    )
+
+
+# What extract_member writes: the corrected definitions' files, and the paper's under paper/.
+CORRECTED_EXTRACTION = dict(
+    distributions=member_extract_file("distributions.npy"),
+    record=member_extract_file("distributions.json"),
+    embeddings=member_extract_file("embeddings.npy"),
+    fisher=member_extract_file("fisher.csv"),
+    fisher_per_sequence=member_extract_file("fisher_per_sequence.npy"),
+)
+PAPER_EXTRACTION = dict(
+    paper_distributions=member_extract_file("paper/distributions.npy"),
+    paper_record=member_extract_file("paper/distributions.json"),
+    paper_fisher=member_extract_file("paper/fisher.csv"),
+    paper_fisher_per_batch=member_extract_file("paper/fisher_per_batch.npy"),
+)
+
+
+def paper_masked_positions(wildcards):
+    """The paper's masking of the condition, for an ensemble measured under its definitions."""
+    if wildcards.objective not in PAPER_OBJECTIVES:
+        return []
+    return expand(rules.paper_positions.output.masked, **wildcards)[0]

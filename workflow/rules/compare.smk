@@ -7,7 +7,9 @@ rule compare_outputs:
         targets=condition_files(rules.data_entropy.output.targets),
         data_entropy=condition_files(rules.data_entropy.output.data_entropy),
         unigram=condition_files(rules.data_entropy.output.unigram),
-        paper_distributions=paper_member_files(rules.extract_member.output.paper_distributions),
+        paper_distributions=paper_member_files(
+            rules.extract_member.output.paper_distributions
+        ),
         paper_records=paper_member_files(rules.extract_member.output.paper_record),
         paper_positions=paper_condition_files(rules.paper_positions.output.outputs),
     output:
@@ -115,7 +117,9 @@ rule compare_fisher:
         tables=member_files(rules.extract_member.output.fisher),
         per_sequence=member_files(rules.extract_member.output.fisher_per_sequence),
         paper_tables=paper_member_files(rules.extract_member.output.paper_fisher),
-        paper_per_batch=paper_member_files(rules.extract_member.output.paper_fisher_per_batch),
+        paper_per_batch=paper_member_files(
+            rules.extract_member.output.paper_fisher_per_batch
+        ),
     output:
         members=results_path("tables/fisher_members.csv"),
         summary=report(

@@ -42,7 +42,8 @@ rule data_entropy:
 rule paper_positions:
     """The condition's evaluation positions under the paper's rule: Bernoulli over every
     non-pad token, [CLS] and [SEP] included (mask_fraction for the distributions; 0.15 of
-    256 sequences, as the paper masks them for the Fisher and the contextual embeddings)."""
+    256 sequences, as the paper masks them for the Fisher and the contextual embeddings).
+    """
     input:
         eval=rules.pack_tokens.output.eval,
     output:
@@ -57,29 +58,6 @@ rule paper_positions:
         seed=config["data_seed"],
     script:
         "../scripts/paper_positions.py"
-
-
-def member_extract_file(name):
-    """A file of one member's extraction folder."""
-    return results_path(
-        f"extract/{{corpus}}/{{tokenizer}}/{{architecture}}/{{objective}}/seed{{seed}}/{name}"
-    )
-
-
-# What extract_member writes: the corrected definitions' files, and the paper's under paper/.
-CORRECTED_EXTRACTION = dict(
-    distributions=member_extract_file("distributions.npy"),
-    record=member_extract_file("distributions.json"),
-    embeddings=member_extract_file("embeddings.npy"),
-    fisher=member_extract_file("fisher.csv"),
-    fisher_per_sequence=member_extract_file("fisher_per_sequence.npy"),
-)
-PAPER_EXTRACTION = dict(
-    paper_distributions=member_extract_file("paper/distributions.npy"),
-    paper_record=member_extract_file("paper/distributions.json"),
-    paper_fisher=member_extract_file("paper/fisher.csv"),
-    paper_fisher_per_batch=member_extract_file("paper/fisher_per_batch.npy"),
-)
 
 
 rule extract_member:
@@ -104,11 +82,11 @@ rule extract_member:
         log_path(
             "extract_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    wildcard_constraints:
+        objective=alternatives(PAPER_OBJECTIVES),
     conda:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
-    wildcard_constraints:
-        objective=alternatives(PAPER_OBJECTIVES),
     params:
         extraction=extraction(
             "batch_size", "fisher_sequences", "fisher_method", "fisher_chunk_size"
@@ -129,13 +107,6 @@ use rule extract_member as extract_member_corrected with:
     wildcard_constraints:
         # The members of the objectives measured under the corrected definitions only.
         objective=alternatives(CORRECTED_ONLY_OBJECTIVES),
-
-
-def paper_masked_positions(wildcards):
-    """The paper's masking of the condition, for an ensemble measured under its definitions."""
-    if wildcards.objective not in PAPER_OBJECTIVES:
-        return []
-    return expand(rules.paper_positions.output.masked, **wildcards)[0]
 
 
 rule extract_contextual:
