@@ -104,6 +104,10 @@ use rule extract_member as extract_member_corrected with:
         positions=rules.eval_positions.output.positions,
     output:
         **CORRECTED_EXTRACTION,
+    log:
+        log_path(
+            "extract_member_corrected/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
     wildcard_constraints:
         # The members of the objectives measured under the corrected definitions only.
         objective=alternatives(CORRECTED_ONLY_OBJECTIVES),
