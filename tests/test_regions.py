@@ -190,7 +190,7 @@ def test_per_region_metrics_are_the_means_of_their_positions_and_per_base_over_t
         "position": range(4), "characters": [2.0, 4.0, 3.0, 3.0],
         "region": ["CDS", "CDS", "intergenic", "UTR"], "repeat": ["repeat", "unique", "unique", "unique"],
     })
-    found = compare_regions(ensemble, per_position, regions, draws=200)
+    found = compare_regions(ensemble, per_position, regions, metrics=["cross_entropy_bits", "js_distance"], draws=200)
     summary = found["summary"].set_index(["axis", "class", "metric"])
     assert summary.loc[("region", "CDS", "cross_entropy_bits"), "estimate"] == pytest.approx(2.5)  # (1+2+3+4)/4
     # CDS targets have 3 bases on average: 2.5 bits per token, 2.5/3 per base.
@@ -206,3 +206,21 @@ def test_per_region_metrics_are_the_means_of_their_positions_and_per_base_over_t
     assert contrasts.loc[("CDS", "intergenic", "cross_entropy_bits"), "difference"] == pytest.approx(2.5 - 4.0)
     assert contrasts.loc[("repeat", "unique", "cross_entropy_bits"), "difference"] == pytest.approx(-2.0)
     assert ("intergenic", "intergenic", "cross_entropy_bits") not in contrasts.index
+
+
+def test_the_breakdown_reads_the_same_per_position_values_as_the_outputs_comparison():
+    from seqens.comparisons.outputs import compare_outputs
+    from seqens.comparisons.regions import per_position_values
+
+    rng = np.random.default_rng(0)
+    probs = [rng.dirichlet(np.ones(12), size=40) for _ in range(3)]
+    targets = rng.integers(0, 12, size=40)
+    unigram_log2 = np.log2(rng.dirichlet(np.ones(12)))
+    ensemble = Ensemble(Condition("athal", "kmer6", "dna"), "roformer", "mlm", (1, 2, 3))
+    reference = compare_outputs(ensemble, probs, targets, unigram_log2=unigram_log2, draws=20)["per_position"]
+    found = per_position_values(probs, targets, unigram_log2)
+    per_token = {name for name in reference if not name.endswith("_per_character")}
+    assert per_token <= set(found)
+    for name in per_token:
+        assert type(found[name]) is type(reference[name])
+        np.testing.assert_allclose(found[name].values, reference[name].values, rtol=1e-12, err_msg=name)

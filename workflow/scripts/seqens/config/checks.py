@@ -51,6 +51,8 @@ def _check_corpora(cfg: dict) -> None:
             raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
         if "encoding" in corpus:
             _check_encoding(f"config: corpora.{name}.encoding", corpus["encoding"], corpus["format"])
+        if "annotation" in corpus and corpus["kind"] != "dna":
+            raise ConfigError(f"config: corpora.{name}.annotation: applies to dna corpora only ('{name}' is text)")
 
 
 def _check_encoding(key: str, encoding: str, fmt: str) -> None:
@@ -70,9 +72,11 @@ def _check_encoding(key: str, encoding: str, fmt: str) -> None:
 
 
 def _sources(cfg: dict):
-    """(config key, source) of every corpus and probe source."""
+    """(config key, source) of every corpus, annotation and probe source."""
     for name, corpus in cfg["corpora"].items():
         yield from source_keys(name, corpus)
+        if "annotation" in corpus:
+            yield f"corpora.{name}.annotation.source", corpus["annotation"]["source"]
     for name, probe in cfg["probes"].items():
         yield f"probes.{name}.source", probe["source"]
 
