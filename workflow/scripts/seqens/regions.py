@@ -96,7 +96,7 @@ def token_spans(
                 first, offset, after_kmer = _advance(token_strings[token], offset, after_kmer, overlapping_k)
                 spans.append((first, offset))
             # The row's document is the next one that begins with its tokens (shorter ones were skipped).
-            index = texts.next_beginning_with(index + 1, [token_strings[t] for t in tokens], spans, row)
+            index = texts.next_beginning_with(index + 1, [token_strings[t] for t in tokens], spans)
             columns = np.flatnonzero(input_ids[row] >= n_special)
             document[row, columns] = index
             start[row, columns] = [s for s, _ in spans]
@@ -117,7 +117,8 @@ def _advance(string: str, offset: int, after_kmer: bool, overlapping_k: int | No
 
 
 class _Documents:
-    """The split's documents, read lazily in order and kept from the first still needed."""
+    """The split's documents, read lazily in order as far as the rows reach (the first
+    rows of a split: a small part of it)."""
 
     def __init__(self, documents: Iterable[str], where: str):
         self.iterator: Iterator[str] = iter(documents)
@@ -140,7 +141,8 @@ class _Documents:
                 "there: the split or tokenizer changed since the tokens were packed (rerun pack_tokens)"
             )
 
-    def next_beginning_with(self, index: int, strings: list[str], spans: list[tuple[int, int]], row: int) -> int:
+    def next_beginning_with(self, index: int, strings: list[str], spans: list[tuple[int, int]]) -> int:
+        """The first document from ``index`` on whose bases at ``spans`` are ``strings``."""
         while True:
             text = self.get(index)
             if all(text[s:e] == string for string, (s, e) in zip(strings, spans)):
