@@ -111,6 +111,41 @@ def test_one_row_per_document_skips_the_documents_too_short_for_a_row():
     assert spans.start.tolist() == [[-1, 0, 3, -1], [-1, 0, 2, -1]]
 
 
+@pytest.mark.parametrize("spec", [{"type": "kmer", "k": 3, "stride": 3}, {"type": "kmer", "k": 3, "stride": 1},
+                                  {"type": "char"}, {"type": "bpe", "vocab_size": 40}])
+@pytest.mark.parametrize("sampling", ["packed", "one_per_document"])
+def test_rows_the_packer_wrote_read_back_to_the_bases_each_token_spells(tmp_path, spec, sampling):
+    """Through the real tokenizers and packer: every token of every row is placed on bases of
+    its window that spell it, and a window's tokens cover it in order (packed: whole windows
+    between [SEP]s)."""
+    from seqens.packing import pack_sequences
+    from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
+
+    rng = np.random.default_rng(3)
+    windows = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(12)]
+    windows[4] = windows[4][:10] + "N" + windows[4][11:]  # an N cuts a run of k-mers
+    if sampling == "one_per_document":
+        windows[2] = "ACG"  # too short for a row: skipped by the packer
+    save_tokenizer(build_tokenizer(spec, "dna", windows), spec, "dna", tmp_path / "tok", model_max_length=16)
+    tokenizer = SequenceTokenizer(tmp_path / "tok")
+    pack_sequences(iter(windows), tokenizer, tmp_path / "eval.npy", n_sequences=6, length=12, what="x",
+                   sampling=sampling)
+    input_ids = np.asarray(np.load(tmp_path / "eval.npy"), dtype=np.int64)
+    strings = [tokenizer.tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
+    spans = token_spans(input_ids, strings, windows, sampling=sampling, overlapping_k=tokenizer.overlapping_k)
+    content = input_ids >= len(SPECIALS)
+    assert (spans.document[content] >= 0).all() and (spans.document[~content] == -1).all()
+    for document, start, end, token in zip(spans.document[content], spans.start[content], spans.end[content],
+                                           input_ids[content]):
+        assert windows[document][start:end] == strings[token]
+    if sampling == "one_per_document":
+        assert 2 not in spans.document
+    else:
+        last = spans.document.max()  # cut by the end of the rows; every window before it is whole
+        assert last >= 1
+        assert [spans.end[content][spans.document[content] == d].max() for d in range(last)] == [30] * last
+
+
 @pytest.fixture
 def corpus(tmp_path):
     """A prepared corpus of 20-bp windows of GENOME: train 0-19, eval 20-39 and 40-59; its
