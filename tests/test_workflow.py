@@ -112,7 +112,8 @@ def test_dry_run_paper_config():
     output = result.stdout + result.stderr
     jobs = jobs_of(output)
     assert jobs["fetch_corpus"] == 41 + 7 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
-    budget = "104,167 steps x 96 sequences x 512 tokens = 5,120,016,384 tokens (5.12 B), 5.00 epochs of 2,000,000"
+    budget = ("5 epochs of 2,000,000 sequences in batches of 96 (the last of each epoch 32) = 104,170 steps, "
+              "x 512 tokens = 5,120,000,000 tokens (5.12 B)")
     assert output.count(budget) == 15
 
 
