@@ -117,6 +117,17 @@ def test_dry_run_paper_config():
     assert output.count(budget) == 15
 
 
+def test_dry_run_paper_cdna_study():
+    """The paper's study on its code's DNA corpus (Ensembl cDNA in 4,096-base chunks), layered
+    over config/paper.yaml: the same 15 members and budget, the cDNA instead of the genomes."""
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/paper.yaml", "config/paper-cdna.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_corpus"] == 41 + 8 and jobs["train_member"] == 3 * 5  # Wikipedia shards, cDNA files
+    assert "results/paper-cdna/corpora/cdna/train.txt" in output and "corpora/plants" not in output
+    assert output.count("= 104,170 steps, x 512 tokens = 5,120,000,000 tokens (5.12 B)") == 15
+
+
 def planned_files(*options) -> set[str]:
     """Every output and log a forced dry run would write."""
     result = snakemake_cmd("-n", "--forceall", *options)
