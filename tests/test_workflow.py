@@ -594,6 +594,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.log_every": 7,
     "training.checkpoint_every": 7,
     "training.eval_every": 13,
+    "training.save_every": 20,
     "training.device": "cpu",
     "training.devices": 2,
     "extraction.definitions": ["corrected"],

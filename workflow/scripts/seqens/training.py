@@ -8,7 +8,7 @@ not depend on where a resumed run restarted.
 With ``keep: best`` the member is the weights of the evaluation with the lowest held-out
 loss, not the last step's; with ``keep: best_saved`` it is what the paper's Trainer loads
 (``load_best_model_at_end``), which can only be a checkpoint it saved (every ``save_every``
-steps and the last; see ``kept_at``). ``epochs`` counts steps as the Trainer does: each
+steps and the last; see ``TrainSettings.may_keep``). ``epochs`` counts steps as the Trainer does: each
 epoch ends with a short batch (``DataOrder``). A ``FisherDuringTraining``
 records the layer-wise empirical Fisher at fixed held-out positions before the first step
 and every few steps (the paper's ``FisherCallback``), with the extraction's estimator.
@@ -475,8 +475,8 @@ def train_member(
     choosing = settings.keep in ("best", "best_saved")
     if choosing and best is not None and last_step == settings.steps:
         model.load_state_dict(best["model"])
-        log.info("kept the weights of step %d (held-out loss %.4f nats, the lowest%s)", best["step"], best["eval_loss"],
-                 " at a saved step" if settings.keep == "best_saved" else "")
+        chosen = "the checkpoint the paper's Trainer loads" if settings.keep == "best_saved" else "the lowest"
+        log.info("kept the weights of step %d (held-out loss %.4f nats, %s)", best["step"], best["eval_loss"], chosen)
     model.eval()
     result = TrainResult(
         log=pd.DataFrame(rows, columns=LOG_COLUMNS),

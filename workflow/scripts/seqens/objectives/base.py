@@ -29,11 +29,11 @@ def corrupt_selected(
     transformers' DataCollatorForLanguageModeling, ``torch.randint(len(tokenizer), ...)``)."""
     draw = torch.rand(input_ids.shape, generator=generator)
     lowest = {"non_special": len(special.ids), "vocabulary": 0}[random_tokens]
-    random_tokens = torch.randint(lowest, special.vocab_size, input_ids.shape, generator=generator)
+    drawn = torch.randint(lowest, special.vocab_size, input_ids.shape, generator=generator)
     corrupted = input_ids.clone()
     corrupted[selected & (draw < mask_fraction)] = special.mask
     use_random = selected & (draw >= mask_fraction) & (draw < mask_fraction + random_fraction)
-    corrupted[use_random] = random_tokens[use_random]
+    corrupted[use_random] = drawn[use_random]
     return corrupted
 
 
