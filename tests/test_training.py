@@ -398,29 +398,46 @@ def test_epochs_end_with_a_short_batch_as_the_trainers_data_loader_does(dna_data
         run(dna_data, seed=1, steps=13, epochs=2, batch_size=12)
 
 
-def trainer_loads(eval_losses: dict[int, float], saved: set[int]) -> int | None:
-    """The step of the checkpoint transformers' Trainer loads with load_best_model_at_end
-    (trainer.py, _determine_best_metric: the best evaluation's step, strictly lower loss;
-    _save_checkpoint: at a save, that step becomes best_model_checkpoint if its checkpoint
-    folder exists), replayed step by step."""
-    best_step, best_loss, loaded = None, math.inf, None
-    for step in sorted(eval_losses):
-        if eval_losses[step] < best_loss:
-            best_step, best_loss = step, eval_losses[step]
-        if step in saved and best_step in {s for s in saved if s <= step}:
-            loaded = best_step
-    return loaded
+def trainer_loads(eval_losses: dict[int, float], steps: int, eval_every: int, save_every: int, out: Path) -> int | None:
+    """The step whose checkpoint transformers' Trainer loads at the end with the paper's
+    arguments (src/utils/config.py: load_best_model_at_end, metric_for_best_model='eval_loss',
+    save_strategy='steps'), its evaluations scripted to return ``eval_losses``."""
+    from transformers import Trainer, TrainingArguments
+
+    class Scripted(Trainer):
+        def evaluate(self, *args, **kwargs):
+            return {"eval_loss": eval_losses[self.state.global_step]}
+
+    class Constant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return {"loss": (self.weight - x).pow(2).mean()}
+
+    data = [{"x": torch.ones(1)} for _ in range(steps)]
+    arguments = TrainingArguments(
+        output_dir=str(out), max_steps=steps, per_device_train_batch_size=1, eval_strategy="steps",
+        eval_steps=eval_every, save_strategy="steps", save_steps=save_every, load_best_model_at_end=True,
+        metric_for_best_model="eval_loss", greater_is_better=False, report_to=[], use_cpu=True,
+        save_only_model=True, logging_strategy="no", disable_tqdm=True,
+    )
+    trainer = Scripted(model=Constant(), args=arguments, train_dataset=data, eval_dataset=data)
+    trainer.train()
+    best = trainer.state.best_model_checkpoint
+    return int(best.rsplit("-", 1)[1]) if best else None
 
 
 def test_keep_best_saved_keeps_the_checkpoint_the_papers_trainer_loads(dna_data, tmp_path, monkeypatch):
     """keep: best_saved with save_every: only saved steps (every save_every and the last) can be
-    kept, and the one kept is the Trainer's: here the held-out loss is lowest at step 6 (not
-    saved), so the Trainer keeps step 4, where keep: best keeps 6 and the lowest saved loss is
-    step 12's."""
+    kept, and the one kept is the one transformers' Trainer loads given the same held-out
+    losses: lowest at step 6 (not saved), so the Trainer loads step 4, where keep: best keeps 6
+    and the lowest loss among the saved steps is step 12's."""
     scripted = {2: 5.0, 4: 4.0, 6: 3.0, 8: 3.5, 10: 3.2, 12: 3.1}
     monkeypatch.setattr(seqens.training, "evaluate", lambda *args: scripted[round(args[-1] * 12)])
     overrides = dict(steps=12, eval_every=2, keep="best_saved", save_every=4)
-    assert trainer_loads(scripted, {4, 8, 12}) == 4
+    assert trainer_loads(scripted, steps=12, eval_every=2, save_every=4, out=tmp_path / "trainer") == 4
     objective, model, result = run(dna_data, seed=1, **overrides)
     assert result.selected_step == 4
     _, at_four, _ = run(dna_data, seed=1, stop_after=4, **overrides)
