@@ -79,7 +79,8 @@ def test_dry_run_demo_schedules_every_stage():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
-    assert jobs["data_entropy"] == 3
+    assert jobs["data_entropy"] == jobs["leakage_audit"] == 3
+    assert jobs["entropy_rate"] == 2  # one per corpus
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_member", "compare_fisher", "figure_fisher",
                  "paper_positions", "extract_paper",

@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .special import SPECIAL_TOKENS
 
 MAX_DNA_K = 32  # 2 bits a base in 64-bit keys
@@ -147,3 +148,17 @@ def kept_sequences(audit: pd.DataFrame, max_shared_fraction: float | None) -> np
     if max_shared_fraction is None:
         return np.ones(len(audit), bool)
     return fraction <= max_shared_fraction
+
+
+def read_kept(audit_path, *, needed: int, max_shared_fraction: float) -> np.ndarray:
+    """The ``kept`` column of a condition's audit table, once it holds the ``needed`` sequences
+    that extraction asks for."""
+    kept = pd.read_csv(audit_path)["kept"].to_numpy(bool)
+    if kept.sum() < needed:
+        raise InputError(
+            f"{audit_path}: extraction.leakage.max_shared_fraction: {int(kept.sum())} of {len(kept)} evaluation "
+            f"sequences share at most {max_shared_fraction} of their k-grams with the training tokens, and "
+            f"{needed} are needed (extraction.sequences, extraction.fisher_sequences): raise max_shared_fraction "
+            "or lower those"
+        )
+    return kept
