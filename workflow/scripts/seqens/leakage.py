@@ -36,12 +36,11 @@ for _code, _base in enumerate(b"ACGT"):
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplication is a bijection mod 2^64
 
 
-def _ends_of_valid_windows(breaks: np.ndarray, k: int) -> np.ndarray:
-    """For a 1-d array of break flags: the indices t where symbols t-k+1..t hold no break."""
-    run = np.cumsum(breaks)
-    ends = np.arange(k - 1, len(breaks))
-    before = np.concatenate([[0], run])[ends - k + 1]
-    return ends[(run[ends] - before) == 0]
+def _windows_without_breaks(breaks: np.ndarray, k: int) -> np.ndarray:
+    """For a 1-d array of break flags: per window start i (0..n-k), whether symbols i..i+k-1
+    hold no break."""
+    run = np.concatenate([[0], np.cumsum(breaks)])
+    return run[k:] == run[: len(run) - k]
 
 
 def canonical_kmers(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,15 +49,19 @@ def canonical_kmers(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if not 1 <= k <= MAX_DNA_K:
         raise ValueError(f"DNA k-mers need 1 <= k <= {MAX_DNA_K}, got {k}")
     codes = np.asarray(codes, dtype=np.uint8)
-    ends = _ends_of_valid_windows(codes == _BREAK, k)
+    starts = len(codes) - k + 1
+    if starts < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     bases = np.where(codes == _BREAK, 0, codes).astype(np.uint64)
-    forward = np.zeros(len(ends), np.uint64)
-    reverse = np.zeros(len(ends), np.uint64)
-    for offset in range(k):  # offset 0 is the k-mer's first base
-        base = bases[ends - (k - 1) + offset]
-        forward = (forward << np.uint64(2)) | base
+    forward = np.zeros(starts, np.uint64)
+    reverse = np.zeros(starts, np.uint64)
+    for offset in range(k):  # offset 0 is each k-mer's first base; slices, not gathers
+        base = bases[offset : offset + starts]
+        forward <<= np.uint64(2)
+        forward |= base
         reverse |= (np.uint64(3) - base) << np.uint64(2 * offset)
-    return ends, np.minimum(forward, reverse)
+    valid = _windows_without_breaks(codes == _BREAK, k)
+    return np.flatnonzero(valid) + (k - 1), np.minimum(forward, reverse)[valid]
 
 
 def hashed_kgrams(ids: np.ndarray, k: int, *, n_special: int = len(SPECIAL_TOKENS)) -> tuple[np.ndarray, np.ndarray]:
@@ -67,12 +70,17 @@ def hashed_kgrams(ids: np.ndarray, k: int, *, n_special: int = len(SPECIAL_TOKEN
     if k < 1:
         raise ValueError(f"k-grams need k >= 1, got {k}")
     ids = np.asarray(ids)
-    ends = _ends_of_valid_windows(ids < n_special, k)
-    keys = np.zeros(len(ends), np.uint64)
+    starts = len(ids) - k + 1
+    if starts < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    symbols = ids.astype(np.uint64) + np.uint64(1)
+    keys = np.zeros(starts, np.uint64)
     with np.errstate(over="ignore"):  # arithmetic mod 2^64 is the point
         for offset in range(k):
-            keys = keys * _HASH_MULTIPLIER + ids[ends - (k - 1) + offset].astype(np.uint64) + np.uint64(1)
-    return ends, keys
+            keys *= _HASH_MULTIPLIER
+            keys += symbols[offset : offset + starts]
+    valid = _windows_without_breaks(ids < n_special, k)
+    return np.flatnonzero(valid) + (k - 1), keys[valid]
 
 
 def dna_codes(sequences: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
