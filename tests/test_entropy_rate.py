@@ -51,7 +51,7 @@ def test_the_entropy_rate_of_a_known_third_order_chain_is_recovered_within_two_h
     held_out = sample_nucleotide_chain(rng, transition, 3, 100_000)
     bits = mixed_order_bits(
         train, held_out, alphabet_size=DNA, orders=[1, 2, 3, 4, 6, 8, 11, 12, 14, 16],
-        pseudocount=1 / 16, forgetting=[0.9, 0.99, 1.0],
+        prior_strength=8, forgetting=[0.9, 0.99, 1.0],
     )
     assert len(bits) == len(held_out)
     assert 1.9 - truth > 0.3  # the chain has structure to find (order 0 is near 2 bits)
@@ -77,21 +77,25 @@ def brute_force_counts(stream: np.ndarray, held_out: np.ndarray, order: int):
     return [(grams.get((c, x), 0), contexts.get(c, 0)) for _, c, x in windows(held_out) if c is not None]
 
 
-def test_counts_of_every_order_match_a_dictionary_count():
+def test_every_order_matches_a_dictionary_count_blended_with_the_order_below():
     rng = np.random.default_rng(1)
     train = rng.choice(5, size=3000, p=[0.3, 0.2, 0.2, 0.25, 0.05])  # breaks included
     held_out = rng.choice(5, size=400, p=[0.3, 0.2, 0.2, 0.25, 0.05])
     counts = MixedOrderCounts(train, alphabet_size=DNA, max_order=5)
     orders = [0, 1, 2, 3, 5]
-    pseudocount = 0.5
-    log_probs = counts.log_probs(held_out, orders=orders, pseudocount=pseudocount)
+    strength = 3.0
+    log_probs = counts.log_probs(held_out, orders=orders, prior_strength=strength)
     available = context_lengths(held_out, alphabet_size=DNA)[held_out < DNA]
+    lower = np.full(len(available), 1 / DNA)
     for row, order in enumerate(orders):
-        expected = [np.log((g + pseudocount) / (c + DNA * pseudocount)) for g, c in brute_force_counts(train, held_out, order)]
-        np.testing.assert_allclose(log_probs[row][available >= order], expected, rtol=0, atol=1e-12)
+        fits = available >= order
+        expected = lower.copy()
+        expected[fits] = [(g + strength * p) / (c + strength)
+                          for (g, c), p in zip(brute_force_counts(train, held_out, order), lower[fits])]
+        np.testing.assert_allclose(log_probs[row], np.log(expected), rtol=0, atol=1e-12)
+        lower = expected
     # After a break, a high order predicts as the highest order the context allows.
-    short = available < 5
-    np.testing.assert_array_equal(log_probs[-1][short & (available >= 3)], log_probs[-2][short & (available >= 3)])
+    np.testing.assert_array_equal(log_probs[-1][available == 3], log_probs[-2][available == 3])
 
 
 def test_each_order_is_a_distribution_over_the_alphabet():
@@ -102,7 +106,7 @@ def test_each_order_is_a_distribution_over_the_alphabet():
     total = np.zeros(7)
     for symbol in range(DNA):
         held_out = np.concatenate([context, [symbol]])
-        total += np.exp(counts.log_probs(held_out, orders=range(7), pseudocount=0.1)[:, -1])
+        total += np.exp(counts.log_probs(held_out, orders=range(7), prior_strength=0.5)[:, -1])
     np.testing.assert_allclose(total, 1.0)
 
 

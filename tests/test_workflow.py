@@ -515,7 +515,7 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
     rates = data_entropy[data_entropy["model"] != "markov"].pivot(index="condition", columns="model", values="bits_per_character")
     assert set(rates.columns) == {"mixture", "zlib", "bz2", "lzma", "lzma_2bit"}
     assert (rates.drop(columns="mixture").min(axis=1) > rates["mixture"]).all()
-    assert (rates.loc[["athal-bpe", "athal-kmer6"], "mixture"] < 2.0).all()
+    assert rates.loc["athal-kmer6", "mixture"] < 2.0
     leakage = pd.read_csv(tables / "leakage.csv")
     assert set(leakage["condition"]) == set(data_entropy["condition"]) and leakage["kept"].all()
     from transformers import AutoModelForMaskedLM

@@ -14,7 +14,7 @@ def main(snakemake):
         snakemake.input.eval,
         dna_orders=sorted(settings["dna_orders"]),
         text_orders=sorted(settings["text_orders"]),
-        pseudocount=settings["pseudocount"],
+        prior_strength=settings["prior_strength"],
         forgetting=settings["forgetting"],
         train_characters=settings["train_characters"],
         held_out_characters=settings["held_out_characters"],

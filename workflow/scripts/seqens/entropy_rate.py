@@ -111,7 +111,7 @@ def entropy_rate_table(
     *,
     dna_orders: list[int],
     text_orders: list[int],
-    pseudocount: float,
+    prior_strength: float,
     forgetting: list[float],
     train_characters: int | None,
     held_out_characters: int | None,
@@ -135,7 +135,7 @@ def entropy_rate_table(
         train_counted = sum(len(line.decode("utf-8")) for line in train)
     bits = mixed_order_bits(
         train_stream, held_out_stream, alphabet_size=alphabet, orders=orders,
-        pseudocount=pseudocount, forgetting=forgetting,
+        prior_strength=prior_strength, forgetting=forgetting,
     )
     rows = [{"model": "mixture", "bits_per_character": bits.sum() / scored_characters,
              "characters": scored_characters, "train_characters": train_counted, "max_order": max(orders)}]

@@ -266,9 +266,15 @@ def unigram_log2_probs(train: np.ndarray, *, vocab_size: int, n_special: int = 5
 # sorted array answers every order with two binary searches (a second one, of the contexts
 # alone, counts the contexts).
 #
-# Order-k model (the finite-context models of GeCo): P_k(x | c) = (n(c, x) + a) / (n(c) + A a),
-# counts from the training stream, a = ``pseudocount``. Where the held-out context is shorter
-# than k (after a break), model k predicts as the highest listed order that fits.
+# Order-k model: the counts n(c, x) of the training stream under a Dirichlet prior of strength
+# b (``prior_strength``) centred on the next lower listed order's prediction (MacKay & Peto
+# 1995's hierarchical Dirichlet model; PPM's blending): P_k(x | c) = (n(c, x) + b P_j(x | c'))
+# / (n(c) + b), with j the next lower listed order and c' the context's last j symbols, and
+# 1/A below the lowest. An order whose context was seen often follows its counts; one seen
+# rarely or never falls back on the shorter context (GeCo's finite-context models add a
+# constant instead, and leave that fallback to the mixing; on the demo's text, a constant
+# 1/16 costs 0.3 bits per character more, on its DNA the same). Where the held-out context
+# is shorter than k (after a break), model k predicts as the highest listed order that fits.
 # Mixing, two levels: for each forgetting factor g, GeCo's mixture sum_k w_k(t) P_k with
 # w_k(t+1) proportional to w_k(t)^g P_k(x_t) (g = 1: the Bayesian mixture; g < 1 follows the
 # order that predicts well *locally*, e.g. in a repeat); these mixtures are combined by a
@@ -318,7 +324,7 @@ class MixedOrderCounts:
     def _scale(self, digits_dropped: int) -> np.uint64:
         return np.uint64(self.alphabet_size + 1) ** np.uint64(digits_dropped)
 
-    def log_probs(self, held_out: np.ndarray, *, orders, pseudocount: float) -> np.ndarray:
+    def log_probs(self, held_out: np.ndarray, *, orders, prior_strength: float) -> np.ndarray:
         """ln P_k(x_t | context) [len(orders), scored positions] of every held-out position with
         a symbol, in stream order; ``orders`` ascending, at most max_order."""
         held_out = np.asarray(held_out)
@@ -334,17 +340,16 @@ class MixedOrderCounts:
         contexts = keys % self._scale(top)
         by_context = np.argsort(contexts, kind="stable")
         out = np.empty((len(orders), len(keys)))
-        previous = None
+        lower = np.full(len(keys), 1.0 / alphabet)
         for row, order in enumerate(orders):
             scale = self._scale(top - order)
             grams = np.empty(len(keys))
             grams[by_gram] = _range_counts(self.grams, keys[by_gram] // scale, scale)
             totals = np.empty(len(keys))
             totals[by_context] = _range_counts(self.contexts, contexts[by_context] // scale, scale)
-            log_p = np.log(grams + pseudocount) - np.log(totals + alphabet * pseudocount)
-            if previous is not None:
-                log_p = np.where(available >= order, log_p, previous)
-            out[row] = previous = log_p
+            probs = (grams + prior_strength * lower) / (totals + prior_strength)
+            lower = np.where(available >= order, probs, lower)
+            out[row] = np.log(lower)
         return out
 
 
@@ -403,13 +408,13 @@ def mixed_order_bits(
     *,
     alphabet_size: int,
     orders,
-    pseudocount: float,
+    prior_strength: float,
     forgetting,
 ) -> np.ndarray:
     """-log2 P of each held-out symbol (stream order) under the two-level mixture of the order-k
     models counted on ``train`` (see above): one forgetting mixture per factor in
     ``forgetting``, combined by a Bayesian mixture."""
     counts = MixedOrderCounts(train, alphabet_size=alphabet_size, max_order=max(orders))
-    log_probs = counts.log_probs(held_out, orders=orders, pseudocount=pseudocount)
+    log_probs = counts.log_probs(held_out, orders=orders, prior_strength=prior_strength)
     mixtures = np.vstack([forgetting_mixture(log_probs, factor) for factor in forgetting])
     return -forgetting_mixture(mixtures, 1.0) / np.log(2)

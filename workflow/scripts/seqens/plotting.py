@@ -170,10 +170,10 @@ def plot_entropy(
                 ax, markov[markov["order"] == order], conditions, "bits_per_token",
                 {"colors": str(shade), "linestyles": ":"}, f"Markov order {orders[1]}..{orders[-1]}" if order == orders[1] else None,
             )
+        _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
     # The corpus's entropy rate (mixed-order model), per token of each condition.
     _references(axes[0, 0], data_entropy[data_entropy["model"] == "mixture"], conditions, "bits_per_token",
                 {"colors": "tab:red", "linestyles": "-."}, "entropy rate (mixed orders)")
-        _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
     # KL(p || uniform) = log2 V - H(p): the training unigram's is log2 V - H(unigram).
     unigram_kl = data_entropy.drop_duplicates("condition").merge(
         summary[summary["metric"] == "unigram_entropy_bits"].drop_duplicates("condition")[["condition", "estimate"]],
