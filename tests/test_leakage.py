@@ -92,3 +92,36 @@ def test_the_threshold_keeps_sequences_at_or_below_it_and_those_without_kgrams()
     assert kept_sequences(audit, None).all()
     assert kept_sequences(audit, 0.5).tolist() == [True, True, False, True, False]
     assert kept_sequences(audit, 0.0).tolist() == [True, False, False, True, False]
+
+
+def test_evaluation_positions_are_drawn_from_the_kept_sequences_only(tmp_path):
+    from seqens.positions import draw_bernoulli_positions, draw_eval_positions
+
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(5, 50, size=(8, 12)).astype(np.uint16)
+    tokens[:, 0] = CLS
+    np.save(tmp_path / "eval.npy", tokens)
+    kept = np.array([True, False, True, True, False, True, True, True])
+    every = draw_eval_positions(tmp_path / "eval.npy", n_sequences=None, mask_fraction=0.25, seed=1)
+    assert every.sequence_indices.tolist() == list(range(8))
+    chosen = draw_eval_positions(tmp_path / "eval.npy", n_sequences=4, mask_fraction=0.25, seed=1, kept=kept)
+    assert chosen.sequence_indices.tolist() == [0, 2, 3, 5]
+    np.testing.assert_array_equal(chosen.input_ids, tokens[[0, 2, 3, 5]])
+    assert (chosen.positions.sum(axis=1) == 3).all()
+    paper = draw_bernoulli_positions(tmp_path / "eval.npy", n_sequences=None, probability=0.5, seed=1, stream=1,
+                                     kept=kept)
+    assert paper.sequence_indices.tolist() == [0, 2, 3, 5, 6, 7]
+
+
+def test_too_few_kept_sequences_stop_with_one_line_naming_the_key(tmp_path):
+    from seqens.errors import InputError
+    from seqens.leakage import read_kept
+
+    path = tmp_path / "leakage.csv"
+    pd.DataFrame({"sequence": range(4), "shared_fraction": [0.0, 0.9, 0.8, 0.0],
+                  "kept": [True, False, False, True]}).to_csv(path, index=False)
+    assert read_kept(path, needed=2, max_shared_fraction=0.5).tolist() == [True, False, False, True]
+    with pytest.raises(InputError) as error:
+        read_kept(path, needed=3, max_shared_fraction=0.5)
+    message = str(error.value)
+    assert "extraction.leakage.max_shared_fraction: 2 of 4 evaluation sequences" in message and "\n" not in message

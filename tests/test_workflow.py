@@ -603,6 +603,8 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "comparison.spearman_k": [5, 10],
     "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
+    "extraction.entropy_rate.prior_strength": 4,
+    "extraction.leakage.dna_k": 24,
     "extraction.batch_size": 16,
     "extraction.fisher_sequences": 8,
     "extraction.mask_fraction": 0.2,
