@@ -163,7 +163,7 @@ def plot_entropy(
     for ax in (axes[0, 0], axes[1, 0]):
         _references(ax, reference, conditions, "estimate", {"colors": "0.2", "linestyles": "-"}, "training unigram")
         markov = data_entropy[data_entropy["model"] == "markov"]
-        orders = sorted(markov["order"].unique())
+        orders = sorted(markov["order"].astype(int).unique())
         for order in orders[1:]:
             shade = 0.35 + 0.45 * (order - orders[1]) / max(1, orders[-1] - orders[1])
             _references(
