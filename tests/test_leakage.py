@@ -125,3 +125,20 @@ def test_too_few_kept_sequences_stop_with_one_line_naming_the_key(tmp_path):
         read_kept(path, needed=3, max_shared_fraction=0.5)
     message = str(error.value)
     assert "extraction.leakage.max_shared_fraction: 2 of 4 evaluation sequences" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("spec", [{"type": "bpe", "vocab_size": 40}, {"type": "kmer", "k": 3, "stride": 3},
+                                  {"type": "kmer", "k": 3, "stride": 1}, {"type": "char"}])
+def test_token_rows_decode_to_the_bases_the_tokenizer_decodes(spec, tmp_path):
+    from seqens.leakage import BaseTable, row_bases
+
+    rng = np.random.default_rng(3)
+    texts = [random_dna(rng, 300) + "NN" + random_dna(rng, 100) for _ in range(20)]
+    save_tokenizer(build_tokenizer(spec, "dna", iter(texts)), spec, "dna", tmp_path / "tok", model_max_length=64)
+    tokenizer = SequenceTokenizer(tmp_path / "tok")
+    ids = tokenizer.encode_texts(texts)
+    rows = np.array([[CLS, *row[:30], SEP, *row[30:59]] for row in ids])
+    codes, starts = BaseTable(tokenizer).decode(rows)
+    expected, expected_starts = dna_codes(row_bases(tokenizer, rows))
+    np.testing.assert_array_equal(codes, expected)
+    np.testing.assert_array_equal(starts, expected_starts)

@@ -103,10 +103,41 @@ def row_bases(tokenizer, rows: np.ndarray, n_special: int = len(SPECIAL_TOKENS))
     return out
 
 
-def _sequence_keys(kind: str, rows: np.ndarray, tokenizer, k: int) -> tuple[np.ndarray, np.ndarray]:
+class BaseTable:
+    """A DNA tokenizer's tokens as base codes, to decode token rows without a Python loop:
+    exact where tokens are joined as they are (BPE, characters and non-overlapping k-mers,
+    whose decoder fuses the token strings); overlapping k-mers go through ``row_bases``."""
+
+    def __init__(self, tokenizer, n_special: int = len(SPECIAL_TOKENS)):
+        self.tokenizer, self.n_special = tokenizer, n_special
+        self.vectorised = not tokenizer.overlapping_k
+        vocabulary = tokenizer.tokenizer.get_vocab(with_added_tokens=False)
+        width = max(len(token) for token in vocabulary)
+        self.lengths = np.ones(tokenizer.vocab_size, np.int64)  # a special token: one break
+        self.codes = np.full((tokenizer.vocab_size, width), _BREAK, np.uint8)
+        for token, index in vocabulary.items():
+            if index >= n_special:
+                self.lengths[index] = len(token)
+                self.codes[index, : len(token)] = _BASE_CODES[np.frombuffer(token.encode("ascii"), np.uint8)]
+
+    def decode(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Base codes of the rows, each followed by a break; and each row's start."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.vectorised:
+            return dna_codes(row_bases(self.tokenizer, rows, self.n_special))
+        ids = np.zeros((len(rows), rows.shape[1] + 1), np.int64)  # [PAD], a break, ends each row
+        ids[:, :-1] = rows
+        lengths = self.lengths[ids]
+        present = np.arange(self.codes.shape[1]) < lengths.reshape(-1, 1)
+        codes = self.codes[ids.reshape(-1)][present]
+        row_lengths = lengths.sum(axis=1)
+        return codes, np.concatenate([[0], np.cumsum(row_lengths)[:-1]])
+
+
+def _sequence_keys(kind: str, rows: np.ndarray, bases: BaseTable | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(row index, key) of every k-gram of each row of token ids."""
     if kind == "dna":
-        codes, starts = dna_codes(row_bases(tokenizer, rows))
+        codes, starts = bases.decode(rows)
         ends, keys = canonical_kmers(codes, k)
     else:
         rows = np.asarray(rows, dtype=np.int64)
@@ -124,16 +155,17 @@ def training_blocks(train: np.ndarray, block_rows: int) -> Iterator[np.ndarray]:
 
 
 def shared_kgrams(
-    kind: str, eval_rows: np.ndarray, train: np.ndarray, *, tokenizer, k: int, block_rows: int = 65536
+    kind: str, eval_rows: np.ndarray, train: np.ndarray, *, tokenizer, k: int, block_rows: int = 8192
 ) -> pd.DataFrame:
     """Per evaluation row (``sequence``: its index): ``kgrams`` (its k-grams without a break),
     ``shared_kgrams`` (those that occur in ``train``), ``shared_fraction`` (their ratio; NaN
     for a row without k-grams). ``kind``: dna (k bases, either strand) or text (k tokens)."""
-    rows_of, keys = _sequence_keys(kind, eval_rows, tokenizer, k)
+    bases = BaseTable(tokenizer) if kind == "dna" else None
+    rows_of, keys = _sequence_keys(kind, eval_rows, bases, k)
     distinct = np.unique(keys)
     seen = np.zeros(len(distinct), bool)
     for block in training_blocks(train, block_rows):
-        _, train_keys = _sequence_keys(kind, block, tokenizer, k)
+        _, train_keys = _sequence_keys(kind, block, bases, k)
         if not len(distinct) or not len(train_keys):
             continue
         index = np.minimum(np.searchsorted(distinct, train_keys), len(distinct) - 1)
