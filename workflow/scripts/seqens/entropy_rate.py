@@ -23,8 +23,8 @@ held-out split, given its training split, by two kinds of estimate (rule entropy
 
 Large splits are read on evenly spaced lines (windows, documents) up to a cap on characters
 (``train_characters``, ``held_out_characters``): the table records the characters used. The
-mixture's memory is about 16 bytes per training symbol (32 per DNA base, both strands) plus
-a sort's working copy.
+mixture's memory peaks near 40 bytes per training base (both strands; two sorted 8-byte key
+tables and their working copies).
 """
 
 from __future__ import annotations
