@@ -52,7 +52,8 @@ def tables():
         per_sequence = [rng.random((10, 3)) * [1, 0.002, 0.3] for _ in SEEDS]
         member_tables = [pd.DataFrame({"group": groups, "fisher": p.sum(0)}) for p in per_sequence]
         fisher.append(compare_fisher(ensemble, member_tables, per_sequence, draws=20)["summary"])
-        entropy.append(pd.DataFrame({"order": [0, 1, 2], "bits_per_token": [5.0, 4.0, 3.9],
+        entropy.append(pd.DataFrame({"model": ["markov"] * 3 + ["mixture"], "order": [0, 1, 2, 16],
+                                     "bits_per_token": [5.0, 4.0, 3.9, 3.5],
                                      "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
         truth = rng.integers(0, 3, 30)
         predictions = [{"probe": "p", "layer": "layer.1", "model": model, "seed": seed, "example": i, "label": y,

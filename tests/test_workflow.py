@@ -79,7 +79,8 @@ def test_dry_run_demo_schedules_every_stage():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
-    assert jobs["data_entropy"] == 3
+    assert jobs["data_entropy"] == jobs["leakage_audit"] == 3
+    assert jobs["entropy_rate"] == 2  # one per corpus
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_member", "compare_fisher", "figure_fisher",
                  "paper_positions", "extract_paper",
@@ -520,9 +521,18 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
     learned = members["unigram_cross_entropy_bits"] - members["cross_entropy_bits"]
     assert learned.to_numpy() == pytest.approx(members["bits_beyond_unigram"].to_numpy())
     data_entropy = pd.read_csv(tables / "data_entropy.csv")
-    assert sorted(data_entropy["order"].unique()) == [0, 1, 2]
-    text = data_entropy[data_entropy["kind"] == "text"].set_index("order")["bits_per_token"]
+    markov = data_entropy[data_entropy["model"] == "markov"]
+    assert sorted(markov["order"].unique()) == [0, 1, 2]
+    text = markov[markov["kind"] == "text"].set_index("order")["bits_per_token"]
     assert text[1] < text[0] - 1  # words follow words
+    # Each condition's corpus entropy rate beside its Markov chains: below 2 bits per base, and
+    # below every compressor's bound.
+    rates = data_entropy[data_entropy["model"] != "markov"].pivot(index="condition", columns="model", values="bits_per_character")
+    assert set(rates.columns) == {"mixture", "zlib", "bz2", "lzma", "lzma_2bit"}
+    assert (rates.drop(columns="mixture").min(axis=1) > rates["mixture"]).all()
+    assert rates.loc["athal-kmer6", "mixture"] < 2.0
+    leakage = pd.read_csv(tables / "leakage.csv")
+    assert set(leakage["condition"]) == set(data_entropy["condition"]) and leakage["kept"].all()
     from transformers import AutoModelForMaskedLM
 
     loaded = AutoModelForMaskedLM.from_pretrained(work / "results" / "models" / "wiki" / "bpe" / "modernbert" / "mlm" / "seed1")
@@ -609,6 +619,8 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "comparison.spearman_k": [5, 10],
     "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
+    "extraction.entropy_rate.prior_strength": 4,
+    "extraction.leakage.dna_k": 24,
     "extraction.batch_size": 16,
     "extraction.fisher_sequences": 8,
     "extraction.mask_fraction": 0.2,

@@ -124,6 +124,20 @@ def comparison(*keys):
 DEFINITIONS = config["extraction"]["definitions"]
 
 
+def leakage_filter(extraction):
+    """What drawing evaluation positions needs of the leakage audit: nothing without a
+    threshold (every sequence is evaluated, and editing the audit's k reruns no extraction);
+    else the threshold and how many sequences must remain."""
+    threshold = extraction["leakage"]["max_shared_fraction"]
+    if threshold is None:
+        return {}
+    needed = max(extraction["sequences"] or 1, extraction["fisher_sequences"])
+    return {"max_shared_fraction": threshold, "needed": needed}
+
+
+LEAKAGE_FILTER = leakage_filter(config["extraction"])
+
+
 def paper_member_files(pattern):
     """member_files for the members measured under the paper's definitions (none unless
     extraction.definitions lists paper; seqens.paper_definitions.applies_to)."""

@@ -162,14 +162,18 @@ def plot_entropy(
         ax.axhline(0.0, color="0.2", linewidth=0.8)  # 0: the training unigram's own cross-entropy
     for ax in (axes[0, 0], axes[1, 0]):
         _references(ax, reference, conditions, "estimate", {"colors": "0.2", "linestyles": "-"}, "training unigram")
-        orders = sorted(data_entropy["order"].unique())
+        markov = data_entropy[data_entropy["model"] == "markov"]
+        orders = sorted(markov["order"].astype(int).unique())
         for order in orders[1:]:
             shade = 0.35 + 0.45 * (order - orders[1]) / max(1, orders[-1] - orders[1])
             _references(
-                ax, data_entropy[data_entropy["order"] == order], conditions, "bits_per_token",
+                ax, markov[markov["order"] == order], conditions, "bits_per_token",
                 {"colors": str(shade), "linestyles": ":"}, f"Markov order {orders[1]}..{orders[-1]}" if order == orders[1] else None,
             )
         _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
+    # The corpus's entropy rate (mixed-order model), per token of each condition.
+    _references(axes[0, 0], data_entropy[data_entropy["model"] == "mixture"], conditions, "bits_per_token",
+                {"colors": "tab:red", "linestyles": "-."}, "entropy rate (mixed orders)")
     # KL(p || uniform) = log2 V - H(p): the training unigram's is log2 V - H(unigram).
     unigram_kl = data_entropy.drop_duplicates("condition").merge(
         summary[summary["metric"] == "unigram_entropy_bits"].drop_duplicates("condition")[["condition", "estimate"]],

@@ -31,6 +31,7 @@ def check_config(cfg: dict) -> None:
     _check_batch_split(cfg)
     _check_kept_weights(cfg)
     _check_counts(cfg)
+    _check_leakage(cfg)
     _check_neighbourhoods(cfg)
     _check_objectives(cfg)
     _check_definitions(cfg)
@@ -183,6 +184,25 @@ def _check_kept_weights(cfg: dict) -> None:
             f"config: training.save_every: {save_every} is not a multiple of eval_every ({eval_every}): a saved step "
             "must be evaluated to be compared, as the Trainer requires with load_best_model_at_end"
         )
+
+
+def _check_leakage(cfg: dict) -> None:
+    """The audit's k-grams must fit in what they are read from: an evaluation sequence of text
+    tokens ([CLS] aside), a DNA window."""
+    leakage = cfg["extraction"]["leakage"]
+    tokens = cfg["data"]["sequence_length"] - 1
+    for c in study_conditions(cfg):
+        corpus = cfg["corpora"][c.corpus]
+        if corpus["kind"] == "text" and leakage["text_k"] > tokens:
+            raise ConfigError(
+                f"config: extraction.leakage.text_k: {leakage['text_k']}-token k-grams do not fit in an evaluation "
+                f"sequence of condition {c.name} ({tokens} tokens besides [CLS], data.sequence_length); lower text_k"
+            )
+        if corpus["kind"] == "dna" and leakage["dna_k"] > corpus["window"]:
+            raise ConfigError(
+                f"config: extraction.leakage.dna_k: {leakage['dna_k']}-bp k-mers do not fit in corpus {c.corpus}'s "
+                f"{corpus['window']}-bp windows (corpora.{c.corpus}.window); lower dna_k or raise the window"
+            )
 
 
 def _check_counts(cfg: dict) -> None:
