@@ -11,6 +11,7 @@ rule eval_positions:
     params:
         extraction=extraction("sequences", "mask_fraction"),
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/eval_positions.py"
 
@@ -138,6 +139,7 @@ rule paper_positions:
     params:
         extraction=extraction("sequences", "mask_fraction"),
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/paper_positions.py"
 
