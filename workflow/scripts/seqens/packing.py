@@ -1,6 +1,7 @@
 """Pre-tokenised data in rows of exactly ``length`` tokens, each starting with [CLS] (no
-padding; the paper's ``gfms_bpe`` rows start with no special token, seqens.special), written to a ``.npy`` array that training memory-maps
-(``np.load(path, mmap_mode="r")``). Two ways to cut documents into rows (``data.sampling``):
+padding; the rows of the paper's ``gfms_bpe`` start with no special token), written to a
+``.npy`` array that training memory-maps (``np.load(path, mmap_mode="r")``). Two ways to cut
+documents into rows (``data.sampling``):
 
 - ``packed``: documents are joined with [SEP] and cut into consecutive rows, so every token
   of the material is used;

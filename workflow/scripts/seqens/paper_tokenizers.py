@@ -85,6 +85,8 @@ def build_paper_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) 
             vocab_size=spec["vocab_size"], special_tokens=list(GFMS.tokens), show_progress=False
         )
         tokenizer.train_from_iterator(cleaned_documents(training_texts, kind), trainer=trainer)
+        if [tokenizer.id_to_token(i) for i in range(GFMS.count)] != list(GFMS.tokens):
+            raise AssertionError(f"the specials must be ids 0-{GFMS.count - 1}, in GFMs' order")
         return tokenizer
     if spec["type"] == "nt_kmer":
         if kind != "dna":
