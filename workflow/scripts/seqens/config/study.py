@@ -120,12 +120,17 @@ class Study:
             if key not in RUNTIME_TRAINING_KEYS or (key == "eval_every" and chosen_at_evaluations)
         }
 
+    def corpus_slice(self, corpus: str) -> dict:
+        """A corpus's keys that shape its prepared data: all but its ``annotation``, which
+        only the per-region comparison reads (adding one reruns no preparation or training)."""
+        return {key: value for key, value in self.config["corpora"][corpus].items() if key != "annotation"}
+
     def condition_slice(self, corpus: str, tokenizer: str) -> dict:
         """The part of the config that determines one condition's data. The study's name is
         not part of it: renaming a study retrains nothing."""
         return {
             "data_seed": self.config["data_seed"],
-            "corpus": {corpus: self.config["corpora"][corpus]},
+            "corpus": {corpus: self.corpus_slice(corpus)},
             "tokenizer": {tokenizer: self.config["tokenizers"][tokenizer]},
             "preparation": self.config["preparation"],
             "data": self.config["data"],
@@ -147,7 +152,7 @@ class Study:
         probe = self.config["probes"][name]
         return {
             "probe": probe,
-            "corpus": self.config["corpora"][probe["corpus"]],
+            "corpus": self.corpus_slice(probe["corpus"]),
             "eval_fraction": self.config["preparation"]["eval_fraction"],
             "data_seed": self.config["data_seed"],
         }
