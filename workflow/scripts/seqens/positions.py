@@ -58,7 +58,12 @@ class EvalPositions:
 
 
 def draw_eval_positions(
-    eval_tokens_path: Path, *, n_sequences: int | None, mask_fraction: float, seed: int, n_special: int = len(SPECIAL_TOKENS)
+    eval_tokens_path: Path,
+    *,
+    n_sequences: int | None,
+    mask_fraction: float,
+    seed: int,
+    n_special: int = len(SPECIAL_TOKENS),
 ) -> EvalPositions:
     """Pick the evaluation sequences (the first n, in order) and, per sequence, exactly
     round(mask_fraction x non-special tokens) positions (at least one), from ``seed``. The
@@ -81,7 +86,13 @@ def draw_eval_positions(
 
 
 def draw_bernoulli_positions(
-    eval_tokens_path: Path, *, n_sequences: int | None, probability: float, seed: int, stream: int, pad_id: int = PAD_ID
+    eval_tokens_path: Path,
+    *,
+    n_sequences: int | None,
+    probability: float,
+    seed: int,
+    stream: int,
+    pad_id: int = PAD_ID,
 ) -> EvalPositions:
     """The paper's evaluation positions (src/analyze/data.py ``mlm_preprocess`` in
     lbcb-sci/GFMs @277899c): each non-pad token, [CLS] and [SEP] included, independently
