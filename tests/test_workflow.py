@@ -115,8 +115,20 @@ def test_dry_run_paper_config():
     output = result.stdout + result.stderr
     jobs = jobs_of(output)
     assert jobs["fetch_corpus"] == 41 + 7 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
-    budget = "104,167 steps x 96 sequences x 512 tokens = 5,120,016,384 tokens (5.12 B), 5.00 epochs of 2,000,000"
+    budget = ("5 epochs of 2,000,000 sequences in batches of 96 (the last of each epoch 32) = 104,170 steps, "
+              "x 512 tokens = 5,120,000,000 tokens (5.12 B)")
     assert output.count(budget) == 15
+
+
+def test_dry_run_paper_cdna_study():
+    """The paper's study on its code's DNA corpus (Ensembl cDNA in 4,096-base chunks), layered
+    over config/paper.yaml: the same 15 members and budget, the cDNA instead of the genomes."""
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/paper.yaml", "config/paper-cdna.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_corpus"] == 41 + 8 and jobs["train_member"] == 3 * 5  # Wikipedia shards, cDNA files
+    assert "results/paper-cdna/corpora/cdna/train.txt" in output and "corpora/plants" not in output
+    assert output.count("= 104,170 steps, x 512 tokens = 5,120,000,000 tokens (5.12 B)") == 15
 
 
 def planned_files(*options) -> set[str]:
@@ -585,6 +597,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.log_every": 7,
     "training.checkpoint_every": 7,
     "training.eval_every": 13,
+    "training.save_every": 20,
     "training.device": "cpu",
     "training.devices": 2,
     "extraction.definitions": ["corrected"],

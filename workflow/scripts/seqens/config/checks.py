@@ -31,6 +31,7 @@ def check_config(cfg: dict) -> None:
     _check_conditions(cfg)
     _check_model(cfg)
     _check_batch_split(cfg)
+    _check_kept_weights(cfg)
     _check_counts(cfg)
     _check_neighbourhoods(cfg)
     _check_objectives(cfg)
@@ -170,6 +171,29 @@ def _check_batch_split(cfg: dict) -> None:
         raise ConfigError(
             f"config: training.devices: batch_size ({training['batch_size']}) must be a multiple of {per_step}: "
             "each device takes an equal share of every batch"
+        )
+    short = cfg["data"]["train_sequences"] % training["batch_size"]
+    if training["epochs"] is not None and short % devices:
+        raise ConfigError(
+            f"config: training.devices: with epochs, each epoch ends with a batch of {short} sequences "
+            f"(data.train_sequences mod batch_size), which {devices} devices cannot share equally"
+        )
+
+
+def _check_kept_weights(cfg: dict) -> None:
+    """keep: best_saved needs the Trainer's saving steps, a multiple of its evaluation steps
+    (as TrainingArguments requires with load_best_model_at_end)."""
+    training = cfg["training"]
+    save_every, eval_every = training["save_every"], training["eval_every"]
+    if training["keep"] != "best_saved":
+        return
+    if save_every is None:
+        raise ConfigError("config: training.save_every: keep: best_saved keeps a saved step's weights; give the "
+                          "steps between saves (the paper's save_steps, 10000)")
+    if save_every % eval_every:
+        raise ConfigError(
+            f"config: training.save_every: {save_every} is not a multiple of eval_every ({eval_every}): a saved step "
+            "must be evaluated to be compared, as the Trainer requires with load_best_model_at_end"
         )
 
 
