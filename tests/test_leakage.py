@@ -78,6 +78,14 @@ def test_a_kgram_never_spans_a_special_token():
     assert ends.tolist() == [2]
 
 
+def test_the_special_ids_are_the_tokenizers_own():
+    """The Nucleotide Transformer's layout has four specials: id 4 is a token, not a break."""
+    train = np.array([[3, 4, 10, 11, 12]])
+    audit = shared_kgrams("text", np.array([[3, 4, 10, 11, 12]]), train, tokenizer=None, k=4, n_special=4)
+    assert audit["kgrams"].tolist() == audit["shared_kgrams"].tolist() == [1]
+    assert shared_kgrams("text", np.array([[3, 4, 10, 11, 12]]), train, tokenizer=None, k=4)["kgrams"].tolist() == [0]
+
+
 def test_hashes_tell_orders_and_contents_apart():
     rng = np.random.default_rng(1)
     ids = rng.integers(5, 1000, size=50_000)

@@ -111,9 +111,14 @@ def test_one_row_per_document_skips_the_documents_too_short_for_a_row():
     assert spans.start.tolist() == [[-1, 0, 3, -1], [-1, 0, 2, -1]]
 
 
-@pytest.mark.parametrize("spec", [{"type": "kmer", "k": 3, "stride": 3}, {"type": "kmer", "k": 3, "stride": 1},
-                                  {"type": "char"}, {"type": "bpe", "vocab_size": 40}])
-@pytest.mark.parametrize("sampling", ["packed", "one_per_document"])
+SPECS = [{"type": "kmer", "k": 3, "stride": 3}, {"type": "kmer", "k": 3, "stride": 1}, {"type": "char"},
+         {"type": "bpe", "vocab_size": 40}, {"type": "gfms_bpe", "vocab_size": 40}]
+
+
+@pytest.mark.parametrize("spec, sampling", [
+    *((spec, sampling) for spec in SPECS for sampling in ("packed", "one_per_document")),
+    ({"type": "nt_kmer", "k": 2, "stride": 2}, "one_per_document"),  # no separator to pack with
+])
 def test_rows_the_packer_wrote_read_back_to_the_bases_each_token_spells(tmp_path, spec, sampling):
     """Through the real tokenizers and packer: every token of every row is placed on bases of
     its window that spell it, and a window's tokens cover it in order (packed: whole windows
@@ -132,8 +137,9 @@ def test_rows_the_packer_wrote_read_back_to_the_bases_each_token_spells(tmp_path
                    sampling=sampling)
     input_ids = np.asarray(np.load(tmp_path / "eval.npy"), dtype=np.int64)
     strings = [tokenizer.tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
-    spans = token_spans(input_ids, strings, windows, sampling=sampling, overlapping_k=tokenizer.overlapping_k)
-    content = input_ids >= len(SPECIALS)
+    spans = token_spans(input_ids, strings, windows, sampling=sampling, overlapping_k=tokenizer.overlapping_k,
+                        layout=tokenizer.layout)
+    content = input_ids >= tokenizer.layout.count
     assert (spans.document[content] >= 0).all() and (spans.document[~content] == -1).all()
     for document, start, end, token in zip(spans.document[content], spans.start[content], spans.end[content],
                                            input_ids[content]):

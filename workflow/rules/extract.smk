@@ -15,6 +15,7 @@ rule eval_positions:
         extraction=extraction("sequences", "mask_fraction"),
         leakage_filter=LEAKAGE_FILTER,
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/eval_positions.py"
 
@@ -166,6 +167,7 @@ rule paper_positions:
         extraction=extraction("sequences", "mask_fraction"),
         leakage_filter=LEAKAGE_FILTER,
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/paper_positions.py"
 

@@ -14,7 +14,12 @@ rule train_tokenizer:
     params:
         spec=lambda wc: config["tokenizers"][wc.tokenizer],
         kind=lambda wc: config["corpora"][wc.corpus]["kind"],
-        max_characters=config["preparation"]["tokenizer_training_characters"],
+        # The paper's BPE reads the whole split: the cap is not its parameter.
+        max_characters=lambda wc: (
+            None
+            if config["tokenizers"][wc.tokenizer]["type"] == "gfms_bpe"
+            else config["preparation"]["tokenizer_training_characters"]
+        ),
         model_max_length=config["data"]["sequence_length"],
     script:
         "../scripts/train_tokenizer.py"

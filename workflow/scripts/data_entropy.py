@@ -25,10 +25,11 @@ def main(snakemake):
     counted = train
     if params.train_sequences and params.train_sequences < len(train):
         counted = train[np.unique(np.linspace(0, len(train) - 1, params.train_sequences).astype(np.int64))]
+    n_special = tokenizer.layout.count
     table = markov_cross_entropies(
-        np.asarray(counted), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size
+        np.asarray(counted), held_out, max_order=params.max_order, vocab_size=tokenizer.vocab_size, n_special=n_special
     )
-    _, scored = held_out_positions(held_out, max_order=0, vocab_size=tokenizer.vocab_size)
+    _, scored = held_out_positions(held_out, max_order=0, vocab_size=tokenizer.vocab_size, n_special=n_special)
     table.insert(0, "model", "markov")
     table["characters_per_token"] = characters[scored].mean()
     table["bits_per_character"] = table["bits_per_token"] / table["characters_per_token"]
@@ -45,7 +46,7 @@ def main(snakemake):
     table = pd.concat([table, rate[[*table.columns, "train_characters"]]], ignore_index=True)
     table["log2_vocab"] = np.log2(tokenizer.vocab_size)
     write_table(table, snakemake.output.data_entropy)
-    save_array_atomic(snakemake.output.unigram, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size))
+    save_array_atomic(snakemake.output.unigram, unigram_log2_probs(np.asarray(train), vocab_size=tokenizer.vocab_size, n_special=n_special))
     with np.load(snakemake.input.positions) as positions:
         targets = positions["input_ids"][positions["positions"]]
     write_json_atomic(

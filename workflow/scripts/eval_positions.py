@@ -6,6 +6,7 @@ from pathlib import Path
 from seqens.leakage import read_kept
 from seqens.positions import draw_eval_positions
 from seqens.runner import log, run_script
+from seqens.special import layout_of
 
 
 def main(snakemake):
@@ -17,6 +18,7 @@ def main(snakemake):
         mask_fraction=extraction["mask_fraction"],
         seed=snakemake.params.seed,
         kept=kept,
+        n_special=layout_of(snakemake.params.tokenizer_type).count,
     )
     positions.save(Path(snakemake.output[0]))
     log.info("%d sequences, %d evaluation positions", len(positions.input_ids), int(positions.positions.sum()))

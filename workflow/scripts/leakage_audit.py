@@ -14,12 +14,14 @@ def main(snakemake):
     params = snakemake.params
     leakage = params.leakage
     k = leakage["dna_k"] if params.kind == "dna" else leakage["text_k"]
+    tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
     audit = shared_kgrams(
         params.kind,
         np.asarray(load_tokens(snakemake.input.eval)),
         load_tokens(snakemake.input.train),
-        tokenizer=SequenceTokenizer(snakemake.input.tokenizer) if params.kind == "dna" else None,
+        tokenizer=tokenizer if params.kind == "dna" else None,
         k=k,
+        n_special=tokenizer.layout.count,
     )
     audit.insert(1, "k", k)
     audit["kept"] = kept_sequences(audit, leakage["max_shared_fraction"])

@@ -18,7 +18,7 @@ def main(snakemake):
     strings = [tokenizer.tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
     spans = token_spans(
         eval_positions.input_ids, strings, read_split(Path(inputs.eval)), sampling=params.sampling,
-        overlapping_k=tokenizer.overlapping_k, where=inputs.eval,
+        overlapping_k=tokenizer.overlapping_k, layout=tokenizer.layout, where=inputs.eval,
     )
     table = position_regions(
         snakemake.wildcards.corpus, eval_positions, spans, coordinates=Path(inputs.coordinates),

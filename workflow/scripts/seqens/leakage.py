@@ -134,7 +134,9 @@ class BaseTable:
         return codes, np.concatenate([[0], np.cumsum(row_lengths)[:-1]])
 
 
-def _sequence_keys(kind: str, rows: np.ndarray, bases: BaseTable | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _sequence_keys(
+    kind: str, rows: np.ndarray, bases: BaseTable | None, k: int, n_special: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(row index, key) of every k-gram of each row of token ids."""
     if kind == "dna":
         codes, starts = bases.decode(rows)
@@ -144,7 +146,7 @@ def _sequence_keys(kind: str, rows: np.ndarray, bases: BaseTable | None, k: int)
         length = rows.shape[1] + 1
         stream = np.zeros((len(rows), length), np.int64)  # id 0 ([PAD], special) ends each row
         stream[:, :-1] = rows
-        ends, keys = hashed_kgrams(stream.reshape(-1), k)
+        ends, keys = hashed_kgrams(stream.reshape(-1), k, n_special=n_special)
         starts = np.arange(len(rows)) * length
     return np.searchsorted(starts, ends, side="right") - 1, keys
 
@@ -155,17 +157,25 @@ def training_blocks(train: np.ndarray, block_rows: int) -> Iterator[np.ndarray]:
 
 
 def shared_kgrams(
-    kind: str, eval_rows: np.ndarray, train: np.ndarray, *, tokenizer, k: int, block_rows: int = 8192
+    kind: str,
+    eval_rows: np.ndarray,
+    train: np.ndarray,
+    *,
+    tokenizer,
+    k: int,
+    n_special: int = len(SPECIAL_TOKENS),
+    block_rows: int = 8192,
 ) -> pd.DataFrame:
     """Per evaluation row (``sequence``: its index): ``kgrams`` (its k-grams without a break),
     ``shared_kgrams`` (those that occur in ``train``), ``shared_fraction`` (their ratio; NaN
-    for a row without k-grams). ``kind``: dna (k bases, either strand) or text (k tokens)."""
-    bases = BaseTable(tokenizer) if kind == "dna" else None
-    rows_of, keys = _sequence_keys(kind, eval_rows, bases, k)
+    for a row without k-grams). ``kind``: dna (k bases, either strand) or text (k tokens);
+    ``n_special``: the tokenizer's special ids (its ``layout.count``), each a break."""
+    bases = BaseTable(tokenizer, n_special) if kind == "dna" else None
+    rows_of, keys = _sequence_keys(kind, eval_rows, bases, k, n_special)
     distinct = np.unique(keys)
     seen = np.zeros(len(distinct), bool)
     for block in training_blocks(train, block_rows):
-        _, train_keys = _sequence_keys(kind, block, bases, k)
+        _, train_keys = _sequence_keys(kind, block, bases, k, n_special)
         if not len(distinct) or not len(train_keys):
             continue
         index = np.minimum(np.searchsorted(distinct, train_keys), len(distinct) - 1)

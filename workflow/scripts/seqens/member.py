@@ -26,7 +26,6 @@ import pandas as pd
 from .errors import InputError
 from .io import atomic_path, fingerprint, manifest, sha256_file
 from .objectives import make_objective
-from .special import special_tokens
 
 if TYPE_CHECKING:
     import torch
@@ -302,9 +301,7 @@ def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path)
             f"member {member.path}: {member_dir} holds a model trained as {trained_as}, not as "
             f"{member.architecture}/{member.objective} (retrain it)"
         )
-    vocab_size = SequenceTokenizer(condition_tokenizer_dir).vocab_size
-    objective = make_objective(
-        member.objective, special_tokens(vocab_size), record.get("objective_params"), member.architecture
-    )
+    special = SequenceTokenizer(condition_tokenizer_dir).special
+    objective = make_objective(member.objective, special, record.get("objective_params"), member.architecture)
     model = objective.load_pretrained(member_dir).eval()
     return LoadedMember(member.path, objective, model)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .errors import InputError
 from .readers import fasta_records
-from .special import CLS_ID, SEP_ID, SPECIAL_TOKENS
+from .special import PROJECT, SpecialLayout
 
 REGION_CLASSES = ("CDS", "UTR", "intron", "intergenic")
 OTHER = "other"
@@ -60,26 +60,28 @@ def token_spans(
     *,
     sampling: str,
     overlapping_k: int | None = None,
+    layout: SpecialLayout = PROJECT,
     where: str = "the eval split",
 ) -> TokenSpans:
     """The bases behind every token of packed rows (``input_ids`` [S, L], the first S rows of
     the split), read back against the split's ``documents`` in order. ``token_strings``:
-    each id's string (upper-case bases). An InputError naming ``where`` if a token does not
-    spell the bases it is placed on."""
+    each id's string (upper-case bases); ``layout``: the tokenizer's specials and row framing.
+    An InputError naming ``where`` if a token does not spell the bases it is placed on."""
     shape = input_ids.shape
     document = np.full(shape, -1, dtype=np.int64)
     start = np.full(shape, -1, dtype=np.int64)
     end = np.full(shape, -1, dtype=np.int64)
     texts = _Documents(documents, where)
-    n_special = len(SPECIAL_TOKENS)
+    n_special, special = layout.count, layout.special_tokens(len(token_strings))
+    first_column = int(layout.starts_with_cls)
     if sampling == "packed":
         index, offset, after_kmer = 0, 0, False
         for row in range(shape[0]):
-            if input_ids[row, 0] != CLS_ID:
+            if layout.starts_with_cls and input_ids[row, 0] != special.cls:
                 raise InputError(f"{where}: packed row {row} does not begin with [CLS]")
-            for column in range(1, shape[1]):
+            for column in range(first_column, shape[1]):
                 token = int(input_ids[row, column])
-                if token == SEP_ID:
+                if token == special.sep:
                     index, offset, after_kmer = index + 1, 0, False
                     continue
                 if token < n_special:

@@ -135,7 +135,7 @@ def compare_outputs(
     members["characters_per_target"] = characters_per_target
     options = dict(draws=draws, level=level, seed=seed)
     per_position = {name: MemberValues(np.stack([m[name] for m in metrics])) for name in metrics[0]}
-    summary = [interval_row(labels, name, values.interval(**options)) for name, values in per_position.items()]
+    summary = [interval_row(labels, name, values.interval(**options), values.sd()) for name, values in per_position.items()]
     n_members = len(member_probs)
     pairs = all_pairs(n_members)
     stack = MemberStack(member_probs)
@@ -147,12 +147,12 @@ def compare_outputs(
         argmax = PairValues(found["argmax_differs"].astype(np.float64), pairs, n_members)
     js_rows = []
     for index, p in enumerate(top_p_values):
-        interval = PairValues(js_by_top_p[:, index, :], pairs, n_members).interval(**options)
-        js_rows.append({**interval_row(labels, "js_distance", interval), "top_p": p})
+        js = PairValues(js_by_top_p[:, index, :], pairs, n_members)
+        js_rows.append({**interval_row(labels, "js_distance", js.interval(**options), js.sd()), "top_p": p})
     summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
     disagreement = {"js_distance": PairValues(js_by_top_p[:, -1, :], pairs, n_members)}
     if argmax is not None:
-        summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options)))
+        summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options), argmax.sd()))
         disagreement["argmax_disagreement"] = argmax
     curve = np.mean([member_rank_curve(p) for p in member_probs], axis=0)
     ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})

@@ -109,7 +109,7 @@ def compare_regions(
             extra = {"axis": axis, "class": name, "positions": count,
                      "characters_per_target": float(characters[column == name].mean())}
             for metric, values in class_values.items():
-                summary.append({**interval_row(labels, metric, values.interval(**options)), **extra})
+                summary.append({**interval_row(labels, metric, values.interval(**options), values.sd()), **extra})
             if name == reference or reference not in by_class:
                 continue
             for metric, values in class_values.items():

@@ -10,7 +10,9 @@ import codecs
 from ..architectures import get_architecture
 from ..errors import InputError
 from ..objectives import objective_parameters
-from ..special import SPECIAL_TOKENS
+from ..special import layout_of
+
+KMER_TYPES = ("kmer", "nt_kmer")
 from .identity import study_conditions
 from .schema import ConfigError, corpus_sources, size_presets, source_keys
 
@@ -94,17 +96,27 @@ def _check_plain_http(cfg: dict) -> None:
 
 def _check_tokenizers(cfg: dict) -> None:
     for name, tok in cfg["tokenizers"].items():
-        if tok["type"] == "bpe" and "vocab_size" not in tok:
-            raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
-        if tok["type"] == "kmer":
+        if tok["type"] in ("bpe", "gfms_bpe") and "vocab_size" not in tok:
+            raise ConfigError(f"config: tokenizers.{name}.vocab_size: a {tok['type']} tokenizer needs a vocab_size")
+        if tok["type"] in KMER_TYPES:
             if "k" not in tok:
-                raise ConfigError(f"config: tokenizers.{name}.k: a kmer tokenizer needs k")
+                raise ConfigError(f"config: tokenizers.{name}.k: a {tok['type']} tokenizer needs k")
+            if tok["type"] == "nt_kmer" and tok["stride"] != tok["k"]:
+                raise ConfigError(
+                    f"config: tokenizers.{name}.stride: the Nucleotide Transformer's k-mers do not overlap "
+                    f"(stride k = {tok['k']}); use type: kmer for overlapping ones"
+                )
             if tok["stride"] not in (1, tok["k"]):
                 raise ConfigError(
                     f"config: tokenizers.{name}.stride: must be k ({tok['k']}, non-overlapping) or 1 (overlapping)"
                 )
         elif "k" in tok or "stride" in tok:
-            raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer tokenizers only")
+            raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer and nt_kmer tokenizers only")
+        if tok["type"] == "nt_kmer" and cfg["data"]["sampling"] == "packed":
+            raise ConfigError(
+                f"config: data.sampling: packed joins documents with a separator token, and tokenizer {name}'s "
+                "Nucleotide Transformer vocabulary has none; use sampling: one_per_document (the paper's)"
+            )
 
 
 def _check_conditions(cfg: dict) -> None:
@@ -120,7 +132,7 @@ def _check_conditions(cfg: dict) -> None:
                 f"config: conditions[{i}].tokenizer: unknown tokenizer '{tokenizer}' "
                 f"(defined: {sorted(cfg['tokenizers'])})"
             )
-        if cfg["tokenizers"][tokenizer]["type"] == "kmer" and cfg["corpora"][corpus]["kind"] != "dna":
+        if cfg["tokenizers"][tokenizer]["type"] in KMER_TYPES and cfg["corpora"][corpus]["kind"] != "dna":
             raise ConfigError(
                 f"config: conditions[{i}]: k-mer tokenizer '{tokenizer}' needs a dna corpus, '{corpus}' is text"
             )
@@ -223,10 +235,11 @@ def _check_counts(cfg: dict) -> None:
             f"sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
         )
     if cfg["data"]["sampling"] == "one_per_document":
-        content = cfg["data"]["sequence_length"] - 2
         for c in study_conditions(cfg):
             corpus, tokenizer = cfg["corpora"][c.corpus], cfg["tokenizers"][c.tokenizer]
-            if corpus["kind"] == "dna" and tokenizer["type"] == "kmer":
+            layout = layout_of(tokenizer["type"])
+            content = cfg["data"]["sequence_length"] - layout.starts_with_cls - layout.ends_with_sep
+            if corpus["kind"] == "dna" and tokenizer["type"] in KMER_TYPES:
                 per_window = kmer_tokens_at_least(corpus["window"], tokenizer["k"], tokenizer["stride"])
                 if per_window < content:
                     raise ConfigError(
@@ -254,14 +267,19 @@ def _check_neighbourhoods(cfg: dict) -> None:
     vocabularies = {
         c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], c.kind) for c in study_conditions(cfg)
     }
-    smallest = min(vocabularies, key=vocabularies.get)
-    ordinary = vocabularies[smallest] - len(SPECIAL_TOKENS)
+    ordinary_of = {
+        c.name: vocabularies[c.name] - layout_of(cfg["tokenizers"][c.tokenizer]["type"]).count
+        for c in study_conditions(cfg)
+    }
+    smallest = min(ordinary_of, key=ordinary_of.get)
+    ordinary = ordinary_of[smallest]
     for key in ("top_k", "spearman_k"):
         too_large = [k for k in cfg["comparison"][key] if k > ordinary]
         if too_large:
             raise ConfigError(
                 f"config: comparison.{key}: {too_large} larger than the ordinary tokens of condition {smallest} "
-                f"({ordinary}: a vocabulary of {vocabularies[smallest]} less {len(SPECIAL_TOKENS)} special tokens)"
+                f"({ordinary}: a vocabulary of {vocabularies[smallest]} less "
+                f"{vocabularies[smallest] - ordinary} special tokens)"
             )
 
 
@@ -358,7 +376,9 @@ def _layer_sources(layer: dict):
 def vocabulary_bound(tokenizer: dict, kind: str) -> int:
     """The tokenizer's vocabulary size, special tokens included (for char on text, the
     configured upper bound): known from the config alone."""
-    specials = len(SPECIAL_TOKENS)
+    specials = layout_of(tokenizer["type"]).count
+    if tokenizer["type"] == "nt_kmer":
+        return 4 ** tokenizer["k"] + len("ATCGN") + specials  # NT keeps A T C G beside the 1-mers
     if tokenizer["type"] == "kmer":
         # The k-mers, then the single nucleotides A C G T N (for k = 1 the k-mers are A C G T).
         singles = 1 if tokenizer["k"] == 1 else len("ACGTN")

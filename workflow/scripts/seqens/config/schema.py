@@ -87,7 +87,7 @@ def _fill_derived_defaults(config: dict) -> None:
     if isinstance(comparison["spearman_k"], int):
         comparison["spearman_k"] = [comparison["spearman_k"]]
     for tokenizer in config["tokenizers"].values():
-        if tokenizer["type"] == "kmer" and "k" in tokenizer:  # without k, a check names the key
+        if tokenizer["type"] in ("kmer", "nt_kmer") and "k" in tokenizer:  # without k, a check names the key
             tokenizer.setdefault("stride", tokenizer["k"])  # non-overlapping
     _fill_steps(config)
     extraction = config["extraction"]
