@@ -31,12 +31,21 @@ def repo() -> Path:
 
 def rule_definitions():
     """(file, name, body) of every rule in workflow/rules, procedural ones (``rule:`` with a
-    ``name:`` directive, in a loop) included under their name expression."""
+    ``name:`` directive, in a loop) included under their name expression, and each ``use
+    rule A as B with:`` as B, its body what it overrides followed by A's body (a search
+    finds B's own directive first)."""
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        parts = re.split(r"(?:^|\n)[ \t]*rule[ \t]*(\w*):", smk.read_text())
-        for name, body in zip(parts[1::2], parts[2::2]):
-            if not name:
+        parts = re.split(r"(?:^|\n)[ \t]*(?:use[ \t]+rule[ \t]+(\w+)[ \t]+as[ \t]+(\w+)[ \t]+with|rule[ \t]*(\w*)):",
+                         smk.read_text())
+        bodies = {}
+        for parent, name, rule, body in zip(parts[1::4], parts[2::4], parts[3::4], parts[4::4]):
+            if parent:
+                body = body + bodies[parent]
+            elif not rule:
                 name = re.search(r'name:\s*\n\s*f?"([^"]+)"', body).group(1)
+            else:
+                name = rule
+            bodies[name] = body
             yield smk, name, body
 
 

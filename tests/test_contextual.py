@@ -258,3 +258,82 @@ def test_compare_contextual_tables_and_contrasts():
     with pytest.raises(Exception, match="differ in layers or sequences"):
         c.compare_contextual(text, [shared[:, :30], shared, shared])
     assert isinstance(contrasts, pd.DataFrame) and contrasts["p_value"].between(0, 1).all()
+
+
+# --- the paper's definition: its masking and pooling (embeddings.py:47-126, data.py:90-104) ------
+
+
+def paper_mean_pool(hidden_states, attention_mask):
+    """embeddings.py:101-105."""
+    mask = attention_mask.unsqueeze(-1).float()
+    sum_hidden = (hidden_states * mask).sum(dim=1)
+    n_tokens = mask.sum(dim=1).clamp(min=1e-9)
+    return sum_hidden / n_tokens
+
+
+def paper_mask(input_ids, mask_arr, mask_token_id):
+    """data.py:90-104 mlm_preprocess with its torch.rand draw given as ``mask_arr`` (each
+    non-pad token, [CLS] and [SEP] included, replaced by [MASK]; the rows have no padding)."""
+    input_ids = input_ids.clone()
+    input_ids[mask_arr] = mask_token_id
+    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
+
+@torch.inference_mode()
+def paper_get_embeddings(models, dataloader):
+    """embeddings.py:107-126, each model with output_hidden_states (__main__.py:147)."""
+    result = []
+    for model in models:
+        model_embeddings = []
+        for batch in dataloader:
+            output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
+            model_embeddings.extend(paper_mean_pool(output.hidden_states[-1], batch["attention_mask"]))
+        result.append(torch.stack(model_embeddings))
+    return torch.stack(result)
+
+
+def test_the_paper_definition_is_the_papers_masking_pooling_and_metrics(tmp_path):
+    """Three tiny BERT members on sequences masked by the paper's rule (paper_positions'
+    masked draw: p = 0.15 over every token, [CLS] and [SEP] included): the last layer's
+    pooled states of extract_contextual equal the paper's get_embeddings on the same masks,
+    and compare_contextual's paper rows equal the paper's compare_embeddings functions."""
+    from seqens.extraction import contextual_embeddings
+    from seqens.objectives import make_objective
+    from seqens.positions import draw_bernoulli_positions
+    from seqens.special import special_tokens
+
+    special = special_tokens(40)
+    objective = make_objective("mlm", special, {}, "bert")
+    preset = {"layers": 2, "hidden": 16, "heads": 2, "ffn": 32, "max_positions": 32, "dropout": 0.0}
+    models = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        models.append(objective.build_model(preset).eval())
+    rng = np.random.default_rng(4)
+    ids = rng.integers(5, 40, size=(24, 12))
+    ids[:, 0], ids[:, -1] = special.cls, special.sep
+    np.save(tmp_path / "eval.npy", ids)
+    positions = draw_bernoulli_positions(tmp_path / "eval.npy", n_sequences=None, probability=0.15, seed=1, stream=2)
+    assert positions.positions[:, 0].any() and positions.positions[:, -1].any()
+    masked = paper_mask(torch.from_numpy(ids), torch.from_numpy(positions.positions), special.mask)
+    batches = [{k: v[i : i + 8] for k, v in masked.items()} for i in range(0, 24, 8)]  # --batch_size 8
+    theirs = paper_get_embeddings(models, batches).double()
+    ours = [contextual_embeddings(objective, model, positions, n_sequences=24, batch_size=5, device="cpu")
+            for model in models]
+    for member, states in zip(theirs, ours):
+        np.testing.assert_allclose(states[-1], member.numpy(), rtol=1e-5, atol=1e-6)
+    ensemble = Ensemble(Condition("wiki", "bpe", "text"), "bert", "mlm", (1, 2, 3))
+    result = c.compare_contextual(ensemble, ours, definition="paper", draws=20)
+    assert set(result["summary"]["definition"]) == {"paper"}
+    members = result["members"].query("layer == 'layer.1'").pivot(index="seed", columns="metric", values="value")
+    last = [torch.from_numpy(states[-1].astype(np.float64)) for states in ours]
+    for metric, paper in PAPER_MEMBER.items():
+        # LayerNorm leaves the pooled states one dimension short: the paper's SVD gives the
+        # missing singular value as rounding noise (~1e-8), which moves its effective rank by
+        # ~1e-7; ours counts it as 0.
+        tolerance = 1e-6 if metric == "effective_rank" else 1e-9
+        np.testing.assert_allclose(members[metric], [paper(X) for X in last], rtol=tolerance, err_msg=metric)
+    pairs = result["pairs"].set_index(["seed_a", "seed_b", "metric"])["value"]
+    for metric, paper in PAPER_PAIR.items():
+        for i, j in ((0, 1), (0, 2), (1, 2)):
+            assert pairs[(i + 1, j + 1, metric)] == pytest.approx(paper(last[i], last[j]), rel=1e-9), metric

@@ -8,8 +8,11 @@ lbcb-sci/GFMs at commit 277899c, on these inputs in float64: src/analyze/metrics
 similarity matrices), src/analyze/distribution/distribution.py (top_p_reweight,
 compute_jensen_shannon) and src/analyze/fisher/fisher.py (get_fisher_information,
 reduce_fisher_average_models). Their rankdata works in float32, hence the looser tolerance
-of the local Spearman constants.
+of the local Spearman constants. The paper's Fisher during training (src/train/callback.py
+FisherCallback) is reproduced below and run beside ours.
 """
+
+from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -23,7 +26,7 @@ from seqens import distributions, embedding_similarity, paper_definitions as pap
 from seqens.comparisons.embeddings import compare_embeddings
 from seqens.comparisons.outputs import compare_outputs
 from seqens.config import Condition, Ensemble
-from seqens.extraction import member_fisher
+from seqens.extraction import callback_fisher, member_fisher
 from seqens.objectives import make_objective
 from seqens.positions import EvalPositions, draw_bernoulli_positions
 from seqens.special import special_tokens
@@ -150,6 +153,67 @@ def test_minibatch_fisher_is_the_papers():
     }
     for group, expected in PAPER_FISHER.items():
         assert ours[group] == pytest.approx(expected, rel=1e-4), group
+
+
+def paper_callback_fisher(model, eval_dataloader, keys):
+    """FisherCallback of lbcb-sci/GFMs @277899c (src/train/callback.py:33-92): __init__'s key
+    order and _assign_group, and _compute_fisher with its args.device the CPU and
+    self.num_samples None (the whole split), as written there."""
+    keys = sorted(keys, key=len, reverse=True)
+
+    def assign_group(param_name):
+        for key in keys:
+            if param_name.startswith(key):
+                return key
+        return "__other__"
+
+    model.eval()
+    fisher_accum = {}
+    n_samples = 0
+    for batch in eval_dataloader:
+        batch = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        batch_size = next(iter(batch.values())).shape[0]
+        model.zero_grad()
+        with torch.enable_grad():
+            outputs = model(**batch)
+            outputs.loss.backward()
+        for name, param in model.named_parameters():
+            if param.grad is not None:
+                sq = param.grad.detach().pow(2).mul_(batch_size)
+                fisher_accum[name] = fisher_accum.get(name, torch.zeros_like(sq)).add_(sq)
+        n_samples += batch_size
+    model.zero_grad()
+    group_values = defaultdict(list)
+    for name, accum in fisher_accum.items():
+        fisher_val = accum.div_(n_samples).sum().item()
+        group_values[assign_group(name)].append(fisher_val)
+    return {key: sum(vals) for key, vals in group_values.items()}
+
+
+def test_fisher_during_training_is_the_papers_callback():
+    """callback_fisher on held-out batches masked as in training (of 5, 5 and 2 sequences: a
+    short last batch weighs by its size) equals the paper's callback on the same batches in
+    the Trainer's form (labels -100 where nothing is predicted), with its train.py keys."""
+    objective, model, positions = paper_fisher_model()
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.from_numpy(positions.input_ids)
+    batches = [objective.training_batch(ids[start : start + 5], generator, progress=0.0) for start in (0, 5, 10)]
+    assert all(batch["selected"].any() for batch in batches)
+    trainer_batches = [
+        {"input_ids": b["input_ids"], "labels": torch.where(b["selected"], b["targets"], -100)} for b in batches
+    ]
+    expected = paper_callback_fisher(model, trainer_batches, ["bert.embeddings", "bert.encoder", "cls"])
+    result = callback_fisher(objective, model, batches, device="cpu")
+    assert result.groups == ["embeddings", "encoder", "head"]
+    ours = dict(zip(["bert.embeddings", "bert.encoder", "cls"], result.totals()))
+    assert set(expected) == set(ours)
+    for group, value in expected.items():
+        assert ours[group] == pytest.approx(value, rel=1e-5), group
+    # A batch with nothing to predict (NaN in the paper's) adds nothing but counts its sequences.
+    empty = {**batches[2], "selected": torch.zeros_like(batches[2]["selected"])}
+    with_empty = callback_fisher(objective, model, [*batches[:2], empty], device="cpu")
+    without = callback_fisher(objective, model, batches[:2], device="cpu")
+    np.testing.assert_allclose(with_empty.totals(), without.totals() * 10 / 12, rtol=1e-6)
 
 
 def test_bernoulli_positions_cover_every_non_pad_token(tmp_path):

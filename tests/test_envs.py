@@ -44,8 +44,8 @@ def test_torch_rules_use_the_torch_env():
     tokenizers only) in the data env."""
     envs = {name: env for name, env, _ in rules_with_env_and_script()}
     assert envs["data_entropy"] == "data.yaml"
-    torch_rules = ("train_member", "eval_positions", "extract_member",
-                   "extract_contextual", "extract_paper", "probe_ensemble")
+    torch_rules = ("train_member", "eval_positions", "extract_member", "extract_member_corrected",
+                   "extract_contextual", "probe_ensemble")
     assert {envs[name] for name in torch_rules} == {"torch.yaml"}
     assert {name for name, env in envs.items() if env == "torch.yaml"} == set(torch_rules)
 

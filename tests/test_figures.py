@@ -65,9 +65,11 @@ def tables():
             logs.append(pd.DataFrame({"step": [10, 20], "train_loss": [3.0, 2.5], "eval_loss": [np.nan, 2.6],
                                       **ensemble.labels(), "seed": seed}))
             for step in (0, 10, 20):
-                shares = rng.dirichlet(np.ones(3))
-                fisher_logs.append(pd.DataFrame({"group": groups, "order": [0, 1, 2], "fisher_fraction": shares,
-                                                 "step": step, **ensemble.labels(), "seed": seed}))
+                for definition, definition_groups in (("corrected", groups), ("paper", ["embeddings", "encoder", "head"])):
+                    shares = rng.dirichlet(np.ones(3))
+                    fisher_logs.append(pd.DataFrame({"group": definition_groups, "order": [0, 1, 2],
+                                                     "fisher_fraction": shares, "step": step, "definition": definition,
+                                                     **ensemble.labels(), "seed": seed}))
     return {
         "summary": pd.concat([o["summary"] for o in outputs]),
         "ranks": pd.concat([o["rank_curve"] for o in outputs]),
@@ -129,8 +131,10 @@ def test_numbers_are_shown_against_their_references(figures):
     assert [t.get_text() for t in layers.get_xticklabels()] == ["embeddings", "layer.0", "layer.1"]
     assert all(ax.get_ylabel() == "loss (bits per token)" for ax in figures["loss_curves"].axes if ax.get_visible())
     during = [ax for ax in figures["fisher_training"].axes if ax.get_visible()]
-    assert len(during) == 2 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)
-    assert [t.get_text() for t in figures["fisher_training"].legends[0].get_texts()] == ["embeddings", "layer.0", "head"]
+    assert len(during) == 4 and all(ax.get_yscale() == "log" and ax.get_xlabel() == "step" for ax in during)
+    assert [ax.get_title().rpartition(", ")[2] for ax in during] == ["corrected", "corrected", "paper", "paper"]
+    assert [t.get_text() for t in figures["fisher_training"].legends[0].get_texts()] == \
+        ["embeddings", "layer.0", "encoder", "head"]  # input to output
     probe = figures["probes"].axes[0]
     assert {"count baseline", "untrained members", "majority class"} <= set(labels_of(probe))
     assert probe.get_title().endswith("count baseline: 4-mer counts")

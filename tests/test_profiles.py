@@ -21,7 +21,7 @@ PROFILES = {
     "slurm": REPO / "profiles" / "slurm" / "config.yaml",
     "ci-slurm": REPO / ".ci" / "slurm" / "profile" / "config.yaml",
 }
-GPU_RULES = {"train_member", "extract_member", "extract_paper"}
+GPU_RULES = {"train_member", "extract_member", "extract_member_corrected"}
 PLACEHOLDERS = {"<ACCOUNT>", "<PARTITION>", "<GPU_PARTITION>"}
 
 

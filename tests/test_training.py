@@ -15,7 +15,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from seqens.config import Condition, Member
 from seqens.distributed import check_devices, launch
 from seqens.errors import InputError
-from seqens.extraction import ExtractionFiles, extract_member, member_fisher, output_distributions
+from seqens.extraction import (Extraction, ExtractionFiles, callback_fisher, extract_member, member_fisher,
+                               output_distributions)
 from seqens.io import fingerprint
 from seqens.member import load_member, read_fisher_log, read_manifest, read_training_log, write_member
 from seqens.objectives import make_objective
@@ -25,7 +26,8 @@ from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
 import seqens.training
 from seqens.distributed import Ranks
-from seqens.training import DataOrder, FisherDuringTraining, TrainSettings, train_member, warmup_cosine
+from seqens.training import (DataOrder, FisherDuringTraining, TrainSettings, evaluation_batches, train_member,
+                             warmup_cosine)
 
 from conftest import REPO, TINY_PRESET
 
@@ -524,8 +526,9 @@ def test_a_member_folder_reads_back_its_manifest_and_logs_and_names_a_missing_on
 
 
 def test_one_extraction_writes_what_its_steps_compute_at_their_own_positions(dna_data, tmp_path):
-    """extract_member (both extract scripts): the distributions at the output positions, the
-    Fisher at the Fisher positions, the embeddings only where a file is named for them."""
+    """extract_member (both definitions in one job): each definition's distributions at its
+    output positions, its Fisher at its Fisher positions, the embeddings only where a file is
+    named for them."""
     tokenizer, _, evaluation = dna_data
     objective, model, result = run(dna_data, seed=1, steps=2)
     write_member(objective, model, result, tokenizer.directory, tmp_path / "member",
@@ -534,11 +537,15 @@ def test_one_extraction_writes_what_its_steps_compute_at_their_own_positions(dna
     np.save(tmp_path / "eval.npy", np.asarray(evaluation))
     positions = draw_eval_positions(tmp_path / "eval.npy", n_sequences=6, mask_fraction=0.15, seed=5)
     fisher_positions = draw_bernoulli_positions(tmp_path / "eval.npy", n_sequences=None, probability=0.15, seed=5, stream=2)
-    for name, method, embeddings in (("ours", "per_sample", tmp_path / "ours" / "embeddings.npy"),
-                                     ("paper", "minibatch", None)):
-        files = ExtractionFiles(*(tmp_path / name / f for f in ("p.npy", "p.json", "f.csv", "rows.npy")), embeddings)
-        extract_member(loaded, positions, fisher_positions, batch_size=4, fisher_sequences=10, fisher_method=method,
-                       fisher_chunk_size=4, device="cpu", files=files)
+    extractions = [
+        Extraction(positions, fisher_positions, 10, method, 4,
+                   ExtractionFiles(*(tmp_path / name / f for f in ("p.npy", "p.json", "f.csv", "rows.npy")), embeddings))
+        for name, method, embeddings in (("ours", "per_sample", tmp_path / "ours" / "embeddings.npy"),
+                                         ("paper", "minibatch", None))
+    ]
+    extract_member(loaded, extractions, batch_size=4, device="cpu")
+    for extraction in extractions:
+        files, method = extraction.files, extraction.fisher_method
         np.testing.assert_array_equal(
             np.load(files.distributions), output_distributions(objective, loaded.model, positions, batch_size=4, device="cpu")
         )
@@ -579,17 +586,24 @@ def test_fisher_during_training_equals_an_extraction_of_the_same_weights(dna_dat
     objective, model, result = run(dna_data, seed=2, steps=6, fisher=fisher)
     log = result.fisher_log
     assert sorted(set(log["step"])) == [0, 4, 6]  # before the first step, every 4, and the last
-    assert set(log["group"]) == set(objective.layer_groups(model))
-    assert np.allclose(log.groupby("step")["fisher_fraction"].sum(), 1.0)
+    corrected, paper = (log[log["definition"] == name] for name in ("corrected", "paper"))
+    assert set(corrected["group"]) == set(objective.layer_groups(model))
+    assert list(paper["group"].drop_duplicates()) == ["embeddings", "encoder", "head"]
+    assert len(corrected) + len(paper) == len(log)
+    assert np.allclose(log.groupby(["definition", "step"])["fisher_fraction"].sum(), 1.0)
 
     out = tmp_path / "member"
     write_member(objective, model, result, tokenizer.directory, out, {"member": {"architecture": "bert", "objective": "mlm"}})
     loaded = load_member(member(seed=2), out, tokenizer.directory)
     extracted = member_fisher(loaded.objective, loaded.model, positions, n_sequences=8, method="per_sample",
                               chunk_size=8, device="cpu").to_frame()
-    last = read_fisher_log(member(seed=2), out).query("step == 6").reset_index(drop=True)
+    last = read_fisher_log(member(seed=2), out).query("step == 6 and definition == 'corrected'").reset_index(drop=True)
     assert list(last["group"]) == list(extracted["group"])
     np.testing.assert_allclose(last["fisher_total"], extracted["fisher_total"], rtol=1e-5)
+    # The paper's: its callback over the held-out split, in the evaluation's batches and masks.
+    held_out = evaluation_batches(objective, evaluation, TrainSettings(**{**SETTINGS, "steps": 6}, seed=2), 1.0)
+    callback = callback_fisher(loaded.objective, loaded.model, held_out, device="cpu")
+    np.testing.assert_allclose(paper.query("step == 6")["fisher_total"], callback.totals(), rtol=1e-5)
     # Computing it changes nothing in training: same weights as a run without it.
     _, plain, _ = run(dna_data, seed=2, steps=6)
     assert_identical(weights(plain), weights(model))

@@ -83,7 +83,7 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["entropy_rate"] == 2  # one per corpus
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_member", "compare_fisher", "figure_fisher",
-                 "paper_positions", "extract_paper",
+                 "paper_positions",
                  "compare_contextual", "figure_contextual"):
         assert jobs.get(rule), rule
     assert jobs["extract_contextual"] == 3  # one job per ensemble, one file per member
@@ -182,10 +182,11 @@ def test_fisher_figure_schedules_only_what_it_needs():
     jobs = jobs_of(result.stdout + result.stderr)
     assert set(jobs) == {"fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "train_member",
                          "eval_positions", "extract_member", "compare_fisher", "figure_fisher",
-                         "paper_positions", "extract_paper"}  # the tables hold the paper's Fisher too
+                         "paper_positions"}  # the tables hold the paper's Fisher too (extract_member)
     corrected_only = snakemake_cmd("-n", "--forceall", "--quiet=rules", "results/figures/fisher.pdf",
                                    "--config", "extraction={definitions: [corrected]}")
-    assert not {"paper_positions", "extract_paper"} & set(jobs_of(corrected_only.stdout + corrected_only.stderr))
+    jobs = jobs_of(corrected_only.stdout + corrected_only.stderr)
+    assert jobs["extract_member_corrected"] == 9 and not {"paper_positions", "extract_member"} & set(jobs)
 
 
 def test_config_overrides_of_lists_and_numbers_work_as_config_readme_says():

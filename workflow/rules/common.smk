@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -149,6 +150,21 @@ def paper_member_files(pattern):
         if paper_definitions.applies_to(ensemble.objective)
         for member in ensemble.members
     ]
+
+
+# Objectives whose members are measured under the paper's definitions too (extract_member)
+# and those measured under the corrected ones only (extract_member_corrected).
+PAPER_OBJECTIVES = [
+    objective
+    for objective in STUDY.objectives
+    if "paper" in DEFINITIONS and paper_definitions.applies_to(objective)
+]
+CORRECTED_ONLY_OBJECTIVES = [o for o in STUDY.objectives if o not in PAPER_OBJECTIVES]
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly these names (none: a pattern nothing matches)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def paper_condition_files(pattern):
@@ -307,3 +323,36 @@ STUDY_FIGURES = [
     if (name != "probes" or PROBED_ENSEMBLES)
     and (name != "regions" or REGION_ENSEMBLES)
 ]
+
+
+# --- extraction ---------------------------------------------------------------------------
+
+
+def member_extract_file(name):
+    """A file of one member's extraction folder."""
+    return results_path(
+        f"extract/{{corpus}}/{{tokenizer}}/{{architecture}}/{{objective}}/seed{{seed}}/{name}"
+    )
+
+
+# What extract_member writes: the corrected definitions' files, and the paper's under paper/.
+CORRECTED_EXTRACTION = dict(
+    distributions=member_extract_file("distributions.npy"),
+    record=member_extract_file("distributions.json"),
+    embeddings=member_extract_file("embeddings.npy"),
+    fisher=member_extract_file("fisher.csv"),
+    fisher_per_sequence=member_extract_file("fisher_per_sequence.npy"),
+)
+PAPER_EXTRACTION = dict(
+    paper_distributions=member_extract_file("paper/distributions.npy"),
+    paper_record=member_extract_file("paper/distributions.json"),
+    paper_fisher=member_extract_file("paper/fisher.csv"),
+    paper_fisher_per_batch=member_extract_file("paper/fisher_per_batch.npy"),
+)
+
+
+def paper_masked_positions(wildcards):
+    """The paper's masking of the condition, for an ensemble measured under its definitions."""
+    if wildcards.objective not in PAPER_OBJECTIVES:
+        return []
+    return expand(rules.paper_positions.output.masked, **wildcards)[0]

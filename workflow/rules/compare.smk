@@ -7,8 +7,10 @@ rule compare_outputs:
         targets=condition_files(rules.data_entropy.output.targets),
         data_entropy=condition_files(rules.data_entropy.output.data_entropy),
         unigram=condition_files(rules.data_entropy.output.unigram),
-        paper_distributions=paper_member_files(rules.extract_paper.output.distributions),
-        paper_records=paper_member_files(rules.extract_paper.output.record),
+        paper_distributions=paper_member_files(
+            rules.extract_member.output.paper_distributions
+        ),
+        paper_records=paper_member_files(rules.extract_member.output.paper_record),
         paper_positions=paper_condition_files(rules.paper_positions.output.outputs),
     output:
         members=results_path("tables/outputs_members.csv"),
@@ -77,10 +79,11 @@ rule compare_embeddings:
 
 rule compare_contextual:
     """Contextual-embedding geometry per member, agreement between members, and
-    text-vs-DNA contrasts, with intervals."""
+    text-vs-DNA contrasts, with intervals, under each metric definition."""
     input:
         states=ensemble_files(rules.extract_contextual.output.states),
         positions=condition_files(rules.eval_positions.output.positions),
+        paper_positions=paper_condition_files(rules.paper_positions.output.masked),
     output:
         members=results_path("tables/contextual_members.csv"),
         pairs=results_path("tables/contextual_pairs.csv"),
@@ -102,6 +105,7 @@ rule compare_contextual:
     params:
         ensembles=ensemble_specs(),
         comparison=comparison("bootstrap_draws", "confidence_level"),
+        definitions=DEFINITIONS,
         seed=config["data_seed"],
     script:
         "../scripts/compare_contextual.py"
@@ -112,8 +116,10 @@ rule compare_fisher:
     input:
         tables=member_files(rules.extract_member.output.fisher),
         per_sequence=member_files(rules.extract_member.output.fisher_per_sequence),
-        paper_tables=paper_member_files(rules.extract_paper.output.fisher),
-        paper_per_batch=paper_member_files(rules.extract_paper.output.fisher_per_batch),
+        paper_tables=paper_member_files(rules.extract_member.output.paper_fisher),
+        paper_per_batch=paper_member_files(
+            rules.extract_member.output.paper_fisher_per_batch
+        ),
     output:
         members=results_path("tables/fisher_members.csv"),
         summary=report(
@@ -160,7 +166,8 @@ rule training_curves:
 if config["training"]["fisher_log"]:
 
     rule fisher_training:
-        """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
+        """Every member's layer-wise Fisher during training (training.fisher_log) in one
+        table, under each metric definition."""
         input:
             manifests=member_files(rules.train_member.output.manifest),
         output:
@@ -172,5 +179,6 @@ if config["training"]["fisher_log"]:
             "../../envs/plot.yaml"
         params:
             ensembles=ensemble_specs(),
+            definitions=DEFINITIONS,
         script:
             "../scripts/fisher_training.py"

@@ -66,10 +66,36 @@ rule data_entropy:
         "../scripts/data_entropy.py"
 
 
+rule paper_positions:
+    """The condition's evaluation positions under the paper's rule: Bernoulli over every
+    non-pad token, [CLS] and [SEP] included (mask_fraction for the distributions; 0.15 of
+    256 sequences, as the paper masks them for the Fisher and the contextual embeddings).
+    """
+    input:
+        eval=rules.pack_tokens.output.eval,
+        leakage=rules.leakage_audit.output.audit if LEAKAGE_FILTER else [],
+    output:
+        outputs=results_path("extract/{corpus}/{tokenizer}/paper/positions.npz"),
+        masked=results_path("extract/{corpus}/{tokenizer}/paper/masked_positions.npz"),
+    log:
+        log_path("paper_positions/{corpus}/{tokenizer}.log"),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        extraction=extraction("sequences", "mask_fraction"),
+        leakage_filter=LEAKAGE_FILTER,
+        seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
+    script:
+        "../scripts/paper_positions.py"
+
+
 rule extract_member:
     """One member's predicted distributions at the fixed evaluation positions, its static
-    input-embedding matrix and its layer-wise empirical Fisher information. One job, one
-    model load: on a small member, starting torch costs more than all three."""
+    input-embedding matrix and its layer-wise empirical Fisher information, and, under the
+    paper's definitions (extraction.definitions: paper), its distributions at the paper's
+    positions and its mini-batch Fisher. One job, one model load: on a small member,
+    starting torch costs more than all of them."""
     input:
         # The member's folder, by its manifest; and its weights, so that an altered file
         # (newer than this job's outputs) reruns the job, whose check refuses it.
@@ -77,26 +103,17 @@ rule extract_member:
         weights=rules.train_member.output.weights,
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
+        paper_positions=rules.paper_positions.output.outputs,
+        paper_masked_positions=rules.paper_positions.output.masked,
     output:
-        distributions=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.npy"
-        ),
-        record=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/distributions.json"
-        ),
-        embeddings=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/embeddings.npy"
-        ),
-        fisher=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher.csv"
-        ),
-        fisher_per_sequence=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/fisher_per_sequence.npy"
-        ),
+        **CORRECTED_EXTRACTION,
+        **PAPER_EXTRACTION,
     log:
         log_path(
             "extract_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    wildcard_constraints:
+        objective=alternatives(PAPER_OBJECTIVES),
     conda:
         "../../envs/torch.yaml"
     threads: config["extraction"]["threads"]
@@ -109,11 +126,29 @@ rule extract_member:
         "../scripts/extract_member.py"
 
 
+use rule extract_member as extract_member_corrected with:
+    input:
+        manifest=rules.train_member.output.manifest,
+        weights=rules.train_member.output.weights,
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        positions=rules.eval_positions.output.positions,
+    output:
+        **CORRECTED_EXTRACTION,
+    log:
+        log_path(
+            "extract_member_corrected/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
+    wildcard_constraints:
+        # The members of the objectives measured under the corrected definitions only.
+        objective=alternatives(CORRECTED_ONLY_OBJECTIVES),
+
+
 rule extract_contextual:
     """The contextual embeddings of an ensemble's members, one file per member: every
     layer's hidden states, mean-pooled over each of the condition's first evaluation
-    sequences, masked at their evaluation positions. One job per ensemble: loading the
-    libraries costs far more than a small member's forward passes."""
+    sequences, masked at their evaluation positions, and (extraction.definitions: paper) over
+    the paper's 256 sequences masked as the paper masks them. One job per ensemble: loading
+    the libraries costs far more than a small member's forward passes."""
     input:
         manifests=expand(
             rules.train_member.output.manifest, seed=STUDY.seeds, allow_missing=True
@@ -123,6 +158,7 @@ rule extract_contextual:
         ),
         tokenizer=rules.train_tokenizer.output.tokenizer,
         positions=rules.eval_positions.output.positions,
+        paper_positions=paper_masked_positions,
     output:
         states=expand(
             results_path(
@@ -144,65 +180,3 @@ rule extract_contextual:
         seeds=STUDY.seeds,
     script:
         "../scripts/extract_contextual.py"
-
-
-# --- the paper's definitions (extraction.definitions: paper; seqens.paper_definitions) ---
-
-
-rule paper_positions:
-    """The condition's evaluation positions under the paper's rule: Bernoulli over every
-    non-pad token, [CLS] and [SEP] included (mask_fraction for the distributions, 0.15 for
-    the Fisher)."""
-    input:
-        eval=rules.pack_tokens.output.eval,
-        leakage=rules.leakage_audit.output.audit if LEAKAGE_FILTER else [],
-    output:
-        outputs=results_path("extract/{corpus}/{tokenizer}/paper/positions.npz"),
-        fisher=results_path("extract/{corpus}/{tokenizer}/paper/fisher_positions.npz"),
-    log:
-        log_path("paper_positions/{corpus}/{tokenizer}.log"),
-    conda:
-        "../../envs/data.yaml"
-    params:
-        extraction=extraction("sequences", "mask_fraction"),
-        leakage_filter=LEAKAGE_FILTER,
-        seed=config["data_seed"],
-        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
-    script:
-        "../scripts/paper_positions.py"
-
-
-rule extract_paper:
-    """One member under the paper's definitions: its distributions at the paper's positions
-    and its mini-batch Fisher (one job, one model load)."""
-    input:
-        manifest=rules.train_member.output.manifest,
-        weights=rules.train_member.output.weights,
-        tokenizer=rules.train_tokenizer.output.tokenizer,
-        positions=rules.paper_positions.output.outputs,
-        fisher_positions=rules.paper_positions.output.fisher,
-    output:
-        distributions=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.npy"
-        ),
-        record=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/distributions.json"
-        ),
-        fisher=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher.csv"
-        ),
-        fisher_per_batch=results_path(
-            "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/paper/fisher_per_batch.npy"
-        ),
-    log:
-        log_path(
-            "extract_paper/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
-        ),
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["extraction"]["threads"]
-    params:
-        extraction=extraction("batch_size"),
-        threads=config["extraction"]["threads"],
-    script:
-        "../scripts/extract_paper.py"

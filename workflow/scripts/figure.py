@@ -10,7 +10,8 @@ from seqens.tables import corrected_rows
 
 def main(snakemake):
     figure = FIGURES[snakemake.params.figure]
-    tables = {argument: corrected_rows(pd.read_csv(snakemake.input[argument])) for argument in figure.tables}
+    shown = (lambda table: table) if figure.every_definition else corrected_rows
+    tables = {argument: shown(pd.read_csv(snakemake.input[argument])) for argument in figure.tables}
     if figure.by_condition:
         tables["study_conditions"] = snakemake.params.conditions
     drawn = getattr(plotting, figure.draw)(**tables)

@@ -1,4 +1,5 @@
-"""Gather every member's Fisher log (layer-wise empirical Fisher during training) into one table."""
+"""Gather every member's Fisher log (layer-wise empirical Fisher during training) into one
+table, under the metric definitions of the config (the log holds both)."""
 
 from pathlib import Path
 
@@ -16,7 +17,8 @@ def main(snakemake):
         for member in ensemble.members:
             folder = Path(file_of(snakemake.input.manifests, member)).parent
             frames.append(read_fisher_log(member, folder).assign(**ensemble.labels(), seed=member.seed))
-    write_table(pd.concat(frames, ignore_index=True), snakemake.output.table)
+    table = pd.concat(frames, ignore_index=True)
+    write_table(table[table["definition"].isin(snakemake.params.definitions)], snakemake.output.table)
 
 
 run_script(snakemake, main)

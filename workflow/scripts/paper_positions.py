@@ -1,5 +1,6 @@
 """Draw one condition's evaluation positions under the paper's rule (see
-seqens.positions.draw_bernoulli_positions): for the distributions, and for the Fisher."""
+seqens.positions.draw_bernoulli_positions): for the distributions, and for the Fisher and
+the contextual embeddings."""
 
 from pathlib import Path
 
@@ -16,9 +17,10 @@ def main(snakemake):
     pad_id = layout_of(snakemake.params.tokenizer_type).special_tokens(0).pad
     draws = {
         "outputs": dict(n_sequences=extraction["sequences"], probability=extraction["mask_fraction"], stream=1),
-        "fisher": dict(
-            n_sequences=paper_definitions.FISHER_SEQUENCES,
-            probability=paper_definitions.FISHER_MASK_PROBABILITY,
+        # The paper masks its Fisher's and its contextual embeddings' sequences alike.
+        "masked": dict(
+            n_sequences=paper_definitions.SEQUENCES,
+            probability=paper_definitions.MASK_PROBABILITY,
             stream=2,
         ),
     }

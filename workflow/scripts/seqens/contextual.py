@@ -48,6 +48,7 @@ comparisons run without torch.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from itertools import combinations
 from typing import Callable, Sequence
@@ -321,23 +322,43 @@ def check_states(ensemble: Ensemble, member_states: Sequence[np.ndarray]) -> Non
         )
 
 
+class _Remembered:
+    """A set statistic that keeps its values by the example counts it was given. The
+    contrasts draw an ensemble's counts as its own intervals do (the same seed's first
+    example stream, for the DNA ensemble) or as another contrast did (the second stream, for
+    the text ensemble of every pair), so each draw of an ensemble is computed once."""
+
+    def __init__(self, statistic: Callable[[np.ndarray], np.ndarray]):
+        self.statistic = statistic
+        self.values: dict[bytes, np.ndarray] = {}
+
+    def __call__(self, counts: np.ndarray) -> np.ndarray:
+        key = str(counts.shape).encode() + hashlib.blake2b(np.ascontiguousarray(counts).tobytes()).digest()
+        if key not in self.values:
+            self.values[key] = self.statistic(counts)
+            self.values[key].flags.writeable = False
+        return self.values[key]
+
+
 def compare_contextual(
     ensemble: Ensemble,
     member_states: Sequence[np.ndarray],
     *,
+    definition: str = "corrected",
     draws: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict:
     """Per-member and pairwise contextual-embedding metrics of one ensemble, with
     Multi-Bootstrap intervals over members and sequences. ``member_states``: each member's
-    mean-pooled hidden states [layers, n, H], the embedding layer's output first.
+    mean-pooled hidden states [layers, n, H], the embedding layer's output first, taken as
+    ``definition`` says (its rows are labelled with it: the metrics are the same functions).
 
     Returns the members, pairs and summary tables, and ``statistics`` for the text-vs-DNA
     contrasts: for the member and the pair metrics, (set statistic, number of members, pairs
     or None, number of sequences, contrast names of its columns)."""
     check_states(ensemble, member_states)
-    labels = ensemble.labels()
+    labels = {**ensemble.labels(), "definition": definition}
     names = hidden_state_names(len(member_states[0]))
     members = [[SequenceSet(layer) for layer in states] for states in member_states]
     n = len(member_states[0][0])
@@ -345,9 +366,11 @@ def compare_contextual(
     member_columns = member_metric_names(names)
     pair_columns = [(metric, names[-1], len(names) - 1) for metric in PAIR_METRICS]
 
+    @_Remembered
     def member_statistic(weights):
         return np.stack([member_values(layers, weights) for layers in members])
 
+    @_Remembered
     def pair_statistic(weights):
         return np.stack([pair_values(members[i][-1], members[j][-1], weights) for i, j in pairs])
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from .fisher import minibatch_fisher, per_sample_fisher
+from .fisher import FisherResult, minibatch_fisher, per_sample_fisher
 from .io import atomic_path, save_array_atomic, write_json_atomic
+from .layers import EMBEDDINGS, ENCODER, HEAD
 from .member import LoadedMember
 from .objectives.base import Objective
 from .positions import EvalPositions
@@ -124,9 +126,32 @@ def member_fisher(
     return result
 
 
+def callback_fisher(objective: Objective, model: torch.nn.Module, batches: Sequence[dict], *, device) -> FisherResult:
+    """The paper's Fisher during training (lbcb-sci/GFMs @277899c, src/train/callback.py
+    ``FisherCallback._compute_fisher``): over the held-out ``batches`` (masked as in
+    training), the squared gradient of each batch's mean loss times its number of sequences,
+    summed over batches and divided by all sequences, in its three groups: ``embeddings``,
+    ``encoder`` (every layer) and ``head`` (its prefixes bert.embeddings, bert.encoder, cls).
+    A batch without a predicted position (the paper's loss is NaN there) adds nothing."""
+    layers = objective.layer_groups(model)
+    groups = {
+        EMBEDDINGS: layers[EMBEDDINGS],
+        ENCODER: [name for group, names in layers.items() if group not in (EMBEDDINGS, HEAD) for name in names],
+        HEAD: layers[HEAD],
+    }
+    predicted = [batch for batch in batches if batch["selected"].any()]
+    result = minibatch_fisher(model, objective.loss, predicted, groups, device=device)
+    sizes = np.array([len(batch["selected"]) for batch in predicted], dtype=np.float64)
+    # minibatch_fisher's totals are means over its rows: each row is scaled so that their
+    # mean is the callback's sum over batches of (squared gradient x sequences) / sequences.
+    n_sequences = sum(len(batch["selected"]) for batch in batches)
+    result.per_sequence *= sizes[:, None] * len(predicted) / n_sequences
+    return result
+
+
 @dataclass(frozen=True)
 class ExtractionFiles:
-    """Where one member's extraction is written."""
+    """Where one member's extraction under one definition is written."""
 
     distributions: Path
     record: Path  # the positions the distributions were taken at
@@ -135,37 +160,44 @@ class ExtractionFiles:
     embeddings: Path | None = None  # the static input embeddings, where asked for
 
 
-def extract_member(
-    member: LoadedMember,
-    positions: EvalPositions,
-    fisher_positions: EvalPositions,
-    *,
-    batch_size: int,
-    fisher_sequences: int,
-    fisher_method: str,
-    fisher_chunk_size: int,
-    device,
-    files: ExtractionFiles,
-) -> None:
-    """One loaded member's distributions at ``positions``, its input embeddings (if
-    ``files.embeddings``) and its Fisher on the first ``fisher_sequences`` of
-    ``fisher_positions``; the Fisher last, as its estimator may switch the model's attention
-    implementation."""
-    probs = output_distributions(member.objective, member.model, positions, batch_size=batch_size, device=device)
-    save_distributions(probs, positions, member.name, files.distributions, files.record)
-    log.info("member %s: distributions %s", member.name, probs.shape)
-    if files.embeddings:
-        embeddings = member.objective.input_embeddings(member.model).detach().float().cpu().numpy()
-        save_array_atomic(files.embeddings, embeddings)
-        log.info("member %s: embeddings %s", member.name, embeddings.shape)
-    result = member_fisher(
-        member.objective,
-        member.model,
-        fisher_positions,
-        n_sequences=fisher_sequences,
-        method=fisher_method,
-        chunk_size=fisher_chunk_size,
-        device=device,
-    )
-    save_fisher(result, files.fisher, files.fisher_rows)
-    log.info("member %s: Fisher fractions %s", member.name, dict(zip(result.groups, result.fractions().round(4))))
+@dataclass(frozen=True)
+class Extraction:
+    """One definition's extraction of a member: its distributions at ``positions``, and its
+    Fisher by ``fisher_method`` on the first ``fisher_sequences`` of ``fisher_positions``."""
+
+    positions: EvalPositions
+    fisher_positions: EvalPositions
+    fisher_sequences: int
+    fisher_method: str
+    fisher_chunk_size: int
+    files: ExtractionFiles
+
+
+def extract_member(member: LoadedMember, extractions: Sequence[Extraction], *, batch_size: int, device) -> None:
+    """One loaded member's extractions (one per definition): every definition's
+    distributions, the input embeddings (where ``files.embeddings`` names a file), then every
+    Fisher, last, as an estimator may switch the model's attention implementation."""
+    for extraction in extractions:
+        positions, files = extraction.positions, extraction.files
+        probs = output_distributions(member.objective, member.model, positions, batch_size=batch_size, device=device)
+        save_distributions(probs, positions, member.name, files.distributions, files.record)
+        log.info("member %s: distributions %s at %s", member.name, probs.shape, files.distributions)
+        if files.embeddings:
+            embeddings = member.objective.input_embeddings(member.model).detach().float().cpu().numpy()
+            save_array_atomic(files.embeddings, embeddings)
+            log.info("member %s: embeddings %s", member.name, embeddings.shape)
+    for extraction in extractions:
+        result = member_fisher(
+            member.objective,
+            member.model,
+            extraction.fisher_positions,
+            n_sequences=extraction.fisher_sequences,
+            method=extraction.fisher_method,
+            chunk_size=extraction.fisher_chunk_size,
+            device=device,
+        )
+        save_fisher(result, extraction.files.fisher, extraction.files.fisher_rows)
+        log.info(
+            "member %s: Fisher (%s) fractions %s",
+            member.name, extraction.fisher_method, dict(zip(result.groups, result.fractions().round(4))),
+        )

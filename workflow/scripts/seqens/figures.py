@@ -17,6 +17,9 @@ class Figure:
     # draw takes ``conditions``, the study's conditions in order: colour is the condition, the
     # same in every figure even where a table lacks one (a condition without a probe)
     by_condition: bool = True
+    # draw shows every metric definition of its tables (a ``definition`` column); the others
+    # show the corrected rows (seqens.tables.corrected_rows)
+    every_definition: bool = False
 
 
 FIGURES = {
@@ -55,6 +58,7 @@ FIGURES = {
             "Fisher information",
             requires="training.fisher_log",
             by_condition=False,
+            every_definition=True,
         ),
     )
 }

@@ -1,7 +1,7 @@
 """One set of layer names in every table (contextual states, Fisher groups, probes):
 ``embeddings`` (the embedding layer: its output, or its parameters), ``layer.i`` (encoder
 layer i, from 0: its output, or its parameters) and ``head`` (the output head's parameters;
-Fisher only)."""
+Fisher only); ``encoder`` is every layer's parameters (the paper's Fisher during training)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Iterable
 
 EMBEDDINGS = "embeddings"
 HEAD = "head"
+# Every encoder layer's parameters together: the paper's Fisher during training groups them so.
+ENCODER = "encoder"
 
 
 def hidden_state_names(n_states: int) -> list[str]:

@@ -224,11 +224,17 @@ def read_training_log(member: Member, member_dir: Path) -> pd.DataFrame:
 
 
 def read_fisher_log(member: Member, member_dir: Path) -> pd.DataFrame:
-    """The layer-wise Fisher during training: one row per step and layer group."""
+    """The layer-wise Fisher during training: one row per definition, step and layer group."""
     path = Path(member_dir) / FISHER_LOG
     if not path.is_file():
         raise InputError(f"member {member.path}: {path} is missing (trained before training.fisher_log was set?)")
-    return pd.read_csv(path)
+    log = pd.read_csv(path)
+    if "definition" not in log.columns:
+        raise InputError(
+            f"member {member.path}: {path} holds one definition of the Fisher only (trained before both were "
+            f"logged); {how_to_retrain(member_dir)}"
+        )
+    return log
 
 
 # --- checks ---

@@ -22,6 +22,13 @@ Where the two differ (paths in their repository):
 - Fisher (src/analyze/fisher/fisher.py): the square of the mini-batch gradient of the mean
   NLL over the batch's masked tokens (batch 8, 256 sequences), summed over batches and
   divided by the number of masked tokens.
+- Contextual embeddings (src/analyze/embeddings/embeddings.py): the same metrics
+  (seqens.contextual), of 256 sequences masked as for the Fisher (each non-pad token with
+  probability 0.15, [CLS] and [SEP] included) instead of at the evaluation positions.
+- Fisher during training (src/train/callback.py ``FisherCallback``): at each evaluation, over
+  the whole held-out split in the evaluation's batches (masked as in training), the squared
+  gradient of each batch's mean loss times its number of sequences, summed and divided by
+  all sequences, in three groups: embeddings, encoder, head (seqens.training).
 
 Metrics whose definitions agree (top-k overlap, Procrustes, CKA, cross-entropy, accuracy)
 are computed once. The paper's entropy, -sum p log2(p + 1e-10), differs from the exact one by
@@ -45,9 +52,11 @@ BOTH = "both"
 CLAMP = 1e-10  # metrics.py kl_divergence: p.clamp_min(1e-10)
 SPEARMAN_EPSILON = 1e-8  # metrics.py local_spearman_correlation: denominator + 1e-8
 RENORMALISE_MIN = 1e-8  # distribution.py top_p_reweight: torch.clamp(total, min=1e-8)
-# The paper's Fisher (fisher/fisher.py with src/analyze/__main__.py's defaults).
-FISHER_MASK_PROBABILITY = 0.15
-FISHER_SEQUENCES = 256
+# The paper's Fisher and contextual embeddings (fisher/fisher.py, embeddings/embeddings.py
+# with src/analyze/__main__.py's defaults): mlm_preprocess(mask_prob=0.15) of --samples 256
+# sequences, the Fisher in batches of --batch_size 8.
+MASK_PROBABILITY = 0.15
+SEQUENCES = 256
 FISHER_BATCH_SIZE = 8
 
 

@@ -416,27 +416,38 @@ def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
 
 
 def plot_fisher_training(log: pd.DataFrame) -> plt.Figure:
-    """Share of Fisher information per layer group over training, one panel per ensemble:
-    the seeds' mean, and their range as a band."""
+    """Share of Fisher information per layer group over training, one panel per ensemble, a
+    row of panels per metric definition (``definition``: corrected, by layer; paper, the
+    paper's callback in its three groups, every layer as ``encoder``): the seeds' mean, and
+    their range as a band."""
     log = with_variant(log)
-    panels = list(dict.fromkeys(zip(log["condition"], log["variant"])))
-    cols = min(3, len(panels))
-    rows = int(np.ceil(len(panels) / cols))
+    definitions = list(dict.fromkeys(log["definition"]))
+    ensembles = list(dict.fromkeys(zip(log["condition"], log["variant"])))
+    cols = min(3, len(ensembles))
+    rows_per_definition = int(np.ceil(len(ensembles) / cols))
+    rows = rows_per_definition * len(definitions)
     fig, axes = plt.subplots(rows, cols, figsize=(DOUBLE_COLUMN if cols > 1 else SINGLE_COLUMN, 2.1 * rows),
                              squeeze=False, sharey=True, constrained_layout=True)
-    groups = list(log.sort_values("order")["group"].drop_duplicates())
-    # Input to output, light to dark: the same group has the same colour in every panel.
+    # Input to output, light to dark: a group's place in its definition's order (``encoder``,
+    # every layer, between the embeddings and the head), the same colour in every panel.
+    depth = log["order"] / log.groupby("definition")["order"].transform("max")
+    groups = list(log.assign(depth=depth).sort_values("depth", kind="stable")["group"].drop_duplicates())
     colours = dict(zip(groups, sns.color_palette("viridis", n_colors=len(groups))))
-    for ax, (condition, variant) in zip(axes.flat, panels):
-        part = log[(log["condition"] == condition) & (log["variant"] == variant)]
-        for group, rows_of_group in part.groupby("group", sort=False):
-            by_step = rows_of_group.groupby("step")["fisher_fraction"]
-            steps = by_step.mean().index
-            ax.fill_between(steps, by_step.min(), by_step.max(), color=colours[group], alpha=0.25, linewidth=0)
-            ax.plot(steps, by_step.mean(), color=colours[group], marker="o", markersize=2)
-        ax.set(title=f"{condition} ({variant})", xlabel="step", ylabel="share of Fisher information", yscale="log")
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
+    for d, definition in enumerate(definitions):
+        place = axes[d * rows_per_definition : (d + 1) * rows_per_definition].flat
+        for index, ax in enumerate(place):
+            if index >= len(ensembles):
+                ax.set_visible(False)
+                continue
+            condition, variant = ensembles[index]
+            part = log[(log["definition"] == definition) & (log["condition"] == condition) & (log["variant"] == variant)]
+            for group, rows_of_group in part.groupby("group", sort=False):
+                by_step = rows_of_group.groupby("step")["fisher_fraction"]
+                steps = by_step.mean().index
+                ax.fill_between(steps, by_step.min(), by_step.max(), color=colours[group], alpha=0.25, linewidth=0)
+                ax.plot(steps, by_step.mean(), color=colours[group], marker="o", markersize=2)
+            ax.set(title=f"{condition} ({variant}), {definition}", xlabel="step", ylabel="share of Fisher information",
+                   yscale="log")
     handles = [plt.Line2D([], [], color=colours[g], marker="o", markersize=2, label=g) for g in groups]
     legend_below(fig, handles, max_columns=6)
     return fig

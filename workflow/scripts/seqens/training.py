@@ -10,8 +10,9 @@ loss, not the last step's; with ``keep: best_saved`` it is what the paper's Trai
 (``load_best_model_at_end``), which can only be a checkpoint it saved (every ``save_every``
 steps and the last; see ``TrainSettings.may_keep``). ``epochs`` counts steps as the Trainer does: each
 epoch ends with a short batch (``DataOrder``). A ``FisherDuringTraining``
-records the layer-wise empirical Fisher at fixed held-out positions before the first step
-and every few steps (the paper's ``FisherCallback``), with the extraction's estimator.
+records the layer-wise empirical Fisher before the first step and every few steps (the
+paper's ``FisherCallback``): with the extraction's estimator at fixed held-out positions, and
+as the paper's callback computes it, over the held-out split.
 
 A checkpoint (model, optimizer, scheduler, RNG state, step, log so far) is written
 atomically every ``checkpoint_every`` steps. A restarted job resumes from it; on CPU with
@@ -33,6 +34,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,7 +42,7 @@ import torch
 
 from .distributed import Ranks, accumulating, loss_module, process_device
 from .errors import InputError
-from .extraction import member_fisher
+from .extraction import callback_fisher, member_fisher
 from .io import atomic_path, fingerprint
 from .member import TrainResult
 from .objectives.base import Objective
@@ -193,10 +195,12 @@ EVAL_STREAM = 1  # generator stream for evaluation masks, fixed across steps and
 
 @dataclass(frozen=True)
 class FisherDuringTraining:
-    """Layer-wise empirical Fisher of the model being trained, at fixed held-out sequences
-    and positions, before the first step and every ``every`` steps (and at the last). It is
-    ``extraction.member_fisher`` on a copy of the model, so a row equals an extraction of
-    that step's weights at the same positions."""
+    """Layer-wise empirical Fisher of the model being trained, before the first step and
+    every ``every`` steps (and at the last), under both definitions (``definition`` column):
+    ``corrected``, ``extraction.member_fisher`` at fixed held-out sequences and positions, so
+    that a row equals an extraction of that step's weights at the same positions; ``paper``,
+    the paper's FisherCallback (``extraction.callback_fisher``) over the whole held-out split
+    in the evaluation's batches."""
 
     positions: EvalPositions
     every: int
@@ -206,10 +210,12 @@ class FisherDuringTraining:
     def due(self, step: int, total: int) -> bool:
         return step % self.every == 0 or step == total
 
-    def rows(self, objective: Objective, model: torch.nn.Module, step: int, device: torch.device) -> list[dict]:
-        # A copy: the estimator puts the model in eval mode and may switch its attention
+    def rows(self, objective: Objective, model: torch.nn.Module, step: int, device: torch.device,
+             held_out: Sequence[dict]) -> list[dict]:
+        """The rows of ``step``; ``held_out``: the held-out split's batches (``evaluation_batches``)."""
+        # Copies: the estimators put the model in eval mode and may switch its attention
         # implementation; the model being trained must not change.
-        result = member_fisher(
+        corrected = member_fisher(
             objective,
             copy.deepcopy(model),
             self.positions,
@@ -218,7 +224,12 @@ class FisherDuringTraining:
             chunk_size=self.chunk_size,
             device=device,
         )
-        return result.to_frame().assign(step=step).to_dict("records")
+        paper = callback_fisher(objective, copy.deepcopy(model), held_out, device=device)
+        return [
+            row
+            for definition, result in (("corrected", corrected), ("paper", paper))
+            for row in result.to_frame().assign(step=step, definition=definition).to_dict("records")
+        ]
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -429,7 +440,7 @@ def train_member(
     best = state.get("best") if state else None  # {"step", "eval_loss", "model"}: keep: best, best_saved
     fisher_rows = state.get("fisher_log", []) if state else []
     if fisher and start_step == 0:
-        fisher_rows = fisher.rows(objective, model, 0, device)
+        fisher_rows = fisher.rows(objective, model, 0, device, evaluation_batches(objective, eval_tokens, settings, 0.0))
     loss_of = loss_module(objective, model, ranks)
 
     interval = _Interval(ranks)
@@ -465,7 +476,8 @@ def train_member(
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
             interval.reset()
         if fisher and fisher.due(done, settings.steps):
-            fisher_rows += fisher.rows(objective, model, done, device)
+            held_out = evaluation_batches(objective, eval_tokens, settings, done / settings.steps)
+            fisher_rows += fisher.rows(objective, model, done, device, held_out)
         bar.update(1)
         if checkpoint_path and (done % settings.checkpoint_every == 0 or done == last_step) and done < settings.steps:
             snapshot = _training_state(run, done, model, optimizer, scheduler, device, rows, best, fisher_rows, ranks)
@@ -507,15 +519,25 @@ def evaluate(
     during evaluation and its RNG untouched, so evaluating does not change training."""
     was_training = model.training
     model.eval()
-    generator = step_generator(settings.data_seed, 0, stream=EVAL_STREAM)
-    size = settings.micro_batch_size or settings.batch_size  # not per device: the masks depend on it
     total, count = 0.0, 0
-    for start in range(0, len(eval_tokens), size):
-        input_ids = torch.from_numpy(np.asarray(eval_tokens[start : start + size], dtype=np.int64))
-        batch = objective.training_batch(input_ids, generator, progress=progress)
+    for batch in evaluation_batches(objective, eval_tokens, settings, progress):
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             loss = objective.loss(model, _to_device(batch, device))
-        total += loss.item() * len(input_ids)
-        count += len(input_ids)
+        total += loss.item() * len(batch["selected"])
+        count += len(batch["selected"])
     model.train(was_training)
     return total / count
+
+
+def evaluation_batches(objective: Objective, eval_tokens: np.ndarray, settings: TrainSettings,
+                       progress: float) -> list[dict]:
+    """The held-out sequences in batches, corrupted as in training with masks drawn from a
+    fixed generator (the same at every step and for every member)."""
+    generator = step_generator(settings.data_seed, 0, stream=EVAL_STREAM)
+    size = settings.micro_batch_size or settings.batch_size  # not per device: the masks depend on it
+    return [
+        objective.training_batch(
+            torch.from_numpy(np.asarray(eval_tokens[start : start + size], dtype=np.int64)), generator, progress=progress
+        )
+        for start in range(0, len(eval_tokens), size)
+    ]
