@@ -232,6 +232,6 @@ def test_local_run_uses_the_workflow_profile_alone(tiny_checkout):
 def test_downloads_small_tables_and_figures_run_on_the_submitting_machine():
     """Compute nodes are often offline, and a figure is not worth a queued sbatch job."""
     local = {name for _, name, body in rule_definitions() if re.search(r"\n\s+localrule:\s*True", body)}
-    assert local == {"fetch_corpus", "fetch_probe_source", "corpus_table", "training_curves", "fisher_training",
+    assert local == {"fetch_corpus", "fetch_probe_source", "fetch_annotation", "corpus_table", "training_curves", "fisher_training",
                      "figure_{figure.name}", "study_overview"}
     assert re.search(r"rule all:\n(\s+\S.*\n)*?\s+localrule: True", (REPO / "Snakefile").read_text())
