@@ -61,6 +61,14 @@ CHUNK_TOKENS = 1 << 20  # training tokens matched at a time: bounds the working 
 LEFT, RIGHT, BOTH = (1, 0), (0, 1), (1, 1)
 
 
+def prediction_context(objective: str) -> str:
+    """What a member of ``objective`` sees of a position's neighbours, as the count
+    baselines' files name it: two_sided, or one_sided for a causal objective."""
+    from .objectives import REGISTRY
+
+    return "two_sided" if REGISTRY[objective].two_sided else "one_sided"
+
+
 def visible_context(positions: np.ndarray, max_order: int, two_sided: bool) -> tuple[np.ndarray, np.ndarray]:
     """The visible context (left, right) of each evaluation position [rows, L] (row-major
     order, as the members' distributions): tokens up to ``max_order`` on each side before the
