@@ -191,37 +191,36 @@ class _KeyIndex:
         return out
 
 
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2.4's hash-based unique is several times slower here)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+
+
 class _Distinct:
-    """Distinct int64 keys in [0, size) gathered over chunks, with how often each was seen:
-    a dense array when small, else sorted (key, count) runs merged as they grow."""
+    """The distinct int64 keys in [0, size) seen over chunks: a dense bitmap when ``size`` is
+    at most ``dense_limit``, else sorted runs merged as they grow."""
 
-    DENSE = 1 << 21
-
-    def __init__(self, size: int):
-        self.dense = np.zeros(size, dtype=np.int64) if size <= self.DENSE else None
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+    def __init__(self, size: int, dense_limit: int):
+        self.dense = np.zeros(size, dtype=bool) if size <= dense_limit else None
+        self.parts: list[np.ndarray] = []
         self.pending = 0
 
     def add(self, keys: np.ndarray) -> None:
         if self.dense is not None:
-            self.dense += np.bincount(keys, minlength=len(self.dense))
+            self.dense[keys] = True
             return
-        self.parts.append(np.unique(keys, return_counts=True))
-        self.pending += len(self.parts[-1][0])
-        if len(self.parts) > 1 and self.pending > 2 * len(self.parts[0][0]) + CHUNK_TOKENS:
+        self.parts.append(_sorted_unique(keys))
+        self.pending += len(self.parts[-1])
+        if len(self.parts) > 1 and self.pending > 2 * len(self.parts[0]) + CHUNK_TOKENS:
             self.parts = [self.result()]
             self.pending = 0
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted distinct keys and their counts."""
+    def result(self) -> np.ndarray:
+        """The distinct keys, sorted."""
         if self.dense is not None:
-            seen = np.flatnonzero(self.dense)
-            return seen, self.dense[seen]
-        if not self.parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        keys, inverse = np.unique(np.concatenate([k for k, _ in self.parts]), return_inverse=True)
-        counts = np.bincount(inverse, weights=np.concatenate([c for _, c in self.parts]), minlength=len(keys))
-        return keys, counts.astype(np.int64)
+            return np.flatnonzero(self.dense)
+        return _sorted_unique(np.concatenate(self.parts)) if self.parts else np.zeros(0, np.int64)
 
 
 def _counts_of(sorted_keys: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -321,10 +320,21 @@ class ContextCounts:
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
         context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in active}
-        grams = {s: _Distinct(self._n_contexts[s] * V) for s in active}
+        # A dense bitmap costs at most 2 bytes per counted token (or 4 MB).
+        dense_limit = max(1 << 22, 2 * train.size)
+        grams = {s: _Distinct(self._n_contexts[s] * V, dense_limit) for s in active}
         extended = {
-            (s, d): _Distinct(self._n_contexts[s] * V * base ** sum(d)) for s in active for d in self._directions[s]
+            (s, d): _Distinct(self._n_contexts[s] * V * base ** sum(d), dense_limit)
+            for s in active
+            for d in self._directions[s]
         }
+        # The raw count of each n-gram asked about (a query's context and target).
+        asked_grams, gram_counts = {}, {}
+        for s in active:
+            ids = self.context_ids[s]
+            keys = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
+            asked_grams[s] = (keys, _KeyIndex(keys))
+            gram_counts[s] = np.zeros(len(keys), dtype=np.int64)
         for (s, d) in extended:
             if self._n_contexts[s] * V * base ** sum(d) >= 2**63:
                 raise ValueError(
@@ -350,6 +360,8 @@ class ContextCounts:
                 context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
                 gram = ids * V + flat[where]
                 grams[s].add(gram)
+                asked = asked_grams[s][1].find(gram)
+                gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
                 for d in self._directions[s]:
                     added = np.zeros(len(where), dtype=np.int64)
                     if d[0]:
@@ -357,19 +369,18 @@ class ContextCounts:
                     if d[1]:
                         added = added * base + flat[where + s[1] + 1]
                     extended[(s, d)].add(gram * base ** sum(d) + added)
-        self._stats(context_totals, grams, extended)
+        self._stats(context_totals, grams, extended, asked_grams, gram_counts)
 
-    def _stats(self, context_totals, grams, extended) -> None:
+    def _stats(self, context_totals, grams, extended, asked_grams, gram_counts) -> None:
         """Each level's counts for every query (the arrays log2_probs reads)."""
         K, V, base = self.max_order, self.vocab_size, self.base
         q = self.queries
         raw, continuation = {}, {}
         for s, distinct in grams.items():
-            keys, counts = distinct.result()
-            types = np.bincount(keys // V, minlength=self._n_contexts[s])
-            raw[s] = (context_totals[s], types, keys, counts)
+            types = np.bincount(distinct.result() // V, minlength=self._n_contexts[s])
+            raw[s] = (context_totals[s], types, asked_grams[s][0], gram_counts[s])
         for (s, d), distinct in extended.items():
-            keys, _ = distinct.result()
+            keys = distinct.result()
             gram_keys, gram_counts = np.unique(keys // base ** sum(d), return_counts=True)
             totals = np.bincount(gram_keys // V, weights=gram_counts, minlength=self._n_contexts[s])
             # Contexts that end in padding on every side the parent extends keep raw counts.
