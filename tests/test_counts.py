@@ -199,3 +199,19 @@ def test_an_order_beyond_the_sequence_is_refused_at_config_time_naming_the_key()
     assert "at most 7" in message and "\n" not in message
     config["extraction"]["counts_max_order"] = 7
     Study(config)  # 2 x 7 + 2 = 16 fits
+
+
+def test_bits_beyond_counts_is_the_best_orders_cross_entropy_minus_the_members_per_token_and_character():
+    from seqens.comparisons.outputs import per_position_metrics
+
+    probs = np.array([[0.5, 0.25, 0.25], [0.125, 0.75, 0.125]])
+    targets = np.array([0, 1])
+    count_log2 = np.log2([[0.25, 0.5], [0.5, 0.25]])  # orders 0 and 1
+    metrics = per_position_metrics(probs, targets, characters_per_target=2.0, counts=(count_log2, 1))
+    np.testing.assert_allclose(metrics["count_cross_entropy_bits_k0"], [2.0, 1.0])
+    np.testing.assert_allclose(metrics["count_cross_entropy_bits"], [1.0, 2.0])  # order 1
+    member = -np.log2([0.5, 0.75])
+    np.testing.assert_allclose(metrics["bits_beyond_counts"], [1.0, 2.0] - member)
+    np.testing.assert_allclose(metrics["bits_beyond_counts_per_character"], ([1.0, 2.0] - member) / 2)
+    np.testing.assert_allclose(metrics["count_cross_entropy_bits_k0_per_character"], [1.0, 0.5])
+    assert "bits_beyond_counts" not in per_position_metrics(probs, targets)  # no counts, no columns
