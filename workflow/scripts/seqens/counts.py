@@ -320,8 +320,8 @@ class ContextCounts:
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
         context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in active}
-        # A dense bitmap costs at most 2 bytes per counted token (or 4 MB).
-        dense_limit = max(1 << 22, 2 * train.size)
+        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
+        dense_limit = max(1 << 22, train.size // 8)
         grams = {s: _Distinct(self._n_contexts[s] * V, dense_limit) for s in active}
         extended = {
             (s, d): _Distinct(self._n_contexts[s] * V * base ** sum(d), dense_limit)
