@@ -90,8 +90,10 @@ def brute_force_log2_prob(train, window, a, b, order, *, max_order, right_order,
                     counts[rows[r][t]] += 1
         else:
             parent = chain[place - 1]
-            sides = [(-shape[0], -parent[0]) if parent[0] > shape[0] else None, (shape[1], parent[1]) if parent[1] > shape[1] else None]
-            edges = [window[K + edge] >= V if edge else False for edge, _ in filter(None, sides)]
+            # The context's edge on each side the parent widens (0: the side is empty).
+            edges = [-shape[0]] if parent[0] > shape[0] else []
+            edges += [shape[1]] if parent[1] > shape[1] else []
+            edges = [window[K + edge] >= V if edge else False for edge in edges]
             if all(edges):  # cannot be widened: raw counts
                 for r, t in occurrences:
                     if context(rows[r], t, shape) == wanted:

@@ -48,7 +48,7 @@ asked about. Time is a few vectorised passes over the training positions per sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -57,8 +57,6 @@ from .special import SPECIAL_TOKENS
 
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0, 0.05), 2)
 CHUNK_TOKENS = 1 << 20  # training tokens matched at a time: bounds the working memory
-# Extension directions of a chain parent: the side(s) it adds a token to.
-LEFT, RIGHT, BOTH = (1, 0), (0, 1), (1, 1)
 
 
 def prediction_context(objective: str) -> str:
@@ -398,7 +396,8 @@ class ContextCounts:
         targets = q.targets
         self.levels = []
         for level in range(K + 1):
-            fields = {name: np.zeros(len(q)) for name in ("raw_context", "raw_gram", "types", "continuation_context", "continuation_gram")}
+            names = ("raw_context", "raw_gram", "types", "continuation_context", "continuation_gram")
+            fields = {name: np.zeros(len(q)) for name in names}
             order = np.maximum(left[level], right[level])
             continues = grow_left[level] | grow_right[level]
             for s in set(zip(left[level].tolist(), right[level].tolist())):
