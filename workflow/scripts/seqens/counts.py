@@ -55,8 +55,9 @@ import pandas as pd
 
 from .special import SPECIAL_TOKENS
 
-DISCOUNT_GRID = np.round(np.arange(0.05, 1.0, 0.05), 2)
-CHUNK_TOKENS = 1 << 20  # training tokens matched at a time: bounds the working memory
+# Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
+DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
+CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
 
 
 def prediction_context(objective: str) -> str:
@@ -210,7 +211,7 @@ class _Distinct:
             return
         self.parts.append(_sorted_unique(keys))
         self.pending += len(self.parts[-1])
-        if len(self.parts) > 1 and self.pending > 2 * len(self.parts[0]) + CHUNK_TOKENS:
+        if len(self.parts) > 1 and self.pending > 2 * len(self.parts[0]) + (1 << 20):  # merges grow geometrically
             self.parts = [self.result()]
             self.pending = 0
 
@@ -339,6 +340,9 @@ class ContextCounts:
                     f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
                 )
         rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
+        last_longer = {s: None for s in active}  # the last shape matched from each
+        for s in active[1:]:
+            last_longer[_shorter(s)[0]] = s
         for start in range(0, len(train), rows_per_chunk):
             chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
             flat = chunk.ravel()
@@ -353,6 +357,8 @@ class ContextCounts:
                     found = self._index[s].find(keys)
                     hit = found >= 0
                     matches[s] = (where[hit], found[hit])
+                    if s == last_longer[shorter]:  # no longer shape is matched from it
+                        del matches[shorter]
                 where, ids = matches[s]
                 ids = np.zeros(len(where), np.int64) if ids is None else ids
                 context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
