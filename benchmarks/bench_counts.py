@@ -33,11 +33,11 @@ ROW, VOCAB, SPECIAL, CLS = 512, 4101, 5, 2
 
 def synthetic_tokens(path: Path, n_tokens: int, seed: int = 0) -> None:
     """A token array [n_tokens / ROW, ROW] with structure for counts to find: each token is
-    a function of its predecessor plus Zipf-distributed noise."""
+    a function of its predecessor (the same function in every split) or Zipf-distributed noise."""
     rows = max(1, n_tokens // ROW)
+    successor = np.random.default_rng(0).integers(SPECIAL, VOCAB, VOCAB)  # one chain for every split
     rng = np.random.default_rng(seed)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(rows, ROW))
-    successor = rng.integers(SPECIAL, VOCAB, VOCAB)
     block = max(1, (1 << 22) // ROW)
     for start in range(0, rows, block):
         n = min(block, rows - start)

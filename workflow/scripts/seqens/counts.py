@@ -58,6 +58,7 @@ from .special import SPECIAL_TOKENS
 # Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
 CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
+SHAPES_PER_PASS = 6  # shapes counted in one pass over the training rows: memory against time
 
 
 def prediction_context(objective: str) -> str:
@@ -144,6 +145,21 @@ def _shapes(max_order: int, right_order: int) -> list[tuple[int, int]]:
     return sorted(((i, j) for i in range(max_order + 1) for j in range(right_order + 1)), key=lambda s: (sum(s), s))
 
 
+def _passes(shapes: list[tuple[int, int]], per_pass: int) -> list[list[tuple[int, int]]]:
+    """The shapes in depth-first order of the trie they are matched along, cut into passes of
+    ``per_pass``: a pass holds only its shapes' distinct n-grams, and its shapes share most of
+    their matching."""
+    children: dict = {s: [] for s in shapes}
+    for s in shapes[1:]:
+        children[_shorter(s)[0]].append(s)
+    order, stack = [], [shapes[0]]
+    while stack:
+        s = stack.pop()
+        order.append(s)
+        stack.extend(reversed(children[s]))
+    return [order[i : i + per_pass] for i in range(0, len(order), per_pass)]
+
+
 def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
     """The shape one token shorter that ``shape`` is matched from, and the offset of the token
     it adds: the farther side loses its farthest token (the right one on a tie)."""
@@ -211,7 +227,7 @@ class _Distinct:
             return
         self.parts.append(_sorted_unique(keys))
         self.pending += len(self.parts[-1])
-        if len(self.parts) > 1 and self.pending > 2 * len(self.parts[0]) + (1 << 20):  # merges grow geometrically
+        if len(self.parts) > 1 and self.pending > max(len(self.parts[0]), 1 << 16):  # merges grow geometrically
             self.parts = [self.result()]
             self.pending = 0
 
@@ -316,88 +332,98 @@ class ContextCounts:
         self._count(np.asarray(train), chunk_tokens)
 
     def _count(self, train: np.ndarray, chunk_tokens: int) -> None:
+        """Count in passes of a few shapes (only their distinct n-grams are held at a time),
+        each chunk's positions matched along the trie from (0, 0)."""
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
-        context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in active}
-        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
-        dense_limit = max(1 << 22, train.size // 8)
-        grams = {s: _Distinct(self._n_contexts[s] * V, dense_limit) for s in active}
-        extended = {
-            (s, d): _Distinct(self._n_contexts[s] * V * base ** sum(d), dense_limit)
-            for s in active
-            for d in self._directions[s]
-        }
-        # The raw count of each n-gram asked about (a query's context and target).
-        asked_grams, gram_counts = {}, {}
         for s in active:
-            ids = self.context_ids[s]
-            keys = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
-            asked_grams[s] = (keys, _KeyIndex(keys))
-            gram_counts[s] = np.zeros(len(keys), dtype=np.int64)
-        for (s, d) in extended:
-            if self._n_contexts[s] * V * base ** sum(d) >= 2**63:
+            if self._directions[s] and self._n_contexts[s] * V * base ** max(map(sum, self._directions[s])) >= 2**63:
                 raise ValueError(
                     f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
                 )
+        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
+        dense_limit = max(1 << 22, train.size // 8)
         rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
-        last_longer = {s: None for s in active}  # the last shape matched from each
-        for s in active[1:]:
-            last_longer[_shorter(s)[0]] = s
-        for start in range(0, len(train), rows_per_chunk):
-            chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
-            flat = chunk.ravel()
-            outcome = np.zeros(chunk.shape, dtype=bool)
-            outcome[:, K + 1 : K + train.shape[1]] = chunk[:, K + 1 : K + train.shape[1]] >= self.n_special
-            matches = {(0, 0): (np.flatnonzero(outcome), None)}
-            for s in active:
-                if s != (0, 0):
-                    shorter, offset = _shorter(s)
-                    where, ids = matches[shorter]
-                    keys = (0 if ids is None else ids * base) + flat[where + offset]
-                    found = self._index[s].find(keys)
-                    hit = found >= 0
-                    matches[s] = (where[hit], found[hit])
-                    if s == last_longer[shorter]:  # no longer shape is matched from it
-                        del matches[shorter]
-                where, ids = matches[s]
-                ids = np.zeros(len(where), np.int64) if ids is None else ids
-                context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
-                gram = ids * V + flat[where]
-                grams[s].add(gram)
-                asked = asked_grams[s][1].find(gram)
-                gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
-                for d in self._directions[s]:
-                    added = np.zeros(len(where), dtype=np.int64)
-                    if d[0]:
-                        added = flat[where - s[0] - 1]
-                    if d[1]:
-                        added = added * base + flat[where + s[1] + 1]
-                    extended[(s, d)].add(gram * base ** sum(d) + added)
-        self._stats(context_totals, grams, extended, asked_grams, gram_counts)
-
-    def _stats(self, context_totals, grams, extended, asked_grams, gram_counts) -> None:
-        """Each level's counts for every query (the arrays log2_probs reads)."""
-        K, V, base = self.max_order, self.vocab_size, self.base
-        q = self.queries
         raw, continuation = {}, {}
-        for s, distinct in grams.items():
-            types = np.bincount(distinct.result() // V, minlength=self._n_contexts[s])
-            raw[s] = (context_totals[s], types, asked_grams[s][0], gram_counts[s])
-        for (s, d), distinct in extended.items():
+        for group in _passes(active, SHAPES_PER_PASS):
+            context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
+            grams = {s: _Distinct(self._n_contexts[s] * V, dense_limit) for s in group}
+            extended = {
+                s: {d: _Distinct(self._n_contexts[s] * V * base ** sum(d), dense_limit) for d in self._directions[s]}
+                for s in group
+            }
+            # The raw count of each n-gram asked about (a query's context and target).
+            asked_keys, asked_index, gram_counts = {}, {}, {}
+            for s in group:
+                ids = self.context_ids[s]
+                asked_keys[s] = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
+                asked_index[s] = _KeyIndex(asked_keys[s])
+                gram_counts[s] = np.zeros(len(asked_keys[s]), dtype=np.int64)
+            for start in range(0, len(train), rows_per_chunk):
+                chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
+                flat = chunk.ravel()
+                outcome = np.zeros(chunk.shape, dtype=bool)
+                outcome[:, K + 1 : K + train.shape[1]] = chunk[:, K + 1 : K + train.shape[1]] >= self.n_special
+                where = np.flatnonzero(outcome)
+                matches = {(0, 0): (where, np.zeros(len(where), dtype=np.int64))}
+                for s in group:
+                    where, ids = self._match(s, matches, flat)
+                    context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
+                    gram = ids * V + flat[where]
+                    grams[s].add(gram)
+                    asked = asked_index[s].find(gram)
+                    gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
+                    for d, distinct in extended[s].items():
+                        added = np.zeros(len(where), dtype=np.int64)
+                        if d[0]:
+                            added = flat[where - s[0] - 1]
+                        if d[1]:
+                            added = added * base + flat[where + s[1] + 1]
+                        distinct.add(gram * base ** sum(d) + added)
+            for s in group:
+                self._finish(s, context_totals[s], grams[s], extended[s], asked_keys[s], gram_counts[s], raw, continuation)
+        self._stats(raw, continuation)
+
+    def _match(self, shape, matches: dict, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk's positions whose ``shape`` context is asked about, and its ids there,
+        matched from the shorter shape's (kept in ``matches`` for the chunk's other shapes)."""
+        if shape not in matches:
+            shorter, offset = _shorter(shape)
+            where, ids = self._match(shorter, matches, flat)
+            found = self._index[shape].find(ids * self.base + flat[where + offset])
+            hit = found >= 0
+            matches[shape] = (where[hit], found[hit])
+        return matches[shape]
+
+    def _finish(self, s, context_totals, grams, extended, asked_keys, gram_counts, raw, continuation) -> None:
+        """A shape's counts, reduced to what the queries read."""
+        V, base = self.vocab_size, self.base
+        types = np.bincount(grams.result() // V, minlength=self._n_contexts[s])
+        raw[s] = (context_totals, types, asked_keys, gram_counts)
+        for d, distinct in extended.items():
             keys = distinct.result()
-            gram_keys, gram_counts = np.unique(keys // base ** sum(d), return_counts=True)
-            totals = np.bincount(gram_keys // V, weights=gram_counts, minlength=self._n_contexts[s])
-            # Contexts that end in padding on every side the parent extends keep raw counts.
-            ids = self.context_ids[s]
-            asked = ids >= 0
-            edge_padded = np.ones(len(q), dtype=bool)
-            if d[0]:
-                edge_padded &= (q.symbol(-s[0]) >= V) if s[0] else False
-            if d[1]:
-                edge_padded &= (q.symbol(s[1]) >= V) if s[1] else False
-            keep_raw = np.zeros(self._n_contexts[s], dtype=bool)
-            keep_raw[ids[asked & edge_padded]] = True
-            continuation[(s, d)] = (totals, gram_keys, gram_counts.astype(np.int64), keep_raw)
+            gram_keys, per_gram = np.unique(keys // base ** sum(d), return_counts=True)
+            totals = np.bincount(gram_keys // V, weights=per_gram, minlength=self._n_contexts[s])
+            continuation[(s, d)] = (totals, _counts_of(gram_keys, per_gram, asked_keys), self._keeps_raw(s, d))
+
+    def _keeps_raw(self, s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
+        """Per context of shape ``s``: whether it ends in padding on every side its parent
+        (direction ``d``) extends, and so keeps raw counts."""
+        q, V = self.queries, self.vocab_size
+        ids = self.context_ids[s]
+        edge_padded = ids >= 0
+        if d[0]:
+            edge_padded &= (q.symbol(-s[0]) >= V) if s[0] else False
+        if d[1]:
+            edge_padded &= (q.symbol(s[1]) >= V) if s[1] else False
+        keep_raw = np.zeros(self._n_contexts[s], dtype=bool)
+        keep_raw[ids[edge_padded]] = True
+        return keep_raw
+
+    def _stats(self, raw, continuation) -> None:
+        """Each level's counts for every query (the arrays log2_probs reads)."""
+        K, V = self.max_order, self.vocab_size
+        q = self.queries
         left, right, grow_left, grow_right = self._chain
         targets = q.targets
         self.levels = []
@@ -416,11 +442,11 @@ class ContextCounts:
                 for d in self._directions[s]:
                     there = at & continues & (grow_left[level] == d[0]) & (grow_right[level] == d[1])
                     ids = self.context_ids[s][there]
-                    c_totals, c_keys, c_counts, keep_raw = continuation[(s, d)]
+                    c_totals, c_counts, keep_raw = continuation[(s, d)]
                     gram = ids * V + targets[there]
                     fields["continuation_context"][there] = np.where(keep_raw[ids], totals[ids], c_totals[ids])
                     fields["continuation_gram"][there] = np.where(
-                        keep_raw[ids], _counts_of(keys, counts, gram), _counts_of(c_keys, c_counts, gram)
+                        keep_raw[ids], _counts_of(keys, counts, gram), _counts_of(keys, c_counts, gram)
                     )
             self.levels.append(_Level(order=order, continues=continues, **fields))
 
