@@ -336,8 +336,11 @@ class ContextCounts:
         each chunk's positions matched along the trie from (0, 0)."""
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
+        # Each shape records its n-grams with the neighbours on every side a parent widens it by
+        # (one sort per chunk); each direction's, and the raw n-grams, are projections of those.
+        sides = {s: (any(d[0] for d in self._directions[s]), any(d[1] for d in self._directions[s])) for s in active}
         for s in active:
-            if self._directions[s] and self._n_contexts[s] * V * base ** max(map(sum, self._directions[s])) >= 2**63:
+            if self._n_contexts[s] * V * base ** sum(sides[s]) >= 2**63:
                 raise ValueError(
                     f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
                 )
@@ -347,11 +350,7 @@ class ContextCounts:
         raw, continuation = {}, {}
         for group in _passes(active, SHAPES_PER_PASS):
             context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
-            grams = {s: _Distinct(self._n_contexts[s] * V, dense_limit) for s in group}
-            extended = {
-                s: {d: _Distinct(self._n_contexts[s] * V * base ** sum(d), dense_limit) for d in self._directions[s]}
-                for s in group
-            }
+            widened = {s: _Distinct(self._n_contexts[s] * V * base ** sum(sides[s]), dense_limit) for s in group}
             # The raw count of each n-gram asked about (a query's context and target).
             asked_keys, asked_index, gram_counts = {}, {}, {}
             for s in group:
@@ -370,18 +369,15 @@ class ContextCounts:
                     where, ids = self._match(s, matches, flat)
                     context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
                     gram = ids * V + flat[where]
-                    grams[s].add(gram)
                     asked = asked_index[s].find(gram)
                     gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
-                    for d, distinct in extended[s].items():
-                        added = np.zeros(len(where), dtype=np.int64)
-                        if d[0]:
-                            added = flat[where - s[0] - 1]
-                        if d[1]:
-                            added = added * base + flat[where + s[1] + 1]
-                        distinct.add(gram * base ** sum(d) + added)
+                    if sides[s][0]:
+                        gram = gram * base + flat[where - s[0] - 1]
+                    if sides[s][1]:
+                        gram = gram * base + flat[where + s[1] + 1]
+                    widened[s].add(gram)
             for s in group:
-                self._finish(s, context_totals[s], grams[s], extended[s], asked_keys[s], gram_counts[s], raw, continuation)
+                self._finish(s, sides[s], context_totals[s], widened[s], asked_keys[s], gram_counts[s], raw, continuation)
         self._stats(raw, continuation)
 
     def _match(self, shape, matches: dict, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -395,13 +391,21 @@ class ContextCounts:
             matches[shape] = (where[hit], found[hit])
         return matches[shape]
 
-    def _finish(self, s, context_totals, grams, extended, asked_keys, gram_counts, raw, continuation) -> None:
-        """A shape's counts, reduced to what the queries read."""
+    def _finish(self, s, sides, context_totals, widened, asked_keys, gram_counts, raw, continuation) -> None:
+        """A shape's counts, reduced to what the queries read, from its distinct n-grams with
+        their neighbours on ``sides`` (left, right) recorded."""
         V, base = self.vocab_size, self.base
-        types = np.bincount(grams.result() // V, minlength=self._n_contexts[s])
+        widened = widened.result()
+        grams = _sorted_unique(widened // base ** sum(sides))
+        types = np.bincount(grams // V, minlength=self._n_contexts[s])
         raw[s] = (context_totals, types, asked_keys, gram_counts)
-        for d, distinct in extended.items():
-            keys = distinct.result()
+        for d in self._directions[s]:
+            keys = widened
+            if sides[1] and not d[1]:  # drop the right neighbour
+                keys = keys // base
+            if sides[0] and not d[0]:  # drop the left neighbour (the lower digit once the right is gone)
+                keys = (keys // base ** (1 + d[1])) * base ** d[1] + keys % base ** d[1]
+            keys = _sorted_unique(keys) if keys is not widened else keys
             gram_keys, per_gram = np.unique(keys // base ** sum(d), return_counts=True)
             totals = np.bincount(gram_keys // V, weights=per_gram, minlength=self._n_contexts[s])
             continuation[(s, d)] = (totals, _counts_of(gram_keys, per_gram, asked_keys), self._keeps_raw(s, d))
