@@ -38,12 +38,14 @@ never on the evaluation positions: order by order, the raw discount of order k a
 continuation discount of order k - 1 minimise the order-k model's held-out cross-entropy
 (grid search), and the best order is the one of least held-out cross-entropy.
 
-Counting is restricted to the contexts asked about (evaluation and held-out positions), so
-memory does not grow with the number of distinct n-grams of the training split: each shape's
-contexts are identified exactly, as a trie, by (the id of the context one token shorter, the
-added token), and training positions are matched shape by shape from the matches of the
-shorter shape, so a long shape only looks at the few positions whose shorter context was
-asked about. Time is a few vectorised passes over the training positions per short shape.
+Counting is restricted to the contexts asked about (evaluation and held-out positions): each
+shape's contexts are identified exactly, as a trie, by (the id of the context one token
+shorter, the added token), and training positions are matched shape by shape from the
+matches of the shorter shape (a vectorised hash table), so a long shape only looks at the
+few positions whose shorter context was asked about. Per shape and chunk of training rows,
+one sort finds the distinct n-grams with their widening neighbours; the distinct sets of
+each direction and the raw n-grams are projections of it. Shapes are counted in passes of
+SHAPES_PER_PASS, so that only a pass's distinct sets are held (benchmarks/bench_counts.py).
 """
 
 from __future__ import annotations
