@@ -20,6 +20,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/probes.smk"
+include: "workflow/rules/regions.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 

@@ -44,7 +44,7 @@ def main() -> None:
     from seqens.probes.examples import build_dna_examples, build_text_examples
     from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
     from seqens.sources import local_file
-    from seqens.tokenization import CLS_ID, SequenceTokenizer
+    from seqens.tokenization import SequenceTokenizer
 
     torch.set_num_threads(1)
     threadpool_limits(1)
@@ -74,7 +74,7 @@ def main() -> None:
         tokenizer = SequenceTokenizer(tokenizer_dir)
         for name in probes:
             task = examples[name]
-            rows = token_rows(tokenizer, task.texts, study.config["data"]["sequence_length"], CLS_ID)
+            rows = token_rows(tokenizer, task.texts, study.config["data"]["sequence_length"])
             features, load_s, states_s = {}, 0.0, 0.0
             for member in ensemble.members:
                 seconds, loaded = cpu(lambda: load_member(member, results / "models" / member.path, tokenizer_dir))

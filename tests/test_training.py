@@ -23,6 +23,8 @@ from seqens.packing import pack_sequences
 from seqens.positions import EvalPositions, draw_bernoulli_positions, draw_eval_positions
 from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer, build_tokenizer, save_tokenizer
+import seqens.training
+from seqens.distributed import Ranks
 from seqens.training import DataOrder, FisherDuringTraining, TrainSettings, train_member, warmup_cosine
 
 from conftest import REPO, TINY_PRESET
@@ -343,10 +345,112 @@ def test_saved_member_loads_with_auto_classes_and_gives_same_logits(dna_data, tm
     assert f"{result.parameters:,} parameters" in card and "bits per predicted token" in card
     # keep: last (the default) kept the last step's weights, and says so; each loss names its unit
     assert manifest["training"]["selected_step"] == SETTINGS["steps"] and "keep: best" not in card
+    assert manifest["training"]["precision"] == "fp32" and "computed in\n  float32 on cpu" in card
     final = result.log.set_index("step")["eval_loss"][SETTINGS["steps"]] / math.log(2)
     assert f"**Reached**: {final:.3f} bits per predicted token, " in card
     assert "losses at every logged step are in `training_log.csv`, in nats (divide by ln 2" in card
     assert "(nats):" not in card
+
+
+@pytest.mark.parametrize(
+    "precision, computed_in, tf32",
+    [("fp32", "fp32", False), ("tf32", "tf32", True), ("bf16", "bf16", False), ("auto", "bf16", False)],
+)
+def test_fp32_on_cuda_leaves_tf32_off_and_tf32_is_only_had_by_its_name(monkeypatch, precision, computed_in, tf32):
+    """On CUDA (the flags are process-wide and settable without a GPU): fp32 is IEEE fp32, as
+    in the paper's Trainer; TF32 matmuls only with precision: tf32, whatever an earlier run left."""
+    monkeypatch.setattr(seqens.training, "process_device", lambda device, ranks: torch.device("cuda"))
+    monkeypatch.setattr(seqens.training, "resolve_device", lambda setting: torch.device("cuda"))
+    settings = TrainSettings(**SETTINGS, seed=1, precision=precision)
+    try:
+        for left_before in (True, False):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = left_before
+            device, amp_dtype, arithmetic = seqens.training._set_up_backend(settings, Ranks(0, 1))
+            assert (device.type, arithmetic) == ("cuda", computed_in)
+            assert (amp_dtype is torch.bfloat16) == (computed_in == "bf16")
+            assert torch.backends.cuda.matmul.allow_tf32 is tf32 and torch.backends.cudnn.allow_tf32 is tf32
+            assert torch.get_float32_matmul_precision() == ("high" if tf32 else "highest")
+    finally:  # PyTorch's defaults
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, True
+    # On CPU there is no TF32: the run computes in fp32 and its manifest says so.
+    assert seqens.training.arithmetic("tf32", torch.device("cpu")) == "fp32"
+
+
+def test_epochs_end_with_a_short_batch_as_the_trainers_data_loader_does(dna_data):
+    """epochs: each epoch is ceil(n / batch) batches, the last one short (a DataLoader with
+    drop_last=False), every sequence once per epoch; the paper's 5 x 2,000,000 / 96 is 104,170 steps."""
+    loader = torch.utils.data.DataLoader(range(10), batch_size=4, drop_last=False)
+    order = DataOrder(10, 4, data_seed=1, short_last_batch=True)
+    assert order.steps_per_epoch == len(loader) == 3
+    for epoch in range(2):
+        batches = [order.batch(epoch * 3 + i) for i in range(3)]
+        assert [len(b) for b in batches] == [len(b) for b in loader] == [4, 4, 2]
+        assert sorted(np.concatenate(batches)) == list(range(10))
+    assert [order.sequences_before(step) for step in (0, 2, 3, 4, 6)] == [0, 8, 10, 14, 20]
+    assert not np.array_equal(np.concatenate([order.batch(i) for i in range(3)]),
+                              np.concatenate([order.batch(i) for i in range(3, 6)]))  # a fresh permutation
+    assert 5 * len(torch.utils.data.DataLoader(range(2_000_000), batch_size=96)) == 104_170
+    # Trained so: 64 sequences in batches of 12 are 6 steps an epoch, the last of 4 sequences.
+    _, _, result = run(dna_data, seed=1, steps=12, epochs=2, batch_size=12, eval_every=6)
+    tokens_seen = result.log.set_index("step")["tokens_seen"]
+    assert (tokens_seen[6], tokens_seen[12]) == (64 * 32, 2 * 64 * 32)
+    with pytest.raises(InputError, match="training.steps is 13 but 2 epochs of 64 sequences in batches of 12 are 12"):
+        run(dna_data, seed=1, steps=13, epochs=2, batch_size=12)
+
+
+def trainer_loads(eval_losses: dict[int, float], steps: int, eval_every: int, save_every: int, out: Path) -> int | None:
+    """The step whose checkpoint transformers' Trainer loads at the end with the paper's
+    arguments (src/utils/config.py: load_best_model_at_end, metric_for_best_model='eval_loss',
+    save_strategy='steps'), its evaluations scripted to return ``eval_losses``."""
+    from transformers import Trainer, TrainingArguments
+
+    class Scripted(Trainer):
+        def evaluate(self, *args, **kwargs):
+            return {"eval_loss": eval_losses[self.state.global_step]}
+
+    class Constant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return {"loss": (self.weight - x).pow(2).mean()}
+
+    data = [{"x": torch.ones(1)} for _ in range(steps)]
+    arguments = TrainingArguments(
+        output_dir=str(out), max_steps=steps, per_device_train_batch_size=1, eval_strategy="steps",
+        eval_steps=eval_every, save_strategy="steps", save_steps=save_every, load_best_model_at_end=True,
+        metric_for_best_model="eval_loss", greater_is_better=False, report_to=[], use_cpu=True,
+        save_only_model=True, logging_strategy="no", disable_tqdm=True,
+    )
+    trainer = Scripted(model=Constant(), args=arguments, train_dataset=data, eval_dataset=data)
+    trainer.train()
+    best = trainer.state.best_model_checkpoint
+    return int(best.rsplit("-", 1)[1]) if best else None
+
+
+def test_keep_best_saved_keeps_the_checkpoint_the_papers_trainer_loads(dna_data, tmp_path, monkeypatch):
+    """keep: best_saved with save_every: only saved steps (every save_every and the last) can be
+    kept, and the one kept is the one transformers' Trainer loads given the same held-out
+    losses: lowest at step 6 (not saved), so the Trainer loads step 4, where keep: best keeps 6
+    and the lowest loss among the saved steps is step 12's."""
+    scripted = {2: 5.0, 4: 4.0, 6: 3.0, 8: 3.5, 10: 3.2, 12: 3.1}
+    monkeypatch.setattr(seqens.training, "evaluate", lambda *args: scripted[round(args[-1] * 12)])
+    overrides = dict(steps=12, eval_every=2, keep="best_saved", save_every=4)
+    assert trainer_loads(scripted, steps=12, eval_every=2, save_every=4, out=tmp_path / "trainer") == 4
+    objective, model, result = run(dna_data, seed=1, **overrides)
+    assert result.selected_step == 4
+    _, at_four, _ = run(dna_data, seed=1, stop_after=4, **overrides)
+    assert_identical(weights(at_four), weights(model))
+    assert run(dna_data, seed=1, **{**overrides, "keep": "best"})[2].selected_step == 6
+    # Resuming after a kill past the kept step keeps the same step.
+    run(dna_data, seed=1, tmp_path=tmp_path, stop_after=9, **overrides)
+    _, resumed, resumed_result = run(dna_data, seed=1, tmp_path=tmp_path, **overrides)
+    assert resumed_result.resumed_from_step == 9 and resumed_result.selected_step == 4
+    assert_identical(weights(resumed), weights(model))
+    out = tmp_path / "member"
+    write_member(objective, model, result, dna_data[0].directory, out, {"config": {"training": {"keep": "best_saved"}}})
+    assert "at step 4, the checkpoint the paper's Trainer would load (`keep: best_saved`" in (out / "README.md").read_text()
 
 
 def test_schedule_and_data_order():

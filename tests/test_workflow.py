@@ -79,7 +79,8 @@ def test_dry_run_demo_schedules_every_stage():
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules")
     jobs = jobs_of(result.stdout + result.stderr)
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
-    assert jobs["data_entropy"] == 3
+    assert jobs["data_entropy"] == jobs["leakage_audit"] == 3
+    assert jobs["entropy_rate"] == 2  # one per corpus
     assert jobs["count_baselines"] == 3  # one per condition: every demo objective sees both sides
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_member", "compare_fisher", "figure_fisher",
@@ -90,6 +91,9 @@ def test_dry_run_demo_schedules_every_stage():
     # the probes: one examples job per probe, one job per ensemble, one table and a figure
     assert (jobs["fetch_probe_source"], jobs["probe_examples"], jobs["probe_ensemble"]) == (2, 2, 3)
     assert jobs["compare_probes"] == jobs["figure_probes"] == 1
+    # learning by region: the annotation of the one annotated DNA corpus, its two conditions
+    assert (jobs["fetch_annotation"], jobs["position_regions"]) == (1, 2)
+    assert jobs["compare_regions"] == jobs["figure_regions"] == 1
 
 
 def test_a_probe_the_data_cannot_support_stops_before_its_corpus_trains(tmp_path):
@@ -113,8 +117,20 @@ def test_dry_run_paper_config():
     output = result.stdout + result.stderr
     jobs = jobs_of(output)
     assert jobs["fetch_corpus"] == 41 + 7 and jobs["train_member"] == 3 * 5  # Wikipedia shards, genomes
-    budget = "104,167 steps x 96 sequences x 512 tokens = 5,120,016,384 tokens (5.12 B), 5.00 epochs of 2,000,000"
+    budget = ("5 epochs of 2,000,000 sequences in batches of 96 (the last of each epoch 32) = 104,170 steps, "
+              "x 512 tokens = 5,120,000,000 tokens (5.12 B)")
     assert output.count(budget) == 15
+
+
+def test_dry_run_paper_cdna_study():
+    """The paper's study on its code's DNA corpus (Ensembl cDNA in 4,096-base chunks), layered
+    over config/paper.yaml: the same 15 members and budget, the cDNA instead of the genomes."""
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/paper.yaml", "config/paper-cdna.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_corpus"] == 41 + 8 and jobs["train_member"] == 3 * 5  # Wikipedia shards, cDNA files
+    assert "results/paper-cdna/corpora/cdna/train.txt" in output and "corpora/plants" not in output
+    assert output.count("= 104,170 steps, x 512 tokens = 5,120,000,000 tokens (5.12 B)") == 15
 
 
 def planned_files(*options) -> set[str]:
@@ -508,9 +524,18 @@ def test_every_architecture_end_to_end_with_an_architecture_facet(small_study):
     learned = members["unigram_cross_entropy_bits"] - members["cross_entropy_bits"]
     assert learned.to_numpy() == pytest.approx(members["bits_beyond_unigram"].to_numpy())
     data_entropy = pd.read_csv(tables / "data_entropy.csv")
-    assert sorted(data_entropy["order"].unique()) == [0, 1, 2]
-    text = data_entropy[data_entropy["kind"] == "text"].set_index("order")["bits_per_token"]
+    markov = data_entropy[data_entropy["model"] == "markov"]
+    assert sorted(markov["order"].unique()) == [0, 1, 2]
+    text = markov[markov["kind"] == "text"].set_index("order")["bits_per_token"]
     assert text[1] < text[0] - 1  # words follow words
+    # Each condition's corpus entropy rate beside its Markov chains: below 2 bits per base, and
+    # below every compressor's bound.
+    rates = data_entropy[data_entropy["model"] != "markov"].pivot(index="condition", columns="model", values="bits_per_character")
+    assert set(rates.columns) == {"mixture", "zlib", "bz2", "lzma", "lzma_2bit"}
+    assert (rates.drop(columns="mixture").min(axis=1) > rates["mixture"]).all()
+    assert rates.loc["athal-kmer6", "mixture"] < 2.0
+    leakage = pd.read_csv(tables / "leakage.csv")
+    assert set(leakage["condition"]) == set(data_entropy["condition"]) and leakage["kept"].all()
     from transformers import AutoModelForMaskedLM
 
     loaded = AutoModelForMaskedLM.from_pretrained(work / "results" / "models" / "wiki" / "bpe" / "modernbert" / "mlm" / "seed1")
@@ -585,6 +610,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "training.log_every": 7,
     "training.checkpoint_every": 7,
     "training.eval_every": 13,
+    "training.save_every": 20,
     "training.device": "cpu",
     "training.devices": 2,
     "extraction.definitions": ["corrected"],
@@ -597,11 +623,14 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
     "extraction.counts_max_order": 2,
+    "extraction.entropy_rate.prior_strength": 4,
+    "extraction.leakage.dna_k": 24,
     "extraction.batch_size": 16,
     "extraction.fisher_sequences": 8,
     "extraction.mask_fraction": 0.2,
     "training.learning_rate": 0.001,
     "preparation.tokenizer_training_characters": 1500000,
+    "corpora.athal.annotation.repeats": False,
 }
 
 

@@ -126,6 +126,20 @@ def comparison(*keys):
 DEFINITIONS = config["extraction"]["definitions"]
 
 
+def leakage_filter(extraction):
+    """What drawing evaluation positions needs of the leakage audit: nothing without a
+    threshold (every sequence is evaluated, and editing the audit's k reruns no extraction);
+    else the threshold and how many sequences must remain."""
+    threshold = extraction["leakage"]["max_shared_fraction"]
+    if threshold is None:
+        return {}
+    needed = max(extraction["sequences"] or 1, extraction["fisher_sequences"])
+    return {"max_shared_fraction": threshold, "needed": needed}
+
+
+LEAKAGE_FILTER = leakage_filter(config["extraction"])
+
+
 def paper_member_files(pattern):
     """member_files for the members measured under the paper's definitions (none unless
     extraction.definitions lists paper; seqens.paper_definitions.applies_to)."""
@@ -240,8 +254,6 @@ def probes_of_corpus(corpus):
 
 # Ensembles whose corpus has probes, in the study's order.
 PROBED_ENSEMBLES = [e for e in ENSEMBLES if probes_of_corpus(e.condition.corpus)]
-# The probes figure needs probes; every other figure is drawn for every study.
-STUDY_FIGURES = [name for name in FIGURES if name != "probes" or PROBED_ENSEMBLES]
 
 
 def probe_corpus_inputs(wildcards):
@@ -259,3 +271,57 @@ def probe_corpus_inputs(wildcards):
 
 def probe_source_file(wildcards):
     return f"resources/probes/{wildcards.probe}/{source_filename(config['probes'][wildcards.probe]['source'], 0)}"
+
+
+# --- regions --------------------------------------------------------------------------------
+
+# A local annotation that is missing stops the study here, before any job.
+try:
+    for _corpus in dict.fromkeys(c.corpus for c in CONDITIONS):
+        if "annotation" in config["corpora"][_corpus]:
+            local_file(
+                _corpus,
+                config["corpora"][_corpus]["annotation"]["source"],
+                "annotation of corpus",
+            )
+except InputError as error:
+    raise WorkflowError(str(error)) from None
+
+# Ensembles of a DNA corpus with an annotation (corpora.{corpus}.annotation), in the study's order.
+REGION_ENSEMBLES = [
+    e for e in ENSEMBLES if "annotation" in config["corpora"][e.condition.corpus]
+]
+REGION_CONDITIONS = list(dict.fromkeys(e.condition for e in REGION_ENSEMBLES))
+
+
+def annotation_file(wildcards):
+    """The corpus's fetched annotation (fetch_annotation's output)."""
+    source = config["corpora"][wildcards.corpus]["annotation"]["source"]
+    return f"resources/annotations/{wildcards.corpus}/{source_filename(source, 0)}"
+
+
+def region_member_files(pattern):
+    """member_files for the members of REGION_ENSEMBLES."""
+    return [
+        expand(pattern, **member.wildcards)[0]
+        for ensemble in REGION_ENSEMBLES
+        for member in ensemble.members
+    ]
+
+
+def region_condition_files(pattern):
+    """condition_files for the conditions of REGION_ENSEMBLES."""
+    return [
+        expand(pattern, corpus=c.corpus, tokenizer=c.tokenizer)[0]
+        for c in REGION_CONDITIONS
+    ]
+
+
+# The probes figure needs probes, the regions figure an annotated DNA corpus; every other
+# figure is drawn for every study.
+STUDY_FIGURES = [
+    name
+    for name in FIGURES
+    if (name != "probes" or PROBED_ENSEMBLES)
+    and (name != "regions" or REGION_ENSEMBLES)
+]

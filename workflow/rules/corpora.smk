@@ -35,7 +35,7 @@ rule prepare_corpus:
     conda:
         "../../envs/data.yaml"
     params:
-        corpus=lambda wc: config["corpora"][wc.corpus],
+        corpus=lambda wc: STUDY.corpus_slice(wc.corpus),
         preparation=STUDY.preparation_for_splits(),
         seed=config["data_seed"],
     script:

@@ -1,7 +1,10 @@
 rule eval_positions:
-    """Draw the condition's fixed evaluation sequences and masked positions (shared by all members)."""
+    """Draw the condition's fixed evaluation sequences and masked positions (shared by all
+    members), among those the leakage audit keeps when extraction.leakage sets a threshold.
+    """
     input:
         eval=rules.pack_tokens.output.eval,
+        leakage=rules.leakage_audit.output.audit if LEAKAGE_FILTER else [],
     output:
         positions=results_path("extract/{corpus}/{tokenizer}/positions.npz"),
     log:
@@ -10,16 +13,40 @@ rule eval_positions:
         "../../envs/torch.yaml"
     params:
         extraction=extraction("sequences", "mask_fraction"),
+        leakage_filter=LEAKAGE_FILTER,
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/eval_positions.py"
 
 
-rule data_entropy:
-    """The condition's own entropy: smoothed Markov models of its tokens, order 0..K, the
-    training unigram (the baseline of learning) and the characters per token at the
-    evaluation positions (bits per token -> per character)."""
+rule entropy_rate:
+    """The corpus's entropy rate per base or character: a mixed-order model counted on its
+    training split and general-purpose compressors, on its held-out split (seqens.entropy_rate).
+    """
     input:
+        train=rules.prepare_corpus.output.train,
+        eval=rules.prepare_corpus.output.eval,
+    output:
+        table=results_path("corpora/{corpus}/entropy_rate.csv"),
+    log:
+        log_path("entropy_rate/{corpus}.log"),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        kind=lambda wc: config["corpora"][wc.corpus]["kind"],
+        settings=config["extraction"]["entropy_rate"],
+    script:
+        "../scripts/entropy_rate.py"
+
+
+rule data_entropy:
+    """The condition's own entropy: smoothed Markov models of its tokens, order 0..K, beside
+    its corpus's entropy rate; the training unigram (the baseline of learning) and the
+    characters per token at the evaluation positions (bits per token -> per character).
+    """
+    input:
+        entropy_rate=rules.entropy_rate.output.table,
         tokenizer=rules.train_tokenizer.output.tokenizer,
         train=rules.pack_tokens.output.train,
         eval=rules.pack_tokens.output.eval,
@@ -158,6 +185,7 @@ rule paper_positions:
     the Fisher)."""
     input:
         eval=rules.pack_tokens.output.eval,
+        leakage=rules.leakage_audit.output.audit if LEAKAGE_FILTER else [],
     output:
         outputs=results_path("extract/{corpus}/{tokenizer}/paper/positions.npz"),
         fisher=results_path("extract/{corpus}/{tokenizer}/paper/fisher_positions.npz"),
@@ -167,7 +195,9 @@ rule paper_positions:
         "../../envs/data.yaml"
     params:
         extraction=extraction("sequences", "mask_fraction"),
+        leakage_filter=LEAKAGE_FILTER,
         seed=config["data_seed"],
+        tokenizer_type=lambda wc: config["tokenizers"][wc.tokenizer]["type"],
     script:
         "../scripts/paper_positions.py"
 

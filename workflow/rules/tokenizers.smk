@@ -14,7 +14,12 @@ rule train_tokenizer:
     params:
         spec=lambda wc: config["tokenizers"][wc.tokenizer],
         kind=lambda wc: config["corpora"][wc.corpus]["kind"],
-        max_characters=config["preparation"]["tokenizer_training_characters"],
+        # The paper's BPE reads the whole split: the cap is not its parameter.
+        max_characters=lambda wc: (
+            None
+            if config["tokenizers"][wc.tokenizer]["type"] == "gfms_bpe"
+            else config["preparation"]["tokenizer_training_characters"]
+        ),
         model_max_length=config["data"]["sequence_length"],
     script:
         "../scripts/train_tokenizer.py"
@@ -41,17 +46,41 @@ rule pack_tokens:
         "../scripts/pack_tokens.py"
 
 
+rule leakage_audit:
+    """Per evaluation sequence, the share of its long k-grams (DNA: k-mers on either strand)
+    found in the training tokens; and whether extraction.leakage keeps it (seqens.leakage).
+    """
+    input:
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        train=rules.pack_tokens.output.train,
+        eval=rules.pack_tokens.output.eval,
+    output:
+        audit=results_path("extract/{corpus}/{tokenizer}/leakage.csv"),
+    log:
+        log_path("leakage_audit/{corpus}/{tokenizer}.log"),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        kind=lambda wc: config["corpora"][wc.corpus]["kind"],
+        leakage=config["extraction"]["leakage"],
+    script:
+        "../scripts/leakage_audit.py"
+
+
 rule corpus_table:
-    """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask fractions."""
+    """Per condition: characters, tokens, vocabulary use, unigram entropy, N and soft-mask
+    fractions, and the leakage audit's summary; the audit per evaluation sequence."""
     input:
         tokens=condition_files(rules.pack_tokens.output.stats),
         corpora=condition_files(rules.prepare_corpus.output.stats),
+        leakage=condition_files(rules.leakage_audit.output.audit),
     output:
-        report(
+        corpora=report(
             results_path("tables/corpora.csv"),
             caption="../report/corpora.rst",
             category="Corpora",
         ),
+        leakage=results_path("tables/leakage.csv"),
     log:
         log_path("corpus_table.log"),
     localrule: True

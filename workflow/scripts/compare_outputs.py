@@ -12,25 +12,13 @@ import pandas as pd
 from seqens import paper_definitions
 from seqens.comparisons.contrasts import metric_contrasts
 from seqens.comparisons.intervals import bootstrap_options
-from seqens.comparisons.outputs import compare_outputs
+from seqens.comparisons.outputs import compare_outputs, member_distributions
 from seqens.config import Ensemble, file_of
 from seqens.counts import prediction_context
-from seqens.positions import EvalPositions
 from seqens.errors import InputError
+from seqens.positions import EvalPositions
 from seqens.runner import log, run_script
 from seqens.tables import write_table
-
-
-def member_distributions(ensemble: Ensemble, eval_positions: EvalPositions, distributions: list, records: list):
-    """The ensemble's distributions, after checking they were taken at these positions."""
-    for member in ensemble.members:
-        record = json.loads(Path(file_of(records, member)).read_text())
-        if record["positions_fingerprint"] != eval_positions.fingerprint:
-            raise InputError(
-                f"member {member.path}: its distributions were taken at other evaluation "
-                "positions than its condition's (rerun its extraction)"
-            )
-    return [np.load(file_of(distributions, member), mmap_mode="r") for member in ensemble.members]
 
 
 def count_baselines(paths: list, ensemble: Ensemble, eval_positions: EvalPositions) -> tuple[np.ndarray, int]:

@@ -17,17 +17,19 @@ from seqens.tokenization import SequenceTokenizer
 def main(snakemake):
     params = snakemake.params
     positions = EvalPositions.load(snakemake.input.positions)
+    tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
     found = count_baselines(
         load_tokens(snakemake.input.train),
         positions.input_ids,
         positions.positions,
         max_order=params.extraction["counts_max_order"],
         two_sided=snakemake.wildcards.context == "two_sided",
-        vocab_size=SequenceTokenizer(snakemake.input.tokenizer).vocab_size,
+        vocab_size=tokenizer.vocab_size,
         held_out_sequences=params.extraction["counts_held_out_sequences"],
         train_sequences=params.extraction["counts_train_sequences"],
         mask_fraction=params.extraction["mask_fraction"],
         seed=params.seed,
+        n_special=tokenizer.layout.count,
     )
     rows, columns = np.nonzero(positions.positions)
     with atomic_path(snakemake.output.log2_probs) as tmp:

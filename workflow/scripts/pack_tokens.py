@@ -25,7 +25,9 @@ def main(snakemake):
             sampling=data["sampling"],
             what=f"corpus '{corpus}' / tokenizer '{tokenizer_name}' / {split} split",
         )
-        splits[split] = {**stats.as_dict(), **token_statistics(load_tokens(out), tokenizer.vocab_size, stats.characters)}
+        splits[split] = {**stats.as_dict(), **token_statistics(
+            load_tokens(out), tokenizer.vocab_size, stats.characters, tokenizer.layout
+        )}
         log.info("%s/%s %s: %s", corpus, tokenizer_name, split, splits[split])
     record = manifest(
         config=snakemake.params.config_slice,

@@ -15,7 +15,7 @@ from seqens.probes.examples import Examples
 from seqens.probes.fit import kmer_counts, mean_pooled_states, probe_predictions, token_counts, token_rows
 from seqens.runner import log, run_script
 from seqens.tables import write_table
-from seqens.tokenization import CLS_ID, SequenceTokenizer
+from seqens.tokenization import SequenceTokenizer
 
 
 def main(snakemake):
@@ -31,7 +31,7 @@ def main(snakemake):
     for path in snakemake.input.examples:
         record = json.loads(Path(path).read_text())
         examples = Examples.from_json(record)
-        rows = token_rows(tokenizer, examples.texts, params.sequence_length, CLS_ID)
+        rows = token_rows(tokenizer, examples.texts, params.sequence_length)
         features = {}
         for seed in params.seeds:
             identity = Member(condition, wildcards.architecture, wildcards.objective, seed)

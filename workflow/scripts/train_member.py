@@ -20,7 +20,6 @@ from seqens.objectives import make_objective
 from seqens.packing import load_tokens
 from seqens.positions import draw_eval_positions
 from seqens.runner import log, run_script
-from seqens.special import special_tokens
 from seqens.tokenization import SequenceTokenizer
 from seqens.training import FisherDuringTraining, TrainSettings, resolve_device, train_member
 
@@ -48,7 +47,7 @@ def main(snakemake):
     torch.set_num_threads(params.threads)
     tokenizer = SequenceTokenizer(snakemake.input.tokenizer)
     objective = make_objective(
-        wildcards.objective, special_tokens(tokenizer.vocab_size), params.objective_params, wildcards.architecture
+        wildcards.objective, tokenizer.special, params.objective_params, wildcards.architecture
     )
     train_tokens, eval_tokens = load_tokens(snakemake.input.train), load_tokens(snakemake.input.eval)
     for name, tokens in (("train", train_tokens), ("eval", eval_tokens)):
@@ -69,6 +68,7 @@ def main(snakemake):
                 n_sequences=fisher_log["sequences"],
                 mask_fraction=fisher_log["mask_fraction"],
                 seed=params.data_seed,
+                n_special=tokenizer.layout.count,
             ),
             every=fisher_log["every"],
         )

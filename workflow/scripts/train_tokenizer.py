@@ -22,8 +22,12 @@ def main(snakemake):
         snakemake.config["corpora"][corpus]["window"],
         f"{corpus}-{tokenizer}",
     )
+    documents = read_split(snakemake.input.train)
+    # The paper's BPE trains on every document of its training split (no cap: None).
+    if snakemake.params.max_characters is not None:
+        documents = capped_texts(documents, snakemake.params.max_characters)
     texts = progress(
-        capped_texts(read_split(snakemake.input.train), snakemake.params.max_characters),
+        documents,
         desc="tokenizer training: documents read",
         unit="doc",
     )

@@ -155,7 +155,9 @@ def _bert_values(preset: dict, special) -> dict:
         **_common(preset, special),
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
-        type_vocab_size=1,
+        # Every input is token type 0; a preset may keep BERT's second, unused type (the paper's
+        # BertConfig default, 2) for its parameter count and initialisation.
+        type_vocab_size=preset.get("token_types", 1),
     )
 
 

@@ -58,7 +58,7 @@ from scipy.spatial.distance import cdist
 
 from . import bootstrap
 from .comparisons.contrasts import Difference, dna_minus_text
-from .comparisons.intervals import interval_row
+from .comparisons.intervals import interval_row, unit_sd
 from .config import Ensemble
 from .errors import InputError
 from .layers import hidden_state_names
@@ -352,15 +352,16 @@ def compare_contextual(
         return np.stack([pair_values(members[i][-1], members[j][-1], weights) for i, j in pairs])
 
     ones = np.ones((1, n))
+    per_unit = {"members": member_statistic(ones)[:, 0], "pairs": pair_statistic(ones)[:, 0]}  # [units, columns]
     member_rows = [
         {**labels, "seed": seed_, "metric": metric, "layer": layer, "order": order, "value": float(value)}
-        for seed_, values in zip(ensemble.seeds, member_statistic(ones)[:, 0])
+        for seed_, values in zip(ensemble.seeds, per_unit["members"])
         for (metric, layer, order), value in zip(member_columns, values)
     ]
     pair_rows = [
         {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j], "metric": metric, "layer": layer,
          "value": float(value)}
-        for (i, j), values in zip(pairs, pair_statistic(ones)[:, 0])
+        for (i, j), values in zip(pairs, per_unit["pairs"])
         for (metric, layer, _), value in zip(pair_columns, values)
     ]
     summary = []
@@ -372,9 +373,10 @@ def compare_contextual(
         intervals = bootstrap.multi_bootstrap_sets(
             statistic, n, n_members=len(members), pairs=metric_pairs, n_draws=draws, level=level, seed=seed
         )
+        sds = [unit_sd(column, pairs=kind == "pairs") for column in per_unit[kind].T]
         summary.extend(
-            {**interval_row(labels, metric, interval), "layer": layer, "order": order}
-            for (metric, layer, order), interval in zip(columns, intervals)
+            {**interval_row(labels, metric, interval, sd), "layer": layer, "order": order}
+            for (metric, layer, order), interval, sd in zip(columns, intervals, sds)
         )
         contrast_names = [f"{metric}:{layer}" if metric == LAYER_METRIC else metric for metric, layer, _ in columns]
         statistics[kind] = (statistic, len(members), metric_pairs, n, contrast_names)

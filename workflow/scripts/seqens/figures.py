@@ -44,6 +44,7 @@ FIGURES = {
             {"summary": ("compare_probes", "summary")},
             "Probes",
         ),
+        Figure("regions", "plot_regions", {"summary": ("compare_regions", "summary")}, "Model outputs"),
         Figure(
             "loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training", by_condition=False
         ),

@@ -26,7 +26,6 @@ import pandas as pd
 from .errors import InputError
 from .io import atomic_path, fingerprint, manifest, sha256_file
 from .objectives import make_objective
-from .special import special_tokens
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +37,8 @@ MANIFEST = "manifest.json"
 TRAINING_LOG = "training_log.csv"
 FISHER_LOG = "fisher_log.csv"
 MODEL_CARD = "README.md"
+# What each TrainResult.precision computes in, in the model card's words.
+ARITHMETIC = {"fp32": "float32", "tf32": "float32 with TF32 matmuls", "bf16": "bfloat16 autocast"}
 TOKENIZER_SPEC = "seqens_tokenizer.json"  # seqens's own description of the tokenizer, beside transformers' files
 
 
@@ -52,6 +53,7 @@ class TrainResult:
     device: str
     autocast: str | None
     parameters: int
+    precision: str = "fp32"  # what it computed in: fp32, tf32 (fp32 with TF32 matmuls) or bf16 (autocast)
     selected_step: int | None = None  # the step whose weights were kept (keep: best's evaluation, or the last)
     fisher_log: pd.DataFrame | None = None
 
@@ -110,6 +112,7 @@ def write_member(
                 "selected_step": result.selected_step,
                 "device": result.device,
                 "autocast": result.autocast,
+                "precision": result.precision,
                 "parameters": result.parameters,
                 "torch_threads": torch.get_num_threads(),
                 "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
@@ -149,8 +152,11 @@ def model_card(objective: Objective, record: dict, result: TrainResult, tokenize
     training, data = config.get("training", {}), config.get("data", {})
     evaluated = result.log.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
     kept = result.selected_step
-    chosen = training.get("keep") == "best"
-    selection = f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)" if chosen else ""
+    selection = {
+        "best": f" at step {kept}, the evaluation with the lowest held-out loss (`keep: best`)",
+        "best_saved": f" at step {kept}, the checkpoint the paper's Trainer would load (`keep: best_saved`: the "
+        "last saved step whose held-out loss was below every earlier evaluation's)",
+    }.get(training.get("keep"), "")
     final = (
         f"{evaluated[kept] / math.log(2):.3f} bits per predicted token{selection}, the `{objective.name}` loss on held-out "
         "sequences with the objective's own corruption of the input (what the member learned beyond token "
@@ -179,7 +185,7 @@ architecture, data and recipe and differ only in their seed.
   {config.get("data_seed")}). Input checksums and package versions: `manifest.json`.
 - **Recipe**: {training.get("steps")} steps of {training.get("batch_size")} sequences, learning rate
   {training.get("learning_rate")}, weight decay {training.get("weight_decay")}, computed in
-  {result.autocast or "float32"} on {result.device}; seed {member.get("seed")}. The training and held-out
+  {ARITHMETIC[result.precision]} on {result.device}; seed {member.get("seed")}. The training and held-out
   losses at every logged step are in `training_log.csv`, in nats (divide by ln 2 = 0.693 for
   bits, the unit of this card).
 - **Reached**: {final}; {result.wall_time_s:.0f} s of training.
@@ -295,9 +301,7 @@ def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path)
             f"member {member.path}: {member_dir} holds a model trained as {trained_as}, not as "
             f"{member.architecture}/{member.objective} (retrain it)"
         )
-    vocab_size = SequenceTokenizer(condition_tokenizer_dir).vocab_size
-    objective = make_objective(
-        member.objective, special_tokens(vocab_size), record.get("objective_params"), member.architecture
-    )
+    special = SequenceTokenizer(condition_tokenizer_dir).special
+    objective = make_objective(member.objective, special, record.get("objective_params"), member.architecture)
     model = objective.load_pretrained(member_dir).eval()
     return LoadedMember(member.path, objective, model)

@@ -1,6 +1,7 @@
 """Pre-tokenised data in rows of exactly ``length`` tokens, each starting with [CLS] (no
-padding), written to a ``.npy`` array that training memory-maps
-(``np.load(path, mmap_mode="r")``). Two ways to cut documents into rows (``data.sampling``):
+padding; the rows of the paper's ``gfms_bpe`` start with no special token), written to a
+``.npy`` array that training memory-maps (``np.load(path, mmap_mode="r")``). Two ways to cut
+documents into rows (``data.sampling``):
 
 - ``packed``: documents are joined with [SEP] and cut into consecutive rows, so every token
   of the material is used;
@@ -8,7 +9,8 @@ padding), written to a ``.npy`` array that training memory-maps
   tokens, [SEP]: the paper's ``tokenizer(..., truncation=True, max_length=512)``); the rest
   of the document is dropped. A document too short to fill a row is skipped, where the
   paper pads it: its selection of the longest articles makes those rare, and rows stay
-  free of padding.
+  free of padding. The paper's tokenizers frame a row as the paper does: ``gfms_bpe``, the
+  document's first ``length`` tokens; ``nt_kmer``, <cls> and ``length`` - 1 tokens.
 
 The number of rows is fixed by the config (the token budget), so every condition trains
 on the same number of tokens whatever its tokenizer compresses to; a split that cannot
@@ -29,7 +31,8 @@ from .config import kmer_tokens_at_least
 from .errors import InputError
 from .io import atomic_path
 from .progress import progress
-from .tokenization import CLS_ID, SEP_ID, SPECIAL_TOKENS, SequenceTokenizer
+from .special import PROJECT, SpecialLayout
+from .tokenization import SequenceTokenizer
 
 
 @dataclass
@@ -49,13 +52,15 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 @contextmanager
-def _rows(out_path: Path, n_sequences: int, length: int, vocab_size: int):
-    """The [n_sequences, length] array being filled, each row starting with [CLS]: written
-    through a memory map (so budgets far beyond RAM stay bounded in memory) and moved into
-    place only when complete."""
+def _rows(out_path: Path, n_sequences: int, length: int, tokenizer: SequenceTokenizer):
+    """The [n_sequences, length] array being filled, each row starting with the tokenizer's
+    [CLS] if its rows do: written through a memory map (so budgets far beyond RAM stay bounded
+    in memory) and moved into place only when complete."""
     with atomic_path(out_path) as tmp:
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=token_dtype(vocab_size), shape=(n_sequences, length))
-        array[:, 0] = CLS_ID
+        shape = (n_sequences, length)
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=token_dtype(tokenizer.vocab_size), shape=shape)
+        if tokenizer.layout.starts_with_cls:
+            array[:, 0] = tokenizer.special.cls
         yield array
         array.flush()
         del array
@@ -69,7 +74,7 @@ def most_sequences(split: Path, tokenizer: dict, window: int, length: int, sampl
     token per byte of the split file: byte-level BPE and characters make no more tokens than
     the text has bytes, DNA has a byte per base; a document's newline stands for its [SEP]."""
     size = Path(split).stat().st_size
-    if tokenizer["type"] == "kmer":
+    if tokenizer["type"] in ("kmer", "nt_kmer"):
         k = tokenizer["k"]
         windows = size // (window + 1)
         if sampling == "one_per_document":
@@ -136,14 +141,19 @@ def pack_sequences(
         )
     if sampling != "packed":
         raise ValueError(f"unknown sampling {sampling!r}")
-    content = length - 1  # one slot per row for [CLS]
+    separator = tokenizer.special.sep
+    if separator is None:
+        raise InputError(f"{what}: the tokenizer's vocabulary has no separator token to pack documents with; "
+                         "use data.sampling: one_per_document")
+    start = int(tokenizer.layout.starts_with_cls)  # the [CLS] slot, if rows have one
+    content = length - start
     rows_done = 0
     pending: list[np.ndarray] = []
     pending_tokens = 0
     characters = 0.0
     documents = 0
     text_iter = iter(texts)
-    with _rows(out_path, n_sequences, length, tokenizer.vocab_size) as array:
+    with _rows(out_path, n_sequences, length, tokenizer) as array:
         bar = progress(desc=f"{what}: sequences", total=n_sequences, unit="seq")
         while rows_done < n_sequences:
             batch = list(itertools.islice(text_iter, batch_documents))
@@ -153,7 +163,7 @@ def pack_sequences(
                     f"{n_sequences} (lower data.train_sequences / data.eval_sequences, or give the corpus more material)"
                 )
             for text, ids in zip(batch, tokenizer.encode_texts(batch)):
-                ids.append(SEP_ID)
+                ids.append(separator)
                 wanted = (n_sequences - rows_done) * content - pending_tokens
                 take = min(len(ids), wanted)
                 pending.append(np.asarray(ids[:take], dtype=np.int64))
@@ -163,7 +173,7 @@ def pack_sequences(
                 if pending_tokens >= content:
                     flat = np.concatenate(pending)
                     rows = len(flat) // content
-                    array[rows_done : rows_done + rows, 1:] = flat[: rows * content].reshape(rows, content)
+                    array[rows_done : rows_done + rows, start:] = flat[: rows * content].reshape(rows, content)
                     rows_done += rows
                     bar.update(rows)
                     pending = [flat[rows * content :]]
@@ -184,12 +194,15 @@ def _one_row_per_document(
     what: str,
     batch_documents: int,
 ) -> PackStats:
-    content = length - 2  # [CLS] ... [SEP]
+    layout = tokenizer.layout
+    start, end = int(layout.starts_with_cls), length - int(layout.ends_with_sep)  # [CLS] ... [SEP]
+    content = end - start
     rows_done = skipped = 0
     characters = 0.0
     text_iter = iter(texts)
-    with _rows(out_path, n_sequences, length, tokenizer.vocab_size) as array:
-        array[:, -1] = SEP_ID
+    with _rows(out_path, n_sequences, length, tokenizer) as array:
+        if layout.ends_with_sep:
+            array[:, -1] = tokenizer.special.sep
         bar = progress(desc=f"{what}: sequences (one per document)", total=n_sequences, unit="seq")
         while rows_done < n_sequences:
             batch = list(itertools.islice(text_iter, batch_documents))
@@ -204,7 +217,7 @@ def _one_row_per_document(
                 if len(ids) < content:
                     skipped += 1
                     continue
-                array[rows_done, 1:-1] = ids[:content]
+                array[rows_done, start:end] = ids[:content]
                 characters += len(text) * content / len(ids)
                 rows_done += 1
                 bar.update(1)
@@ -214,11 +227,12 @@ def _one_row_per_document(
     return PackStats(n_sequences, n_sequences * length, round(characters), n_sequences, skipped)
 
 
-def token_statistics(tokens: np.ndarray, vocab_size: int, characters: int) -> dict:
-    """Vocabulary use and unigram entropy of the non-special tokens of a packed array."""
+def token_statistics(tokens: np.ndarray, vocab_size: int, characters: int, layout: SpecialLayout = PROJECT) -> dict:
+    """Vocabulary use and unigram entropy of the non-special tokens of a packed array (the
+    specials: ``layout``'s, its first ids)."""
     counts = np.bincount(np.asarray(tokens).reshape(-1), minlength=vocab_size).astype(np.float64)
-    specials = counts[: len(SPECIAL_TOKENS)].sum()
-    content = counts[len(SPECIAL_TOKENS) :]
+    specials = counts[: layout.count].sum()
+    content = counts[layout.count :]
     total = content.sum()
     probs = content[content > 0] / total
     entropy = float(-(probs * np.log2(probs)).sum())
@@ -227,7 +241,7 @@ def token_statistics(tokens: np.ndarray, vocab_size: int, characters: int) -> di
         "vocab_used": int((content > 0).sum()),
         "content_tokens": int(total),
         "special_tokens": int(specials),
-        "unk_tokens": int(counts[1]),
+        "unk_tokens": int(counts[layout.special_tokens(vocab_size).unk]),
         "unigram_entropy_bits_per_token": entropy,
         "unigram_entropy_bits_per_char": entropy * total / characters if characters else float("nan"),
     }

@@ -162,14 +162,18 @@ def plot_entropy(
         ax.axhline(0.0, color="0.2", linewidth=0.8)  # 0: the training unigram's own cross-entropy
     for ax in (axes[0, 0], axes[1, 0]):
         _references(ax, reference, conditions, "estimate", {"colors": "0.2", "linestyles": "-"}, "training unigram")
-        orders = sorted(data_entropy["order"].unique())
+        markov = data_entropy[data_entropy["model"] == "markov"]
+        orders = sorted(markov["order"].astype(int).unique())
         for order in orders[1:]:
             shade = 0.35 + 0.45 * (order - orders[1]) / max(1, orders[-1] - orders[1])
             _references(
-                ax, data_entropy[data_entropy["order"] == order], conditions, "bits_per_token",
+                ax, markov[markov["order"] == order], conditions, "bits_per_token",
                 {"colors": str(shade), "linestyles": ":"}, f"Markov order {orders[1]}..{orders[-1]}" if order == orders[1] else None,
             )
         _references(ax, data_entropy, conditions, "log2_vocab", {"colors": "0.6", "linestyles": "--"}, "log2 V")
+    # The corpus's entropy rate (mixed-order model), per token of each condition.
+    _references(axes[0, 0], data_entropy[data_entropy["model"] == "mixture"], conditions, "bits_per_token",
+                {"colors": "tab:red", "linestyles": "-."}, "entropy rate (mixed orders)")
     # KL(p || uniform) = log2 V - H(p): the training unigram's is log2 V - H(unigram).
     unigram_kl = data_entropy.drop_duplicates("condition").merge(
         summary[summary["metric"] == "unigram_entropy_bits"].drop_duplicates("condition")[["condition", "estimate"]],
@@ -341,6 +345,44 @@ def plot_probes(summary: pd.DataFrame, study_conditions: Sequence[str] | None = 
         ax.set(title=f"probe {probe} ({layer}); count baseline: {baselines}", ylabel="test accuracy",
                xlabel="ensemble", ylim=(0, 1))
     legend_below(fig, encoding.handles(), max_columns=4)
+    return fig
+
+
+REGION_PANELS = (  # metric of the regions summary, title, unit
+    ("bits_beyond_unigram_per_character", "Beyond the unigram, per base", "bits per base"),
+    ("cross_entropy_bits_per_character", "Cross-entropy at hidden positions, per base", "bits per base"),
+    ("entropy_bits", "Entropy of predictions", "bits per token"),
+    ("js_distance", "Disagreement between members", "JS distance (0 to 1)"),
+)
+
+
+def plot_regions(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
+    """The DNA ensembles' output metrics per region class of their evaluation positions
+    (gene structure, then repeat vs unique), one mark per ensemble with its interval; the
+    training unigram's cross-entropy per base of each class as a short line at each mark;
+    under each class, its positions, one line per condition in the legend's order."""
+    summary = with_variant(summary)
+    encoding = Encoding(summary, study_conditions)
+    summary = summary.assign(ensemble=summary["condition"] + " " + summary["variant"])
+    ensembles = list(dict.fromkeys(summary["ensemble"]))
+    classes = list(dict.fromkeys(summary["class"]))
+    # Under each class its positions per condition, in the legend's order.
+    counts = summary.drop_duplicates(["condition", "class"]).set_index(["class", "condition"])["positions"]
+    ticks = ["\n".join([name, *(f"{counts.get((name, c), 0):,}" for c in encoding.conditions)]) for name in classes]
+    fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 4.6), sharex=True, constrained_layout=True)
+    width = 0.8 / len(ensembles)
+    for ax, (metric, title, unit) in zip(axes.flat, REGION_PANELS):
+        _errorbars(ax, summary[summary["metric"] == metric], "class", classes, encoding, "ensemble", ensembles, ticks)
+        ax.set(title=title, ylabel=unit, xlabel="")
+        if summary["axis"].nunique() > 1:  # gene structure | repeat split
+            ax.axvline(sum(summary.drop_duplicates("class")["axis"] == "region") - 0.5, color="0.6", linewidth=0.6)
+    axes[0, 0].axhline(0.0, color="0.2", linewidth=0.8)  # 0: the training unigram's own cross-entropy
+    unigram = summary[summary["metric"] == "unigram_cross_entropy_bits_per_character"]
+    for index, row in enumerate(unigram.to_dict("records")):
+        x = classes.index(row["class"]) + width * (ensembles.index(row["ensemble"]) + 0.5) - 0.4
+        axes[0, 1].hlines(row["estimate"], x - width / 2, x + width / 2, colors="0.2",
+                          label="training unigram" if index == 0 else None)
+    legend_below(fig, encoding.handles())
     return fig
 
 

@@ -8,15 +8,18 @@ import pandas as pd
 CORPUS_COLUMNS = (
     "condition", "corpus", "tokenizer", "kind", "sequences", "tokens", "characters", "characters_per_token",
     "vocab_size", "vocab_used", "unk_fraction", "unigram_entropy_bits_per_token", "unigram_entropy_bits_per_char",
-    "n_fraction", "softmask_fraction", "eval_sequences",
+    "n_fraction", "softmask_fraction", "eval_sequences", "leakage_k", "eval_shared_fraction_mean",
+    "eval_shared_fraction_median", "eval_shared_fraction_max", "eval_sequences_sharing", "eval_sequences_kept",
 )
 
 
-def corpus_table(token_records: list[dict], corpus_records: list[dict]) -> pd.DataFrame:
-    """One row per condition, the columns CORPUS_COLUMNS."""
+def corpus_table(token_records: list[dict], corpus_records: list[dict], leakage: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per condition, the columns CORPUS_COLUMNS; ``leakage``: each condition's leakage
+    audit (seqens.leakage), in the order of ``token_records``."""
     prepared = {r["stats"]["corpus"]: r["stats"] for r in corpus_records}
     rows = []
-    for record in token_records:
+    for record, audit in zip(token_records, leakage, strict=True):
+        shared = audit["shared_fraction"]
         train = record["splits"]["train"]
         corpus = prepared[record["corpus"]]
         train_split = corpus["splits"]["train"]
@@ -41,6 +44,12 @@ def corpus_table(token_records: list[dict], corpus_records: list[dict]) -> pd.Da
                     train_split["softmasked_bases"] / train_split["characters"] if is_dna else float("nan")
                 ),
                 "eval_sequences": record["splits"]["eval"]["sequences"],
+                "leakage_k": audit["k"].iloc[0],
+                "eval_shared_fraction_mean": shared.mean(),
+                "eval_shared_fraction_median": shared.median(),
+                "eval_shared_fraction_max": shared.max(),
+                "eval_sequences_sharing": int((audit["shared_kgrams"] > 0).sum()),
+                "eval_sequences_kept": int(audit["kept"].sum()),
             }
         )
     return pd.DataFrame(rows, columns=list(CORPUS_COLUMNS))

@@ -1,7 +1,10 @@
 """Tokenizers for text and DNA, built with Hugging Face ``tokenizers`` and saved so that
 ``transformers.AutoTokenizer.from_pretrained(directory)`` loads them.
 
-Every tokenizer has the same five special tokens at ids 0-4: [PAD] [UNK] [CLS] [SEP] [MASK].
+The project's own types (below) share five special tokens at ids 0-4: [PAD] [UNK] [CLS] [SEP]
+[MASK]; their rows start with [CLS] and documents end with [SEP]. The paper's tokenizers,
+``gfms_bpe`` and ``nt_kmer`` (seqens.paper_tokenizers), keep the paper's vocabularies, ids
+and framing (seqens.special ``GFMS``, ``NT``).
 
 - ``bpe``: byte-pair encoding trained on the training split only. Text uses byte-level
   pre-tokenisation (no unknown characters, no prefixed space: GPT-2 and RoBERTa style; the
@@ -14,7 +17,7 @@ Every tokenizer has the same five special tokens at ids 0-4: [PAD] [UNK] [CLS] [
   5 specials = 4,106. (NT v1's 4,105 are the same 4,101 plus <unk> <pad> <mask> <cls>, in
   other ids: instadeepai/nucleotide-transformer at commit 2dc37b86,
   nucleotide_transformer/tokenizers.py ``NucleotidesKmersTokenizer`` and pretrained.py,
-  ``len(tokenizer.vocabulary) - 2`` for v1.)
+  ``len(tokenizer.vocabulary) - 2`` for v1; type ``nt_kmer`` has those ids.)
   Non-overlapping (stride k) splits as ``NucleotidesKmersTokenizer.tokenize`` does: the
   sequence is cut at each N, each N is one token, and each piece between Ns is cut into k-mers
   from its own start, its last bases that do not fill a k-mer being single nucleotides. That is
@@ -49,7 +52,8 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 
 from .errors import InputError
 from .io import atomic_path
-from .special import CLS_ID, SEP_ID, SPECIAL_TOKENS
+from .paper_tokenizers import build_paper_tokenizer, cleaner
+from .special import CLS_ID, LAYOUTS, SEP_ID, SPECIAL_TOKENS, SpecialLayout, SpecialTokens, layout_of
 DNA_ALPHABET = "ACGTN"
 SPEC_FILE = "seqens_tokenizer.json"
 
@@ -107,7 +111,10 @@ def _post_processor() -> processors.TemplateProcessing:
 
 
 def build_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) -> Tokenizer:
-    """Train (bpe, text char) or construct (kmer, DNA char) a tokenizer for a corpus kind."""
+    """Train (bpe, gfms_bpe, text char) or construct (kmer, nt_kmer, DNA char) a tokenizer for a
+    corpus kind."""
+    if spec["type"] in LAYOUTS:
+        return build_paper_tokenizer(spec, kind, training_texts)
     kind_error = InputError(f"tokenizer type '{spec['type']}' is not available for {kind} corpora")
     if spec["type"] == "bpe":
         tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
@@ -148,7 +155,7 @@ def build_tokenizer(spec: dict, kind: str, training_texts: Iterable[str]) -> Tok
         tokenizer = Tokenizer(models.WordLevel(_with_specials(characters), unk_token="[UNK]"))
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     else:
-        raise InputError(f"unknown tokenizer type '{spec['type']}' (known: bpe, kmer, char)")
+        raise InputError(f"unknown tokenizer type '{spec['type']}' (known: bpe, kmer, char, gfms_bpe, nt_kmer)")
     if kind == "dna":
         # Soft-masked (lower-case) bases are bases: the same tokens as upper case.
         tokenizer.normalizer = normalizers.Sequence([normalizers.Replace(b.lower(), b) for b in DNA_ALPHABET])
@@ -171,13 +178,10 @@ def save_tokenizer(
     provenance record, if given) beside it."""
     from transformers import PreTrainedTokenizerFast
 
+    layout = layout_of(spec["type"])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
+        **{f"{role}_token": token for role, token in zip(layout.roles, layout.tokens)},
         model_max_length=model_max_length,
     )
     with atomic_path(directory, directory=True) as tmp:
@@ -200,6 +204,15 @@ class SequenceTokenizer:
         self.vocab_size = self.tokenizer.get_vocab_size()
 
     @property
+    def layout(self) -> SpecialLayout:
+        """Its special tokens (always ids 0 .. count - 1) and how its rows are framed."""
+        return layout_of(self.spec["type"])
+
+    @property
+    def special(self) -> SpecialTokens:
+        return self.layout.special_tokens(self.vocab_size)
+
+    @property
     def overlapping_k(self) -> int | None:
         spec = self.spec
         return spec["k"] if spec["type"] == "kmer" and spec.get("stride", spec["k"]) != spec["k"] else None
@@ -215,11 +228,14 @@ class SequenceTokenizer:
             lengths[index] = len(token)
         if self.overlapping_k:
             lengths[:] = 1.0
-        lengths[: len(SPECIAL_TOKENS)] = 0.0
+        lengths[: self.layout.count] = 0.0
         return lengths
 
     def encode_texts(self, texts: list[str]) -> list[list[int]]:
-        """Token ids without special tokens, batched through the Rust tokenizer."""
+        """Token ids without special tokens, batched through the Rust tokenizer (the paper's
+        tokenizers clean each text first, as the paper does)."""
+        if self.spec["type"] in LAYOUTS:
+            texts = [cleaner(self.spec["kind"])(text) for text in texts]
         if self.overlapping_k:
             texts = [kmerize(text, self.overlapping_k) for text in texts]
         return [encoding.ids for encoding in self.tokenizer.encode_batch(texts, add_special_tokens=False)]

@@ -6,7 +6,10 @@ drawn from ``data_seed`` and the step number, so it is the same for every member
 not depend on where a resumed run restarted.
 
 With ``keep: best`` the member is the weights of the evaluation with the lowest held-out
-loss (the paper's ``load_best_model_at_end``), not the last step's. A ``FisherDuringTraining``
+loss, not the last step's; with ``keep: best_saved`` it is what the paper's Trainer loads
+(``load_best_model_at_end``), which can only be a checkpoint it saved (every ``save_every``
+steps and the last; see ``TrainSettings.may_keep``). ``epochs`` counts steps as the Trainer does: each
+epoch ends with a short batch (``DataOrder``). A ``FisherDuringTraining``
 records the layer-wise empirical Fisher at fixed held-out positions before the first step
 and every few steps (the paper's ``FisherCallback``), with the extraction's estimator.
 
@@ -68,7 +71,9 @@ class TrainSettings:
     precision: str = "auto"
     deterministic: bool = True
     devices: int = 1
-    keep: str = "last"  # or "best": the evaluation with the lowest held-out loss
+    keep: str = "last"  # or "best": the evaluation with the lowest held-out loss; or "best_saved"
+    save_every: int | None = None  # keep: best_saved: the steps the paper's Trainer saves (and the last)
+    epochs: int | None = None  # steps is then epochs x ceil(sequences / batch_size): a short last batch
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, data_seed: int) -> "TrainSettings":
@@ -77,6 +82,17 @@ class TrainSettings:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(seed=seed, data_seed=data_seed, **values)
+
+    def may_keep(self, step: int) -> bool:
+        """Whether the weights evaluated at ``step`` can become the member. ``best``: any
+        evaluation's. ``best_saved``: only a checkpoint the paper's Trainer saves (every
+        ``save_every`` steps and the last), the one it loads at the end being the last saved
+        that was evaluated lower than every evaluation before it (transformers'
+        ``_save_checkpoint`` records ``best_model_checkpoint`` only when the step of the best
+        evaluation so far has a saved checkpoint)."""
+        if self.keep == "best":
+            return True
+        return self.keep == "best_saved" and (step % self.save_every == 0 or step == self.steps)
 
     @property
     def micro_batch(self) -> int:
@@ -99,6 +115,23 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def arithmetic(precision: str, device: torch.device) -> str:
+    """The precision a run computes in: ``bf16`` (autocast), ``tf32`` (fp32 with TF32 matmuls:
+    CUDA only, and only when asked for by name) or ``fp32``."""
+    if autocast_dtype(precision, device) is not None:
+        return "bf16"
+    return "tf32" if precision == "tf32" and device.type == "cuda" else "fp32"
+
+
+def set_cuda_matmul_precision(computed_in: str) -> None:
+    """TF32 for float32 matmuls and convolutions on CUDA only for ``tf32``: fp32 is IEEE fp32,
+    as in the paper's Trainer (PyTorch's default for matmuls). The flags are process-wide, so
+    they are set either way, never left from an earlier run."""
+    tf32 = computed_in == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # the same flag as set_float32_matmul_precision
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
 def warmup_cosine(step: int, total: int, warmup_ratio: float) -> float:
     """Learning-rate multiplier: linear warmup over warmup_ratio of training, cosine decay to 0."""
     warmup = int(round(total * warmup_ratio))
@@ -110,12 +143,18 @@ def warmup_cosine(step: int, total: int, warmup_ratio: float) -> float:
 
 class DataOrder:
     """Which training sequences make up each step's batch: a fresh permutation per epoch,
-    drawn from the data seed, the same for every member."""
+    drawn from the data seed, the same for every member.
 
-    def __init__(self, n_sequences: int, batch_size: int, data_seed: int):
+    By default every batch is full and a batch may span two epochs. With ``short_last_batch``
+    each epoch is ceil(n / batch_size) batches, the last one holding the remainder, as the
+    Trainer's data loader gives them (``dataloader_drop_last=False``)."""
+
+    def __init__(self, n_sequences: int, batch_size: int, data_seed: int, *, short_last_batch: bool = False):
         self.n = n_sequences
         self.batch_size = batch_size
         self.data_seed = data_seed
+        self.short_last_batch = short_last_batch
+        self.steps_per_epoch = math.ceil(n_sequences / batch_size)
         self._epoch_cache: dict[int, np.ndarray] = {}
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -123,7 +162,17 @@ class DataOrder:
             self._epoch_cache = {epoch: np.random.default_rng([self.data_seed, epoch]).permutation(self.n)}
         return self._epoch_cache[epoch]
 
+    def sequences_before(self, step: int) -> int:
+        """Sequences in the batches of steps 0 .. step - 1."""
+        if not self.short_last_batch:
+            return step * self.batch_size
+        epochs, within = divmod(step, self.steps_per_epoch)
+        return epochs * self.n + within * self.batch_size
+
     def batch(self, step: int) -> np.ndarray:
+        if self.short_last_batch:
+            epoch, within = divmod(step, self.steps_per_epoch)
+            return self._permutation(epoch)[within * self.batch_size : (within + 1) * self.batch_size]
         positions = np.arange(step * self.batch_size, (step + 1) * self.batch_size)
         out = np.empty(self.batch_size, dtype=np.int64)
         for epoch in np.unique(positions // self.n):
@@ -210,15 +259,16 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
 
-def _set_up_backend(settings: TrainSettings, ranks: Ranks) -> tuple[torch.device, torch.dtype | None]:
-    """This process's device and autocast dtype, with TF32 on CUDA or deterministic kernels on CPU."""
+def _set_up_backend(settings: TrainSettings, ranks: Ranks) -> tuple[torch.device, torch.dtype | None, str]:
+    """This process's device, autocast dtype and precision (``arithmetic``), with TF32 on CUDA
+    only when asked for, deterministic kernels on CPU."""
     device = process_device(resolve_device(settings.device), ranks)
+    computed_in = arithmetic(settings.precision, device)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        set_cuda_matmul_precision(computed_in)
     elif settings.deterministic:
         torch.use_deterministic_algorithms(True)
-    return device, autocast_dtype(settings.precision, device)
+    return device, autocast_dtype(settings.precision, device), computed_in
 
 
 def _build(objective: Objective, preset: dict, settings: TrainSettings, device: torch.device):
@@ -302,29 +352,35 @@ def _optimizer_step(model, optimizer, scheduler, grad_clip: float) -> None:
 class _Interval:
     """Mean training loss and throughput since the last log row."""
 
-    def __init__(self, tokens_per_step: int, ranks: Ranks):
-        self.tokens_per_step = tokens_per_step
+    def __init__(self, ranks: Ranks):
         self.ranks = ranks
         self.reset()
 
     def reset(self) -> None:
-        self.started, self.steps, self.loss = time.perf_counter(), 0, 0.0
+        self.started, self.steps, self.tokens, self.loss = time.perf_counter(), 0, 0, 0.0
 
-    def add(self, loss: float) -> None:
+    def add(self, loss: float, tokens: int) -> None:
         self.steps += 1
+        self.tokens += tokens
         self.loss += loss
 
-    def row(self, step: int, learning_rate: float) -> dict:
+    def row(self, step: int, tokens_seen: int, learning_rate: float) -> dict:
         """The log row at ``step`` (eval_loss to be filled in, if evaluated)."""
         elapsed = time.perf_counter() - self.started
         return {
             "step": step,
-            "tokens_seen": step * self.tokens_per_step,
+            "tokens_seen": tokens_seen,
             "train_loss": sum(self.ranks.gather(self.loss)) / self.steps,  # each rank holds its part
             "eval_loss": float("nan"),
             "learning_rate": learning_rate,
-            "tokens_per_s": self.steps * self.tokens_per_step / elapsed if elapsed > 0 else float("nan"),
+            "tokens_per_s": self.tokens / elapsed if elapsed > 0 else float("nan"),
         }
+
+
+def _lowest_so_far(eval_loss: float, rows: list[dict]) -> bool:
+    """Whether ``eval_loss`` is below every held-out loss logged before (the Trainer's
+    ``_determine_best_metric`` with greater_is_better=False: strictly lower)."""
+    return all(eval_loss < row["eval_loss"] for row in rows if not math.isnan(row["eval_loss"]))
 
 
 def train_member(
@@ -352,25 +408,31 @@ def train_member(
             f"({settings.devices} x {settings.micro_batch})"
         )
     objective.check_schedule(settings.steps)
-    device, amp_dtype = _set_up_backend(settings, ranks)
+    order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed,
+                      short_last_batch=settings.epochs is not None)
+    if settings.epochs is not None and settings.steps != settings.epochs * order.steps_per_epoch:
+        raise InputError(
+            f"training.steps is {settings.steps} but {settings.epochs} epochs of {len(train_tokens)} sequences in "
+            f"batches of {settings.batch_size} are {settings.epochs * order.steps_per_epoch} steps"
+        )
+    device, amp_dtype, computed_in = _set_up_backend(settings, ranks)
     model, optimizer, scheduler = _build(objective, preset, settings, device)
     if not ranks.main:  # a dropout stream of its own; rank 0 keeps the member's seed's
         torch.manual_seed(int(np.random.SeedSequence([settings.seed, ranks.rank]).generate_state(1)[0]))
 
-    # The device, autocast and number of processes change the arithmetic, so a checkpoint
+    # The device, precision and number of processes change the arithmetic, so a checkpoint
     # resumes only under the same ones (the config's `device` and `devices` may change
     # between attempts: they are run-time keys).
-    run = fingerprint(run_fingerprint, device.type, str(amp_dtype), ranks.size)
+    run = fingerprint(run_fingerprint, device.type, computed_in, ranks.size)
     state = _load_checkpoint(checkpoint_path, run) if checkpoint_path else None
     start_step, rows = _restore(state, model, optimizer, scheduler, device, ranks) if state else (0, [])
-    best = state.get("best") if state else None  # {"step", "eval_loss", "model"}: keep: best
+    best = state.get("best") if state else None  # {"step", "eval_loss", "model"}: keep: best, best_saved
     fisher_rows = state.get("fisher_log", []) if state else []
     if fisher and start_step == 0:
         fisher_rows = fisher.rows(objective, model, 0, device)
     loss_of = loss_module(objective, model, ranks)
 
-    order = DataOrder(len(train_tokens), settings.batch_size, settings.data_seed)
-    interval = _Interval(settings.batch_size * train_tokens.shape[1], ranks)
+    interval = _Interval(ranks)
     last_step = min(settings.steps, stop_after) if stop_after is not None else settings.steps
     bar = progress_bar(desc="training", total=settings.steps, initial=start_step, unit="step",
                        disable=not (progress and ranks.main))
@@ -378,16 +440,17 @@ def train_member(
     for step in range(start_step, last_step):
         input_ids = torch.from_numpy(np.asarray(train_tokens[order.batch(step)], dtype=np.int64))
         batch = objective.training_batch(input_ids, step_generator(settings.data_seed, step), progress=step / settings.steps)
-        interval.add(_accumulate_gradients(loss_of, batch, settings.micro_batch, device, amp_dtype, ranks))
+        interval.add(_accumulate_gradients(loss_of, batch, settings.micro_batch, device, amp_dtype, ranks),
+                     input_ids.numel())
         _optimizer_step(model, optimizer, scheduler, settings.grad_clip)
 
         done = step + 1
         evaluate_now = done % settings.eval_every == 0 or done == settings.steps
         if done % settings.log_every == 0 or evaluate_now:
-            row = interval.row(done, scheduler.get_last_lr()[0])
+            row = interval.row(done, order.sequences_before(done) * train_tokens.shape[1], scheduler.get_last_lr()[0])
             if evaluate_now:
                 row["eval_loss"] = evaluate(objective, model, eval_tokens, settings, device, amp_dtype, done / settings.steps)
-                if settings.keep == "best" and (best is None or row["eval_loss"] < best["eval_loss"]):
+                if settings.may_keep(done) and _lowest_so_far(row["eval_loss"], rows):
                     weights = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
                     best = {"step": done, "eval_loss": row["eval_loss"], "model": weights}
             rows.append(row)
@@ -409,9 +472,11 @@ def train_member(
             if ranks.main:
                 _save_checkpoint(checkpoint_path, snapshot)
     bar.close()
-    if settings.keep == "best" and best is not None and last_step == settings.steps:
+    choosing = settings.keep in ("best", "best_saved")
+    if choosing and best is not None and last_step == settings.steps:
         model.load_state_dict(best["model"])
-        log.info("kept the weights of step %d (held-out loss %.4f nats, the lowest)", best["step"], best["eval_loss"])
+        chosen = "the checkpoint the paper's Trainer loads" if settings.keep == "best_saved" else "the lowest"
+        log.info("kept the weights of step %d (held-out loss %.4f nats, %s)", best["step"], best["eval_loss"], chosen)
     model.eval()
     result = TrainResult(
         log=pd.DataFrame(rows, columns=LOG_COLUMNS),
@@ -419,8 +484,9 @@ def train_member(
         resumed_from_step=start_step if state else None,
         device=str(device) if ranks.size == 1 else f"{ranks.size} x {device.type}",
         autocast=str(amp_dtype) if amp_dtype else None,
+        precision=computed_in,
         parameters=sum(p.numel() for p in model.parameters()),
-        selected_step=best["step"] if settings.keep == "best" and best is not None else last_step,
+        selected_step=best["step"] if choosing and best is not None else last_step,
         fisher_log=pd.DataFrame(fisher_rows) if fisher else None,
     )
     return model, result

@@ -70,9 +70,9 @@ def compare_embeddings(
         stacked = np.stack(values)
         arrays[(metric, k, definition)] = PairValues(stacked, pairs, n_members)
         # Constant neighbour rows give NaN Spearman: they carry no information either way.
-        interval = PairValues(paper_definitions.nan_to_pair_mean(stacked), pairs, n_members).interval(
-            draws=draws, level=level, seed=seed
-        )
+        summarised = PairValues(paper_definitions.nan_to_pair_mean(stacked), pairs, n_members)
+        interval = summarised.interval(draws=draws, level=level, seed=seed)
         chance = embedding_similarity.chance_topk_overlap(k, len(member_embeddings[0])) if metric == "topk_overlap" else None
-        summary.append({**interval_row({**labels, "definition": definition}, metric, interval), "k": k, "chance": chance})
+        row = interval_row({**labels, "definition": definition}, metric, interval, summarised.sd())
+        summary.append({**row, "k": k, "chance": chance})
     return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import bootstrap
 from ..config import Ensemble
 from .contrasts import Difference, dna_minus_text
-from .intervals import interval_row
+from .intervals import interval_row, unit_sd
 
 
 def compare_fisher(
@@ -37,9 +37,15 @@ def compare_fisher(
     )
     per_sequence = np.stack(member_per_sequence)  # [M, S, G]
     fractions = bootstrap.multi_bootstrap_ratio(per_sequence, n_draws=draws, level=level, seed=seed)
+    totals = per_sequence.sum(axis=1)  # [M, G]
+    member_fractions = totals / totals.sum(axis=1, keepdims=True)  # as the paper's figure: each model's shares
     summary = pd.DataFrame(
         [
-            {**interval_row(labels, "fisher_fraction", interval), "group": group, "order": order}
+            {
+                **interval_row(labels, "fisher_fraction", interval, unit_sd(member_fractions[:, order], pairs=False)),
+                "group": group,
+                "order": order,
+            }
             for order, (group, interval) in enumerate(zip(groups, fractions))
         ]
     )

@@ -3,7 +3,14 @@
 The two are distinct types because they are resampled differently (seqens.bootstrap): a draw
 of members with replacement weighs a member's row by how often it was drawn, and a pair's row
 by how many pairs of drawn slots hold its two members. With 3 seeds an ensemble has 3 members
-and 3 pairs, so the shape of an array cannot tell them apart: its type does."""
+and 3 pairs, so the shape of an array cannot tell them apart: its type does.
+
+Beside each interval a summary gives the standard deviation over the same units (``sd``): the
+paper's error bars (mean ± SD over models or pairs, lbcb-sci/GFMs @277899c). Its figures take
+the SD over models with ddof=1 (src/analyze/plotting.py: ``barplot`` and ``plot_fisher``'s
+``_per_model_stats``, ``np.std(..., ddof=1)``) and over pairs with ddof=0
+(src/analyze/metrics.py ``meanstd``: ``np.std`` and ``torch.std(unbiased=False)``); so does
+``unit_sd``."""
 
 from __future__ import annotations
 
@@ -15,6 +22,17 @@ import numpy as np
 
 from .. import bootstrap
 
+MEMBER_SD_DDOF = 1  # the paper's SD over models
+PAIR_SD_DDOF = 0  # the paper's SD over pairs
+
+
+def unit_sd(per_unit: Sequence[float], *, pairs: bool) -> float:
+    """Standard deviation of a metric's values per member (``pairs`` False, ddof=1) or per
+    member pair (ddof=0), as the paper's figures draw them; NaN where too few units."""
+    per_unit = np.asarray(per_unit, dtype=np.float64)
+    ddof = PAIR_SD_DDOF if pairs else MEMBER_SD_DDOF
+    return float(np.std(per_unit, ddof=ddof)) if len(per_unit) > ddof else float("nan")
+
 
 @dataclass(frozen=True, eq=False)
 class MemberValues:
@@ -25,6 +43,10 @@ class MemberValues:
     def interval(self, *, draws: int, level: float, seed: int, statistic=np.mean) -> bootstrap.Interval:
         """The statistic (default: the mean) with its interval over members and examples."""
         return bootstrap.multi_bootstrap(self.values, n_draws=draws, level=level, seed=seed, statistic=statistic)
+
+    def sd(self, statistic=np.mean) -> float:
+        """The statistic's standard deviation over members (each member's row on its own)."""
+        return unit_sd([statistic(row[None, :]) for row in self.values], pairs=False)
 
     def minus(self, other: MemberValues, *, draws: int, level: float, seed: int) -> tuple[bootstrap.Interval, float]:
         """Mean of self minus mean of other (another ensemble's), seed i paired with seed i:
@@ -49,6 +71,10 @@ class PairValues:
             self.values, self.pairs, self.n_members, n_draws=draws, level=level, seed=seed
         )
 
+    def sd(self) -> float:
+        """The mean's standard deviation over member pairs."""
+        return unit_sd(self.values.mean(axis=1), pairs=True)
+
     def minus(self, other: PairValues, *, draws: int, level: float, seed: int) -> tuple[bootstrap.Interval, float]:
         """Mean of self minus mean of other (another ensemble's, with the same pairs), members
         paired by seed: the interval and two-sided p-value."""
@@ -67,14 +93,16 @@ def all_pairs(n_members: int) -> list[tuple[int, int]]:
     return list(combinations(range(n_members), 2))
 
 
-def interval_row(labels: dict, metric: str, interval: bootstrap.Interval) -> dict:
-    """A summary table's row: the ensemble's ``labels``, the metric and its interval."""
+def interval_row(labels: dict, metric: str, interval: bootstrap.Interval, sd: float) -> dict:
+    """A summary table's row: the ensemble's ``labels``, the metric, its interval and its
+    standard deviation over members or pairs (``unit_sd``)."""
     return {
         **labels,
         "metric": metric,
         "estimate": interval.estimate,
         "low": interval.low,
         "high": interval.high,
+        "sd": sd,
         "level": interval.level,
         "draws": interval.n_draws,  # fewer than drawn where a draw had no pair of distinct members
     }

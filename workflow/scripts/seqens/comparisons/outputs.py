@@ -5,13 +5,16 @@ Multi-Bootstrap interval."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import distributions, paper_definitions
-from ..config import Ensemble
+from ..config import Ensemble, file_of
+from ..errors import InputError
 from .intervals import MemberValues, PairValues, all_pairs, interval_row
 
 
@@ -26,6 +29,19 @@ class MemberStack:
         members, rows = index if isinstance(index, tuple) else (index, slice(None))
         chosen = self.arrays[members] if isinstance(members, slice) else [self.arrays[m] for m in np.atleast_1d(members)]
         return np.stack([np.asarray(a[rows], dtype=np.float64) for a in chosen])
+
+
+def member_distributions(ensemble: Ensemble, eval_positions, distributions: list, records: list) -> list[np.ndarray]:
+    """The ensemble's distributions (memory-mapped), found among a job's input files, after
+    checking they were taken at ``eval_positions`` (seqens.positions.EvalPositions)."""
+    for member in ensemble.members:
+        record = json.loads(Path(file_of(records, member)).read_text())
+        if record["positions_fingerprint"] != eval_positions.fingerprint:
+            raise InputError(
+                f"member {member.path}: its distributions were taken at other evaluation "
+                "positions than its condition's (rerun its extraction)"
+            )
+    return [np.load(file_of(distributions, member), mmap_mode="r") for member in ensemble.members]
 
 
 PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
@@ -145,7 +161,7 @@ def compare_outputs(
         members["count_order"] = counts[1]
     options = dict(draws=draws, level=level, seed=seed)
     per_position = {name: MemberValues(np.stack([m[name] for m in metrics])) for name in metrics[0]}
-    summary = [interval_row(labels, name, values.interval(**options)) for name, values in per_position.items()]
+    summary = [interval_row(labels, name, values.interval(**options), values.sd()) for name, values in per_position.items()]
     n_members = len(member_probs)
     pairs = all_pairs(n_members)
     stack = MemberStack(member_probs)
@@ -157,12 +173,12 @@ def compare_outputs(
         argmax = PairValues(found["argmax_differs"].astype(np.float64), pairs, n_members)
     js_rows = []
     for index, p in enumerate(top_p_values):
-        interval = PairValues(js_by_top_p[:, index, :], pairs, n_members).interval(**options)
-        js_rows.append({**interval_row(labels, "js_distance", interval), "top_p": p})
+        js = PairValues(js_by_top_p[:, index, :], pairs, n_members)
+        js_rows.append({**interval_row(labels, "js_distance", js.interval(**options), js.sd()), "top_p": p})
     summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
     disagreement = {"js_distance": PairValues(js_by_top_p[:, -1, :], pairs, n_members)}
     if argmax is not None:
-        summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options)))
+        summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options), argmax.sd()))
         disagreement["argmax_disagreement"] = argmax
     curve = np.mean([member_rank_curve(p) for p in member_probs], axis=0)
     ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})

