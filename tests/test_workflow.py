@@ -81,6 +81,7 @@ def test_dry_run_demo_schedules_every_stage():
     assert jobs["train_member"] == 3 * 1 * 1 * 3  # conditions x architectures x objectives x seeds
     assert jobs["data_entropy"] == jobs["leakage_audit"] == 3
     assert jobs["entropy_rate"] == 2  # one per corpus
+    assert jobs["count_baselines"] == 3  # one per condition: every demo objective sees both sides
     for rule in ("fetch_corpus", "prepare_corpus", "train_tokenizer", "pack_tokens", "corpus_table",
                  "extract_member", "compare_fisher", "figure_fisher",
                  "paper_positions",
@@ -156,7 +157,9 @@ def test_demo_with_all_four_objectives_dry_runs(tmp_path):
     extra = tmp_path / "objectives.yaml"
     extra.write_text("architectures: [bert]\nobjectives: [mlm, randommask, mae, clm]\n")
     result = snakemake_cmd("-n", "--forceall", "--quiet=rules", "--configfile", "config/config.yaml", str(extra))
-    assert jobs_of(result.stdout + result.stderr)["train_member"] == 3 * 4 * 3
+    jobs = jobs_of(result.stdout + result.stderr)
+    assert jobs["train_member"] == 3 * 4 * 3
+    assert jobs["count_baselines"] == 3 * 2  # per condition: two-sided (mlm, randommask, mae), one-sided (clm)
 
 
 def test_a_study_of_two_architectures_dry_runs(tmp_path):
@@ -620,6 +623,7 @@ EDITS = {  # one new value per key of the rerun table in config/README.md
     "comparison.spearman_k": [5, 10],
     "extraction.contextual_sequences": 32,
     "extraction.markov_max_order": 1,
+    "extraction.counts_max_order": 2,
     "extraction.entropy_rate.prior_strength": 4,
     "extraction.leakage.dna_k": 24,
     "extraction.batch_size": 16,

@@ -13,6 +13,7 @@ from seqens.config import (  # noqa: E402
     check_source_merges,
     corpus_sources,
 )
+from seqens.counts import prediction_context  # noqa: E402
 from seqens.errors import InputError  # noqa: E402
 from seqens.figures import study_figures  # noqa: E402
 from seqens import paper_definitions  # noqa: E402
@@ -80,6 +81,7 @@ wildcard_constraints:
     architecture="[a-z0-9]+",
     seed="[0-9]+",
     split="train|eval",
+    context="two_sided|one_sided",
     filename="[^/]+",
 
 
@@ -191,6 +193,22 @@ def condition_files(pattern):
 
 # Ensembles in a fixed order (condition, architecture, objective); members in seed order.
 ENSEMBLES = STUDY.ensembles
+
+
+def count_baseline_files(pattern):
+    """A count-baseline path pattern for each condition and each context its members'
+    predictions see (two_sided, or one_sided for a causal objective; seqens.counts)."""
+    return list(
+        dict.fromkeys(
+            expand(
+                pattern,
+                corpus=e.condition.corpus,
+                tokenizer=e.condition.tokenizer,
+                context=prediction_context(e.objective),
+            )[0]
+            for e in ENSEMBLES
+        )
+    )
 
 
 def member_files(patterns):

@@ -7,6 +7,7 @@ rule compare_outputs:
         targets=condition_files(rules.data_entropy.output.targets),
         data_entropy=condition_files(rules.data_entropy.output.data_entropy),
         unigram=condition_files(rules.data_entropy.output.unigram),
+        counts=count_baseline_files(rules.count_baselines.output.log2_probs),
         paper_distributions=paper_member_files(
             rules.extract_member.output.paper_distributions
         ),

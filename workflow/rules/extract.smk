@@ -90,6 +90,36 @@ rule paper_positions:
         "../scripts/paper_positions.py"
 
 
+rule count_baselines:
+    """The condition's count baselines at its evaluation positions, for members that see
+    both sides of a position (two_sided: mlm, randommask, mae) or the tokens before it
+    (one_sided: clm): Kneser-Ney count models of orders 0..K counted on the training split,
+    their order and discounts chosen on held-out training rows (seqens.counts)."""
+    input:
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        train=rules.pack_tokens.output.train,
+        positions=rules.eval_positions.output.positions,
+    output:
+        log2_probs=results_path("extract/{corpus}/{tokenizer}/counts/{context}.npz"),
+        selection=results_path(
+            "extract/{corpus}/{tokenizer}/counts/{context}_selection.csv"
+        ),
+    log:
+        log_path("count_baselines/{corpus}/{tokenizer}/{context}.log"),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        extraction=extraction(
+            "counts_max_order",
+            "counts_held_out_sequences",
+            "counts_train_sequences",
+            "mask_fraction",
+        ),
+        seed=config["data_seed"],
+    script:
+        "../scripts/count_baselines.py"
+
+
 rule extract_member:
     """One member's predicted distributions at the fixed evaluation positions, its static
     input-embedding matrix and its layer-wise empirical Fisher information, and, under the

@@ -82,16 +82,25 @@ def draw_eval_positions(
         raise InputError(f"{eval_tokens_path}: extraction asks for {n} sequences, the eval split has {len(tokens)}")
     rows = _evaluation_rows(tokens, n_sequences, kept)
     input_ids = np.asarray(tokens[rows], dtype=np.int64)
-    maskable = input_ids >= n_special
     rng = np.random.default_rng([seed, 2])  # stream 2: evaluation positions
+    positions = masked_positions(input_ids, mask_fraction, rng, n_special=n_special)
+    return EvalPositions(input_ids, positions, rows, sha256_file(eval_tokens_path))
+
+
+def masked_positions(
+    input_ids: np.ndarray, mask_fraction: float, rng: np.random.Generator, *, n_special: int = len(SPECIAL_TOKENS)
+) -> np.ndarray:
+    """Per row, exactly round(mask_fraction x ordinary tokens) of its ordinary tokens (ids >=
+    ``n_special``; at least one), drawn from ``rng``: [rows, L] bool (the evaluation
+    positions' rule, also drawn on held-out training rows by seqens.counts)."""
+    maskable = input_ids >= n_special
     # Random keys, with non-maskable tokens pushed to the end; take the first k per row.
     keys = np.where(maskable, rng.random(input_ids.shape), np.inf)
     order = np.argsort(keys, axis=1, kind="stable")
     counts = np.maximum(1, np.round(mask_fraction * maskable.sum(axis=1))).astype(int)
     counts = np.minimum(counts, maskable.sum(axis=1))
     rank = np.argsort(order, axis=1)
-    positions = rank < counts[:, None]
-    return EvalPositions(input_ids, positions, rows, sha256_file(eval_tokens_path))
+    return rank < counts[:, None]
 
 
 def draw_bernoulli_positions(

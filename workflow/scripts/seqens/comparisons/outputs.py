@@ -49,6 +49,18 @@ KL_FROM_UNIFORM = {"corrected": distributions.kl_from_uniform_bits, "paper": pap
 # Bits per token that are also reported per character of input (the suffix names them).
 PER_CHARACTER_METRICS = ("cross_entropy_bits", "unigram_cross_entropy_bits", "bits_beyond_unigram", "unigram_entropy_bits")
 PER_CHARACTER = "_per_character"
+COUNT_PER_CHARACTER_METRICS = ("count_cross_entropy_bits", "bits_beyond_counts")
+
+
+def count_metrics(count_log2: np.ndarray, best_order: int, cross_entropy: np.ndarray) -> dict[str, np.ndarray]:
+    """At each position, the count baselines' surprisal of the true token per order k
+    (``count_cross_entropy_bits_k{k}``; ``count_log2`` [K + 1, N], seqens.counts), the best
+    order's (chosen on held-out training rows) and ``bits_beyond_counts``: how much less the
+    member's ``cross_entropy`` is, what it knows beyond k-mer statistics."""
+    metrics = {f"count_cross_entropy_bits_k{k}": -np.asarray(row, dtype=np.float64) for k, row in enumerate(count_log2)}
+    metrics["count_cross_entropy_bits"] = metrics[f"count_cross_entropy_bits_k{best_order}"]
+    metrics["bits_beyond_counts"] = metrics["count_cross_entropy_bits"] - cross_entropy
+    return metrics
 
 
 def per_position_metrics(
@@ -58,6 +70,7 @@ def per_position_metrics(
     characters_per_target: float = 1.0,
     chunk: int = 4096,
     definition: str = "corrected",
+    counts: tuple[np.ndarray, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """At each position: entropy, KL from uniform and cross-entropy of the prediction;
     ``unigram_cross_entropy_bits``, the surprisal of the target under the training unigram
@@ -65,9 +78,11 @@ def per_position_metrics(
     ``bits_beyond_unigram``, how much less the model's is: what it learned beyond token
     frequencies; ``unigram_entropy_bits``, the surprisal under the targets' own frequencies
     (its mean is their unigram entropy: no fixed predictor does better at these positions);
-    correctness; and the bit metrics per character (divided by the mean characters of a
-    target token, so that their means are total bits over total characters). Under the
-    ``paper`` definition: the four metrics the paper's code reports, its KL(U || p) as the KL."""
+    correctness; with ``counts`` (the count baselines' log2-probabilities [K + 1, N] and
+    their best order), ``count_metrics``; and the bit metrics per character (divided by the
+    mean characters of a target token, so that their means are total bits over total
+    characters). Under the ``paper`` definition: the four metrics the paper's code reports,
+    its KL(U || p) as the KL."""
     out = {name: [] for name in PER_POSITION_METRICS}
     for start in range(0, len(targets), chunk):
         p = np.asarray(probs[start : start + chunk], dtype=np.float64)
@@ -84,7 +99,12 @@ def per_position_metrics(
         metrics["unigram_entropy_bits"] if unigram_log2 is None else -np.asarray(unigram_log2, dtype=np.float64)[targets]
     )
     metrics["bits_beyond_unigram"] = metrics["unigram_cross_entropy_bits"] - metrics["cross_entropy_bits"]
-    for name in PER_CHARACTER_METRICS:
+    per_character = list(PER_CHARACTER_METRICS)
+    if counts is not None:
+        found = count_metrics(*counts, metrics["cross_entropy_bits"])
+        metrics.update(found)
+        per_character += [name for name in found if name.startswith(COUNT_PER_CHARACTER_METRICS)]
+    for name in per_character:
         metrics[name + PER_CHARACTER] = metrics[name] / characters_per_target
     return metrics
 
@@ -109,6 +129,7 @@ def compare_outputs(
     unigram_log2: np.ndarray | None = None,
     characters_per_target: float = 1.0,
     definition: str = "corrected",
+    counts: tuple[np.ndarray, int] | None = None,
     top_p_values=distributions.TOP_P_VALUES,
     draws: int = 1000,
     level: float = 0.95,
@@ -117,7 +138,9 @@ def compare_outputs(
     """Per-member metrics, their Multi-Bootstrap summary, pairwise JS distance per top-p and
     argmax disagreement, and the mean rank curve of one ensemble. ``unigram_log2`` is the
     training unigram model (the baseline of ``bits_beyond_unigram``); ``characters_per_target``
-    (mean characters of a target token) converts bits per token into bits per character.
+    (mean characters of a target token) converts bits per token into bits per character;
+    ``counts``, the count baselines at these positions (log2-probabilities [K + 1, N] and the
+    best order), adds their cross-entropies and ``bits_beyond_counts``.
     ``definition`` (seqens.paper_definitions): ``paper`` computes the paper code's KL and
     top-p JS distance, and only the metrics it reports; every row is labelled with it.
 
@@ -125,7 +148,8 @@ def compare_outputs(
     MemberValues, and the pairs' disagreement (JS distance at the last top-p) as PairValues."""
     labels = {**ensemble.labels(), "definition": definition}
     metrics = [
-        per_position_metrics(p, targets, unigram_log2, characters_per_target, definition=definition) for p in member_probs
+        per_position_metrics(p, targets, unigram_log2, characters_per_target, definition=definition, counts=counts)
+        for p in member_probs
     ]
     members = pd.DataFrame(
         [{**labels, "seed": s, **{name: float(values.mean()) for name, values in m.items()}} for s, m in zip(ensemble.seeds, metrics)]
@@ -133,6 +157,8 @@ def compare_outputs(
     members["perplexity"] = [distributions.perplexity(v) for v in members["cross_entropy_bits"]]
     members["log2_vocab"] = np.log2(member_probs[0].shape[1])
     members["characters_per_target"] = characters_per_target
+    if counts is not None:
+        members["count_order"] = counts[1]
     options = dict(draws=draws, level=level, seed=seed)
     per_position = {name: MemberValues(np.stack([m[name] for m in metrics])) for name in metrics[0]}
     summary = [interval_row(labels, name, values.interval(**options), values.sd()) for name, values in per_position.items()]

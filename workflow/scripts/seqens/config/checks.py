@@ -9,7 +9,7 @@ import codecs
 
 from ..architectures import get_architecture
 from ..errors import InputError
-from ..objectives import objective_parameters
+from ..objectives import REGISTRY as OBJECTIVES, objective_parameters
 from ..special import layout_of
 
 KMER_TYPES = ("kmer", "nt_kmer")
@@ -253,10 +253,35 @@ def _check_counts(cfg: dict) -> None:
             f"config: training.fisher_log.sequences: {fisher_log['sequences']} exceeds the held-out split "
             f"(data.eval_sequences: {eval_sequences})"
         )
+    _check_count_orders(cfg)
     if extraction["contextual_sequences"] > sequences:
         raise ConfigError(
             f"config: extraction.contextual_sequences: {extraction['contextual_sequences']} exceeds the "
             f"evaluation sequences ({sequences}: extraction.sequences, or data.eval_sequences)"
+        )
+
+
+def _check_count_orders(cfg: dict) -> None:
+    """A count baseline of order k reads k tokens on each side of a position (before it for
+    a causal objective), which a sequence must hold beside its [CLS]."""
+    extraction, length = cfg["extraction"], cfg["data"]["sequence_length"]
+    order = extraction["counts_max_order"]
+    for name in cfg["objectives"]:
+        if name not in OBJECTIVES:
+            continue  # _check_objectives names it
+        two_sided = OBJECTIVES[name].two_sided
+        needed = 2 * order + 2 if two_sided else order + 2
+        if needed > length:
+            largest = (length - 2) // 2 if two_sided else length - 2
+            raise ConfigError(
+                f"config: extraction.counts_max_order: {order} needs sequences of {needed} tokens for objective "
+                f"{name} ([CLS], the position and {order} tokens {'on each side' if two_sided else 'before it'}), "
+                f"data.sequence_length is {length}: set it to at most {largest}"
+            )
+    if extraction["counts_held_out_sequences"] >= cfg["data"]["train_sequences"]:
+        raise ConfigError(
+            f"config: extraction.counts_held_out_sequences: {extraction['counts_held_out_sequences']} leaves no "
+            f"training sequence to count (data.train_sequences: {cfg['data']['train_sequences']})"
         )
 
 

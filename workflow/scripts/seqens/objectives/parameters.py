@@ -20,6 +20,9 @@ class Parameters:
     objective: ClassVar[str]
     implementation: ClassVar[str]
     defaults: ClassVar[dict] = {}
+    # What a prediction sees: the tokens on both sides of the position (masked ones unknown),
+    # or, for a causal objective, those before it (seqens.counts models the same context).
+    two_sided: ClassVar[bool] = True
 
     def __init__(self, params: dict | None = None):
         params = dict(params or {})
@@ -134,4 +137,5 @@ class CausalLMParameters(Parameters):
     objective = "clm"
     implementation = "clm:CausalLM"
     defaults = {}
+    two_sided = False
 

@@ -1,0 +1,576 @@
+"""Count models at the members' own evaluation positions: how well the k visible tokens on
+each side of a position (or, for a causal member, the k before it) predict its token, with
+counts from the training split. A member's ``bits_beyond_counts`` is the best count model's
+cross-entropy minus its own: what it knows beyond k-mer statistics.
+
+The context. A position's order-k context is up to k tokens on its left and, for members
+that see both sides (mlm, randommask, mae), up to k on its right, each side truncated at the
+first masked position: the member sees a [MASK] there, not the token, so the count model does
+not see it either. A causal member (clm) sees every token before the position: its count
+model is the one-sided chain (the right side is empty and nothing is truncated; with
+``two_sided=False`` this is seqens.markov's model at the evaluation positions). Beyond a
+row's edges a context reads the padding symbols BOS = V (left) and EOS = V + 1 (right),
+the n-gram <s> and </s>: a member knows where its sequence starts and ends too.
+
+The model. A context shape (i, j) is i tokens on the left and j on the right. The order-k
+model of a position whose visible context is (a, b) uses the shape s_k = (min(k, a),
+min(k, b)), and backs off along s_k, s_{k-1}, ..., s_0 = (0, 0): each step drops the
+farthest token of each side that still has k tokens (symmetrically; a truncated side stays
+as it is until the other reaches it). Smoothing is interpolated Kneser-Ney (Chen & Goodman
+1998), as in seqens.markov: with X = raw counts at the top shape and continuation counts
+below, T(h) the number of distinct tokens seen after context h and P_{-1} uniform over the
+ordinary tokens,
+
+    P_s(w | h) = [max(X(hw) - D, 0) + D T(h) P_lower(w | h')] / X(h)   if X(h) > 0
+    P_s(w | h) = P_lower(w | h')                                          otherwise.
+
+The continuation count of a lower shape s whose chain parent p adds the tokens e (one on
+each side that p extends) is the number of distinct e seen around hw in training, N1+(e h w):
+how many different wider contexts the n-gram occurs in. A context that already ends in a
+padding symbol on every side its parent extends cannot be widened, and keeps raw counts (as
+KenLM does for n-grams that begin with <s>). Outcomes are the ordinary tokens (ids >=
+n_special, what evaluation asks for); contexts may hold any symbol, [CLS] and [SEP] included.
+
+Estimation. Counts come from training rows; the discounts D (one for raw and one for
+continuation counts per order max(i, j)) and the order K are chosen on positions of held-out
+training rows drawn as the evaluation positions are (seqens.positions.masked_positions),
+never on the evaluation positions: order by order, the raw discount of order k and the
+continuation discount of order k - 1 minimise the order-k model's held-out cross-entropy
+(grid search), and the best order is the one of least held-out cross-entropy.
+
+Counting is restricted to the contexts asked about (evaluation and held-out positions): each
+shape's contexts are identified exactly, as a trie, by (the id of the context one token
+shorter, the added token), and training positions are matched shape by shape from the
+matches of the shorter shape (a vectorised hash table), so a long shape only looks at the
+few positions whose shorter context was asked about. Per shape and chunk of training rows,
+one sort finds the distinct n-grams with their widening neighbours; the distinct sets of
+each direction and the raw n-grams are projections of it. Shapes are counted in passes of
+SHAPES_PER_PASS, so that only a pass's distinct sets are held (benchmarks/bench_counts.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .special import SPECIAL_TOKENS
+
+# Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
+DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
+CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
+SHAPES_PER_PASS = 6  # shapes counted in one pass over the training rows: memory against time
+
+
+def prediction_context(objective: str) -> str:
+    """What a member of ``objective`` sees of a position's neighbours, as the count
+    baselines' files name it: two_sided, or one_sided for a causal objective."""
+    from .objectives import REGISTRY
+
+    return "two_sided" if REGISTRY[objective].two_sided else "one_sided"
+
+
+def visible_context(positions: np.ndarray, max_order: int, two_sided: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The visible context (left, right) of each evaluation position [rows, L] (row-major
+    order, as the members' distributions): tokens up to ``max_order`` on each side before the
+    first masked one (positions beyond the row are padding, visible). One-sided: every left
+    token is visible (a causal member's input is never masked), none on the right."""
+    rows, cols = np.nonzero(positions)
+    if not two_sided:
+        return np.full(len(rows), max_order), np.zeros(len(rows), dtype=np.int64)
+    length = positions.shape[1]
+    left = np.full(len(rows), max_order)
+    right = np.full(len(rows), max_order)
+    for distance in range(max_order, 0, -1):  # the nearest masked neighbour wins
+        before, after = cols - distance, cols + distance
+        masked_before = (before >= 0) & positions[rows, np.clip(before, 0, length - 1)]
+        masked_after = (after < length) & positions[rows, np.clip(after, 0, length - 1)]
+        left = np.where(masked_before, distance - 1, left)
+        right = np.where(masked_after, distance - 1, right)
+    return left, right
+
+
+def padded(tokens: np.ndarray, left: int, right: int, vocab_size: int) -> np.ndarray:
+    """Rows [R, L] as int64 with ``left`` BOS (= V) before and ``right`` EOS (= V + 1) after."""
+    out = np.empty((len(tokens), left + tokens.shape[1] + right), dtype=np.int64)
+    out[:, :left], out[:, left + tokens.shape[1] :] = vocab_size, vocab_size + 1
+    out[:, left : left + tokens.shape[1]] = tokens
+    return out
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Positions a count model is asked about: the symbols around each [N, K + 1 + J]
+    (offsets -K..J, the target at column K; J = K two-sided, 0 one-sided) and its visible
+    context (left, right)."""
+
+    windows: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    max_order: int
+    right_order: int
+
+    @classmethod
+    def at(cls, tokens: np.ndarray, positions: np.ndarray, *, max_order: int, two_sided: bool, vocab_size: int):
+        """The queries at the True entries of ``positions`` [R, L] (row-major) of rows ``tokens``."""
+        right_order = max_order if two_sided else 0
+        left, right = visible_context(positions, max_order, two_sided)
+        rows, cols = np.nonzero(positions)
+        rows_padded = padded(np.asarray(tokens), max_order, right_order, vocab_size)
+        offsets = np.arange(max_order + 1 + right_order)
+        windows = rows_padded[rows[:, None], cols[:, None] + offsets]
+        return cls(windows, left, right, max_order, right_order)
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.windows[:, self.max_order]
+
+    def symbol(self, offset: int) -> np.ndarray:
+        return self.windows[:, self.max_order + offset]
+
+    def __add__(self, other: "Queries") -> "Queries":
+        return Queries(
+            np.concatenate([self.windows, other.windows]),
+            np.concatenate([self.left, other.left]),
+            np.concatenate([self.right, other.right]),
+            self.max_order,
+            self.right_order,
+        )
+
+
+def _shapes(max_order: int, right_order: int) -> list[tuple[int, int]]:
+    """Every context shape (i, j), each after the shorter one it is matched from."""
+    return sorted(((i, j) for i in range(max_order + 1) for j in range(right_order + 1)), key=lambda s: (sum(s), s))
+
+
+def _passes(shapes: list[tuple[int, int]], per_pass: int) -> list[list[tuple[int, int]]]:
+    """The shapes in depth-first order of the trie they are matched along, cut into passes of
+    ``per_pass``: a pass holds only its shapes' distinct n-grams, and its shapes share most of
+    their matching."""
+    children: dict = {s: [] for s in shapes}
+    for s in shapes[1:]:
+        children[_shorter(s)[0]].append(s)
+    order, stack = [], [shapes[0]]
+    while stack:
+        s = stack.pop()
+        order.append(s)
+        stack.extend(reversed(children[s]))
+    return [order[i : i + per_pass] for i in range(0, len(order), per_pass)]
+
+
+def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
+    """The shape one token shorter that ``shape`` is matched from, and the offset of the token
+    it adds: the farther side loses its farthest token (the right one on a tie)."""
+    i, j = shape
+    return ((i - 1, j), -i) if i > j else ((i, j - 1), j)
+
+
+class _KeyIndex:
+    """Position of each of a set of distinct int64 keys >= 0 (open addressing, load <= 1/4):
+    a vectorised hash table, so that matching N training positions costs O(N)."""
+
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray):
+        bits = max(4, int(np.ceil(np.log2(4 * len(keys) + 1))))
+        self.mask, self.shift = (1 << bits) - 1, np.uint64(64 - bits)
+        self.keys = np.full(1 << bits, -1, dtype=np.int64)
+        self.values = np.full(1 << bits, -1, dtype=np.int64)
+        slot, pending = self._slot(keys), np.arange(len(keys))
+        while len(pending):
+            at = slot[pending]
+            free = self.keys[at] == -1
+            claimants = pending[free]
+            self.values[at[free]] = claimants  # of several claimants of one slot, the last write wins
+            won = self.values[at[free]] == claimants
+            self.keys[at[free][won]] = keys[claimants[won]]
+            pending = np.concatenate([pending[~free], claimants[~won]])
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The index of each key in the set, -1 where it is not there."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        slot, pending = self._slot(keys), np.arange(len(keys))
+        while len(pending):
+            at = slot[pending]
+            found = self.keys[at]
+            hit = found == keys[pending]
+            out[pending[hit]] = self.values[at[hit]]
+            pending = pending[~hit & (found != -1)]
+            slot[pending] = (slot[pending] + 1) & self.mask
+        return out
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2.4's hash-based unique is several times slower here)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+
+
+class _Distinct:
+    """The distinct int64 keys in [0, size) seen over chunks: a dense bitmap when ``size`` is
+    at most ``dense_limit``, else sorted runs merged as they grow."""
+
+    def __init__(self, size: int, dense_limit: int):
+        self.dense = np.zeros(size, dtype=bool) if size <= dense_limit else None
+        self.parts: list[np.ndarray] = []
+        self.pending = 0
+
+    def add(self, keys: np.ndarray) -> None:
+        if self.dense is not None:
+            self.dense[keys] = True
+            return
+        self.parts.append(_sorted_unique(keys))
+        self.pending += len(self.parts[-1])
+        if len(self.parts) > 1 and self.pending > max(len(self.parts[0]), 1 << 16):  # merges grow geometrically
+            self.parts = [self.result()]
+            self.pending = 0
+
+    def result(self) -> np.ndarray:
+        """The distinct keys, sorted."""
+        if self.dense is not None:
+            return np.flatnonzero(self.dense)
+        return _sorted_unique(np.concatenate(self.parts)) if self.parts else np.zeros(0, np.int64)
+
+
+def _counts_of(sorted_keys: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The count of each of ``keys`` (0 where unseen)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys))
+    index = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[index] == keys, counts[index], 0).astype(np.float64)
+
+
+@dataclass
+class _Level:
+    """What one back-off level of every query reads: its shape's order max(i, j), its raw
+    counts (X(h), X(hw), T(h)), and the continuation counts towards its chain parent
+    (``continues``: False at the top level K and where the parent has the same shape)."""
+
+    order: np.ndarray
+    raw_context: np.ndarray
+    raw_gram: np.ndarray
+    types: np.ndarray
+    continues: np.ndarray
+    continuation_context: np.ndarray
+    continuation_gram: np.ndarray
+
+
+class ContextCounts:
+    """Training counts of every context the ``queries`` ask about, each shape's raw counts and
+    the continuation counts towards each chain parent, and the Kneser-Ney log-probabilities of
+    the queries' targets from them for any discounts (see the module's docstring).
+
+    ``train`` [R, L] are training rows; outcomes are the tokens with ids >= ``n_special`` past
+    column 0, counted in chunks of about ``chunk_tokens``."""
+
+    def __init__(
+        self,
+        train: np.ndarray,
+        queries: Queries,
+        *,
+        vocab_size: int,
+        n_special: int = len(SPECIAL_TOKENS),
+        chunk_tokens: int = CHUNK_TOKENS,
+    ):
+        self.queries, self.vocab_size, self.n_special = queries, int(vocab_size), int(n_special)
+        self.max_order, self.right_order = queries.max_order, queries.right_order
+        K, J, V = self.max_order, self.right_order, self.vocab_size
+        self.base = base = V + 2
+        n = len(queries)
+        levels = np.arange(K + 1)
+        # The chain: the shape every query reads at every level, and its parent's direction.
+        left = np.minimum(levels[:, None], queries.left[None, :])  # [K + 1, N]
+        right = np.minimum(levels[:, None], queries.right[None, :])
+        grow_left = np.zeros_like(left, dtype=bool)
+        grow_right = np.zeros_like(right, dtype=bool)
+        grow_left[:-1], grow_right[:-1] = left[1:] > left[:-1], right[1:] > right[:-1]
+        self._chain = (left, right, grow_left, grow_right)
+        shapes = _shapes(K, J)
+        # Which contexts each shape must know: its chain's, and those one token shorter.
+        needed = {s: np.zeros(n, dtype=bool) for s in shapes}
+        for level in levels:
+            for s in set(zip(left[level].tolist(), right[level].tolist())):
+                needed[s] |= (left[level] == s[0]) & (right[level] == s[1])
+        for s in reversed(shapes[1:]):
+            needed[_shorter(s)[0]] |= needed[s]
+        # Each shape's contexts, by exact trie keys (shorter context's id, added symbol).
+        self.context_ids: dict[tuple[int, int], np.ndarray] = {}
+        self._index: dict[tuple[int, int], _KeyIndex] = {}
+        self._n_contexts: dict[tuple[int, int], int] = {}
+        for s in shapes:
+            ids = np.full(n, -1, dtype=np.int64)
+            if s == (0, 0):
+                ids[needed[s]] = 0
+                self._n_contexts[s] = 1
+            elif needed[s].any():
+                shorter, offset = _shorter(s)
+                asked = needed[s]
+                keys = self.context_ids[shorter][asked] * base + queries.symbol(offset)[asked]
+                unique, ids[asked] = np.unique(keys, return_inverse=True)
+                self._index[s] = _KeyIndex(unique)
+                self._n_contexts[s] = len(unique)
+            else:
+                self._n_contexts[s] = 0
+            self.context_ids[s] = ids
+        # Continuation directions each shape is asked for.
+        self._directions: dict[tuple[int, int], set] = {s: set() for s in shapes}
+        for level in levels[:-1]:
+            grows = grow_left[level] | grow_right[level]
+            for s, d in set(
+                zip(
+                    zip(left[level][grows].tolist(), right[level][grows].tolist()),
+                    zip(grow_left[level][grows].astype(int).tolist(), grow_right[level][grows].astype(int).tolist()),
+                )
+            ):
+                self._directions[s].add(d)
+        self._count(np.asarray(train), chunk_tokens)
+
+    def _count(self, train: np.ndarray, chunk_tokens: int) -> None:
+        """Count in passes of a few shapes (only their distinct n-grams are held at a time),
+        each chunk's positions matched along the trie from (0, 0)."""
+        K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
+        active = [s for s in self.context_ids if self._n_contexts[s]]
+        # Each shape records its n-grams with the neighbours on every side a parent widens it by
+        # (one sort per chunk); each direction's, and the raw n-grams, are projections of those.
+        sides = {s: (any(d[0] for d in self._directions[s]), any(d[1] for d in self._directions[s])) for s in active}
+        for s in active:
+            if self._n_contexts[s] * V * base ** sum(sides[s]) >= 2**63:
+                raise ValueError(
+                    f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
+                )
+        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
+        dense_limit = max(1 << 22, train.size // 8)
+        rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
+        raw, continuation = {}, {}
+        for group in _passes(active, SHAPES_PER_PASS):
+            context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
+            widened = {s: _Distinct(self._n_contexts[s] * V * base ** sum(sides[s]), dense_limit) for s in group}
+            # The raw count of each n-gram asked about (a query's context and target).
+            asked_keys, asked_index, gram_counts = {}, {}, {}
+            for s in group:
+                ids = self.context_ids[s]
+                asked_keys[s] = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
+                asked_index[s] = _KeyIndex(asked_keys[s])
+                gram_counts[s] = np.zeros(len(asked_keys[s]), dtype=np.int64)
+            for start in range(0, len(train), rows_per_chunk):
+                chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
+                flat = chunk.ravel()
+                outcome = np.zeros(chunk.shape, dtype=bool)
+                outcome[:, K + 1 : K + train.shape[1]] = chunk[:, K + 1 : K + train.shape[1]] >= self.n_special
+                where = np.flatnonzero(outcome)
+                matches = {(0, 0): (where, np.zeros(len(where), dtype=np.int64))}
+                for s in group:
+                    where, ids = self._match(s, matches, flat)
+                    context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
+                    gram = ids * V + flat[where]
+                    asked = asked_index[s].find(gram)
+                    gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
+                    if sides[s][0]:
+                        gram = gram * base + flat[where - s[0] - 1]
+                    if sides[s][1]:
+                        gram = gram * base + flat[where + s[1] + 1]
+                    widened[s].add(gram)
+            for s in group:
+                self._finish(s, sides[s], context_totals[s], widened[s], asked_keys[s], gram_counts[s], raw, continuation)
+        self._stats(raw, continuation)
+
+    def _match(self, shape, matches: dict, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk's positions whose ``shape`` context is asked about, and its ids there,
+        matched from the shorter shape's (kept in ``matches`` for the chunk's other shapes)."""
+        if shape not in matches:
+            shorter, offset = _shorter(shape)
+            where, ids = self._match(shorter, matches, flat)
+            found = self._index[shape].find(ids * self.base + flat[where + offset])
+            hit = found >= 0
+            matches[shape] = (where[hit], found[hit])
+        return matches[shape]
+
+    def _finish(self, s, sides, context_totals, widened, asked_keys, gram_counts, raw, continuation) -> None:
+        """A shape's counts, reduced to what the queries read, from its distinct n-grams with
+        their neighbours on ``sides`` (left, right) recorded."""
+        V, base = self.vocab_size, self.base
+        widened = widened.result()
+        grams = _sorted_unique(widened // base ** sum(sides))
+        types = np.bincount(grams // V, minlength=self._n_contexts[s])
+        raw[s] = (context_totals, types, asked_keys, gram_counts)
+        for d in self._directions[s]:
+            keys = widened
+            if sides[1] and not d[1]:  # drop the right neighbour
+                keys = keys // base
+            if sides[0] and not d[0]:  # drop the left neighbour (the lower digit once the right is gone)
+                keys = (keys // base ** (1 + d[1])) * base ** d[1] + keys % base ** d[1]
+            keys = _sorted_unique(keys) if keys is not widened else keys
+            gram_keys, per_gram = np.unique(keys // base ** sum(d), return_counts=True)
+            totals = np.bincount(gram_keys // V, weights=per_gram, minlength=self._n_contexts[s])
+            continuation[(s, d)] = (totals, _counts_of(gram_keys, per_gram, asked_keys), self._keeps_raw(s, d))
+
+    def _keeps_raw(self, s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
+        """Per context of shape ``s``: whether it ends in padding on every side its parent
+        (direction ``d``) extends, and so keeps raw counts."""
+        q, V = self.queries, self.vocab_size
+        ids = self.context_ids[s]
+        edge_padded = ids >= 0
+        if d[0]:
+            edge_padded &= (q.symbol(-s[0]) >= V) if s[0] else False
+        if d[1]:
+            edge_padded &= (q.symbol(s[1]) >= V) if s[1] else False
+        keep_raw = np.zeros(self._n_contexts[s], dtype=bool)
+        keep_raw[ids[edge_padded]] = True
+        return keep_raw
+
+    def _stats(self, raw, continuation) -> None:
+        """Each level's counts for every query (the arrays log2_probs reads)."""
+        K, V = self.max_order, self.vocab_size
+        q = self.queries
+        left, right, grow_left, grow_right = self._chain
+        targets = q.targets
+        self.levels = []
+        for level in range(K + 1):
+            names = ("raw_context", "raw_gram", "types", "continuation_context", "continuation_gram")
+            fields = {name: np.zeros(len(q)) for name in names}
+            order = np.maximum(left[level], right[level])
+            continues = grow_left[level] | grow_right[level]
+            for s in set(zip(left[level].tolist(), right[level].tolist())):
+                at = (left[level] == s[0]) & (right[level] == s[1])
+                ids = self.context_ids[s][at]
+                totals, types, keys, counts = raw[s]
+                fields["raw_context"][at] = totals[ids]
+                fields["types"][at] = types[ids]
+                fields["raw_gram"][at] = _counts_of(keys, counts, ids * V + targets[at])
+                for d in self._directions[s]:
+                    there = at & continues & (grow_left[level] == d[0]) & (grow_right[level] == d[1])
+                    ids = self.context_ids[s][there]
+                    c_totals, c_counts, keep_raw = continuation[(s, d)]
+                    gram = ids * V + targets[there]
+                    fields["continuation_context"][there] = np.where(keep_raw[ids], totals[ids], c_totals[ids])
+                    fields["continuation_gram"][there] = np.where(
+                        keep_raw[ids], _counts_of(keys, counts, gram), _counts_of(keys, c_counts, gram)
+                    )
+            self.levels.append(_Level(order=order, continues=continues, **fields))
+
+    def log2_probs(self, raw_discounts, continuation_discounts, orders=None, select=None) -> np.ndarray:
+        """log2 P_k(target) of every query (or those ``select``ed) for each order k (default
+        0..K): [len(orders), N]. ``raw_discounts[m]`` and ``continuation_discounts[m]`` are
+        the discounts of shapes of order m."""
+        orders = range(self.max_order + 1) if orders is None else orders
+        raw_d, cont_d = np.asarray(raw_discounts, float), np.asarray(continuation_discounts, float)
+        pick = slice(None) if select is None else select
+        uniform = 1.0 / (self.vocab_size - self.n_special)
+        out = []
+        for k in orders:
+            prob = np.full(len(self.levels[0].order[pick]), uniform)
+            for level in range(k + 1):
+                lv = self.levels[level]
+                if level == k:
+                    context, gram, discount, applies = lv.raw_context[pick], lv.raw_gram[pick], raw_d[lv.order[pick]], True
+                else:
+                    context, gram = lv.continuation_context[pick], lv.continuation_gram[pick]
+                    discount, applies = cont_d[lv.order[pick]], lv.continues[pick]
+                types = lv.types[pick]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    smoothed = (np.maximum(gram - discount, 0.0) + discount * types * prob) / context
+                prob = np.where(applies & (context > 0), smoothed, prob)
+            out.append(np.log2(prob))
+        return np.array(out)
+
+
+def choose_discounts(counts: ContextCounts, select: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Discounts that minimise the held-out cross-entropy of the queries ``select``ed,
+    order by order (the raw discount of order k with the continuation discount of order
+    k - 1, on a grid), and each order's held-out bits per token: (raw, continuation, bits)."""
+    K = counts.max_order
+    raw, continuation = np.full(K + 1, 0.5), np.full(K + 1, np.nan)
+    bits = np.zeros(K + 1)
+    for k in range(K + 1):
+        best = (np.inf, None, None)
+        for d_raw in DISCOUNT_GRID:
+            for d_cont in DISCOUNT_GRID if k else [np.nan]:
+                raw[k] = d_raw
+                if k:
+                    continuation[k - 1] = d_cont
+                loss = -counts.log2_probs(raw, continuation, orders=[k], select=select)[0].mean()
+                if loss < best[0]:
+                    best = (loss, d_raw, d_cont)
+        bits[k], raw[k] = best[0], best[1]
+        if k:
+            continuation[k - 1] = best[2]
+    return raw, continuation, bits
+
+
+@dataclass(frozen=True)
+class CountBaselines:
+    """Count models at evaluation positions: ``log2_probs`` [K + 1, N] of each position's
+    token (row-major order of the positions, as the members' distributions) under each order
+    k = 0..K; ``selection``, per order, the held-out cross-entropy on the training split's
+    held-out rows and the discounts chosen there; ``best_order``, the order of least held-out
+    cross-entropy."""
+
+    log2_probs: np.ndarray
+    selection: pd.DataFrame
+    best_order: int
+
+
+def held_out_rows(n_rows: int, held_out: int) -> np.ndarray:
+    """The training rows held out for choosing orders and discounts: evenly spaced (not the
+    head of the split, which is one stretch of one genome or a few documents)."""
+    if not 0 < held_out < n_rows:
+        raise ValueError(f"held-out rows must be between 1 and {n_rows - 1}, got {held_out}")
+    return np.unique(np.linspace(0, n_rows - 1, held_out).round().astype(np.int64))
+
+
+def count_baselines(
+    train: np.ndarray,
+    eval_tokens: np.ndarray,
+    eval_positions: np.ndarray,
+    *,
+    max_order: int,
+    two_sided: bool,
+    vocab_size: int,
+    held_out_sequences: int,
+    train_sequences: int | None,
+    mask_fraction: float,
+    seed: int,
+    n_special: int = len(SPECIAL_TOKENS),
+) -> CountBaselines:
+    """The count models of orders 0..``max_order`` at ``eval_positions`` [S, L] of
+    ``eval_tokens``, counted on ``train`` [R, L] less ``held_out_sequences`` rows held out to
+    choose the discounts and the best order on (positions drawn on them as evaluation
+    positions are, with ``mask_fraction`` and ``seed``); at most ``train_sequences`` rows are
+    counted (evenly spaced; None: all)."""
+    from .positions import masked_positions
+
+    held_out = held_out_rows(len(train), held_out_sequences)
+    fitted = np.setdiff1d(np.arange(len(train)), held_out)
+    if train_sequences and train_sequences < len(fitted):
+        fitted = fitted[np.unique(np.linspace(0, len(fitted) - 1, train_sequences).round().astype(np.int64))]
+    held_out_tokens = np.asarray(train[held_out], dtype=np.int64)
+    rng = np.random.default_rng([seed, 7])  # a stream of its own: held-out count positions
+    held_out_positions = masked_positions(held_out_tokens, mask_fraction, rng, n_special=n_special)
+    options = dict(max_order=max_order, two_sided=two_sided, vocab_size=vocab_size)
+    evaluation = Queries.at(np.asarray(eval_tokens, dtype=np.int64), eval_positions, **options)
+    tuning = Queries.at(held_out_tokens, held_out_positions, **options)
+    counts = ContextCounts(train[fitted], evaluation + tuning, vocab_size=vocab_size, n_special=n_special)
+    on_held_out = np.arange(len(evaluation), len(evaluation) + len(tuning))
+    raw, continuation, bits = choose_discounts(counts, on_held_out)
+    best = int(np.argmin(bits))
+    selection = pd.DataFrame(
+        {
+            "order": np.arange(max_order + 1),
+            "held_out_bits": bits,
+            "discount_raw": raw,
+            "discount_continuation": continuation,
+            "best": np.arange(max_order + 1) == best,
+            "held_out_positions": len(tuning),
+            "counted_tokens": int(fitted.size * train.shape[1]),
+        }
+    )
+    log2_probs = counts.log2_probs(raw, continuation, select=np.arange(len(evaluation)))
+    return CountBaselines(log2_probs, selection, best)
