@@ -159,15 +159,19 @@ def condition_files(pattern):
     ]
 
 
-# Ensembles in a fixed order (condition, architecture, objective); members in seed order.
+# Ensembles in a fixed order (condition, architecture, objective; the trained ones, then the
+# published ones); members in seed order.
 ENSEMBLES = STUDY.ensembles
+TRAINED_ENSEMBLES = STUDY.trained_ensembles
+PUBLISHED_ENSEMBLES = STUDY.published_ensembles
 
 
-def member_files(patterns):
-    """Per-member path patterns (a rule's outputs) for every member of every ensemble."""
+def member_files(patterns, ensembles=None):
+    """Per-member path patterns (a rule's outputs) for every member of every ensemble (of
+    ``ensembles``, if given)."""
     return [
         path
-        for ensemble in ENSEMBLES
+        for ensemble in (ENSEMBLES if ensembles is None else ensembles)
         for member in ensemble.members
         for path in expand(patterns, **member.wildcards)
     ]
@@ -188,9 +192,10 @@ def ensemble_files(patterns):
     ]
 
 
-def ensemble_specs():
-    """The study's ensembles as plain values, for the params of the jobs that compare them."""
-    return [ensemble.spec() for ensemble in ENSEMBLES]
+def ensemble_specs(ensembles=None):
+    """The study's ensembles (or ``ensembles``) as plain values, for the params of the jobs
+    that compare them."""
+    return [ensemble.spec() for ensemble in (ENSEMBLES if ensembles is None else ensembles)]
 
 
 def figure_tables(figure):
@@ -220,8 +225,9 @@ def probes_of_corpus(corpus):
     ]
 
 
-# Ensembles whose corpus has probes, in the study's order.
-PROBED_ENSEMBLES = [e for e in ENSEMBLES if probes_of_corpus(e.condition.corpus)]
+# Trained ensembles whose corpus has probes, in the study's order (the probes compare each
+# member with itself untrained, which a published member has no recipe for).
+PROBED_ENSEMBLES = [e for e in TRAINED_ENSEMBLES if probes_of_corpus(e.condition.corpus)]
 # The probes figure needs probes; every other figure is drawn for every study.
 STUDY_FIGURES = [name for name in FIGURES if name != "probes" or PROBED_ENSEMBLES]
 

@@ -143,7 +143,7 @@ rule compare_fisher:
 rule training_curves:
     """Every member's training log in one table."""
     input:
-        manifests=member_files(rules.train_member.output.manifest),
+        manifests=member_files(rules.train_member.output.manifest, TRAINED_ENSEMBLES),
     output:
         table=results_path("tables/training_log.csv"),
     log:
@@ -152,7 +152,7 @@ rule training_curves:
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ensemble_specs(),
+        ensembles=ensemble_specs(TRAINED_ENSEMBLES),
     script:
         "../scripts/training_curves.py"
 
@@ -162,7 +162,7 @@ if config["training"]["fisher_log"]:
     rule fisher_training:
         """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
         input:
-            manifests=member_files(rules.train_member.output.manifest),
+            manifests=member_files(rules.train_member.output.manifest, TRAINED_ENSEMBLES),
         output:
             table=results_path("tables/fisher_training.csv"),
         log:
@@ -171,6 +171,6 @@ if config["training"]["fisher_log"]:
         conda:
             "../../envs/plot.yaml"
         params:
-            ensembles=ensemble_specs(),
+            ensembles=ensemble_specs(TRAINED_ENSEMBLES),
         script:
             "../scripts/fisher_training.py"

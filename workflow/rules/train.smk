@@ -13,6 +13,9 @@ rule train_member:
         tokenizer=member_file("tokenizer.json"),
         training_log=member_file("training_log.csv"),
         manifest=member_file("manifest.json"),
+    wildcard_constraints:
+        # published ensembles' labels are never these (seqens.config.checks): fetch_member's
+        architecture="|".join(STUDY.architectures),
     log:
         log_path(
             "train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
@@ -39,3 +42,34 @@ rule train_member:
         f"seed {{wildcards.seed}}: {STUDY.training_budget()}"
     script:
         "../scripts/train_member.py"
+
+
+rule fetch_member:
+    """A published member (a Hub id at a revision, or a local directory) as a member folder:
+    renumbered to its condition tokenizer's ids, with a manifest of the resolved commit and
+    every source file's sha256 (seqens.published)."""
+    input:
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+    output:
+        weights=member_file("model.safetensors"),
+        config=member_file("config.json"),
+        tokenizer=member_file("tokenizer.json"),
+        manifest=member_file("manifest.json"),
+    wildcard_constraints:
+        architecture="|".join(
+            dict.fromkeys(e.architecture for e in PUBLISHED_ENSEMBLES)
+        )
+        or "(?!)",  # no published ensembles: matches nothing
+    log:
+        log_path(
+            "fetch_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        entry=lambda wc: STUDY.published_entry(
+            wc.corpus, wc.tokenizer, wc.architecture, wc.objective
+        ),
+        hub_cache=config["hub_cache"],
+    script:
+        "../scripts/fetch_member.py"

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import codecs
 
-from ..architectures import get_architecture
+from ..architectures import ARCHITECTURES, get_architecture
 from ..errors import InputError
+from ..hub import is_local
 from ..objectives import objective_parameters
 from ..special import SPECIAL_TOKENS
 from .identity import study_conditions
@@ -27,6 +28,7 @@ def check_config(cfg: dict) -> None:
     _check_plain_http(cfg)
     _check_tokenizers(cfg)
     _check_conditions(cfg)
+    _check_published(cfg)
     _check_model(cfg)
     _check_batch_split(cfg)
     _check_counts(cfg)
@@ -88,6 +90,16 @@ def _check_plain_http(cfg: dict) -> None:
 
 def _check_tokenizers(cfg: dict) -> None:
     for name, tok in cfg["tokenizers"].items():
+        published_keys = [key for key in ("model", "revision", "trust_remote_code") if key in tok]
+        if tok["type"] == "pretrained":
+            if "model" not in tok:
+                raise ConfigError(f"config: tokenizers.{name}.model: a pretrained tokenizer needs the model it comes from")
+            if not is_local(tok["model"]) and "revision" not in tok:
+                raise ConfigError(f"config: tokenizers.{name}.revision: a Hub model needs a revision (a commit pins it)")
+            if "vocab_size" in tok:
+                raise ConfigError(f"config: tokenizers.{name}.vocab_size: a pretrained tokenizer has the size it has")
+        elif published_keys:
+            raise ConfigError(f"config: tokenizers.{name}.{published_keys[0]}: applies to pretrained tokenizers only")
         if tok["type"] == "bpe" and "vocab_size" not in tok:
             raise ConfigError(f"config: tokenizers.{name}.vocab_size: a bpe tokenizer needs a vocab_size")
         if tok["type"] == "kmer":
@@ -99,6 +111,44 @@ def _check_tokenizers(cfg: dict) -> None:
                 )
         elif "k" in tok or "stride" in tok:
             raise ConfigError(f"config: tokenizers.{name}: k and stride apply to kmer tokenizers only")
+
+
+def _check_published(cfg: dict) -> None:
+    """Published ensembles (seqens.published): what they are evaluated on, and folders of
+    their own."""
+    if not cfg["conditions"] and not cfg["published"]:
+        raise ConfigError("config: conditions: empty and no published ensembles; the study has nothing to measure")
+    seen = {}
+    for name, entry in cfg["published"].items():
+        key = f"config: published.{name}"
+        if entry["corpus"] not in cfg["corpora"]:
+            raise ConfigError(f"{key}.corpus: unknown corpus '{entry['corpus']}' (defined: {sorted(cfg['corpora'])})")
+        tokenizer = entry.get("tokenizer")
+        if tokenizer is None:
+            raise ConfigError(f"{key}.tokenizer: a tokenizer is already called '{name}'; name the ensemble's tokenizer here")
+        if cfg["tokenizers"].get(tokenizer, {}).get("type") != "pretrained":
+            raise ConfigError(
+                f"{key}.tokenizer: '{tokenizer}' must be a tokenizers entry of type pretrained (a published model's tokenizer)"
+            )
+        if not is_local(entry["model"]) and "revision" not in entry:
+            raise ConfigError(f"{key}.revision: a Hub model needs a revision (a commit pins it; a branch or tag also resolves)")
+        if "{seed}" not in entry["model"] and len(cfg["seeds"]) != 1:
+            raise ConfigError(
+                f"{key}.model: one model (no {{seed}} in it) in a study of {len(cfg['seeds'])} seeds; "
+                "give a {seed} pattern, or measure it in a study with `seeds: [1]`"
+            )
+        if entry["architecture"] in ARCHITECTURES:
+            raise ConfigError(
+                f"{key}.architecture: '{entry['architecture']}' names a trained architecture; give published ensembles "
+                "a label of their own (default: published)"
+            )
+        folder = (entry["corpus"], tokenizer, entry["architecture"], entry["objective"])
+        if folder in seen:
+            raise ConfigError(
+                f"{key}: same corpus, tokenizer, architecture label and objective as published.{seen[folder]}; "
+                "give one of them another architecture label"
+            )
+        seen[folder] = name
 
 
 def _check_conditions(cfg: dict) -> None:
