@@ -101,7 +101,7 @@ def _load_tokenizer(snapshot: Snapshot, what: str, trust_remote_code: bool = Fal
     try:
         tokenizer = AutoTokenizer.from_pretrained(snapshot.directory, trust_remote_code=trust_remote_code)
     except ValueError as error:
-        if "trust_remote_code" in str(error):
+        if "trust_remote_code" in str(error) or "custom code" in str(error):
             raise InputError(f"{what}: its tokenizer runs custom code; set trust_remote_code: true in its entry if you trust it") from None
         raise InputError(f"{what}: no tokenizer loads from {snapshot.directory} ({str(error).splitlines()[0]})") from None
     if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
@@ -234,7 +234,7 @@ def load_published_model(snapshot: Snapshot, objective: str, trust_remote_code: 
         )
     except ValueError as error:
         message = str(error).splitlines()[0]
-        if "trust_remote_code" in message:
+        if "trust_remote_code" in message or "custom code" in message:
             raise InputError(
                 f"{what}: the model runs custom code from its repository; set trust_remote_code: true in its entry "
                 "if you trust it"

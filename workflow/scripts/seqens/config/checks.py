@@ -26,9 +26,9 @@ def check_config(cfg: dict) -> None:
     exists before its kind is read, the model's preset before its sizes)."""
     _check_corpora(cfg)
     _check_plain_http(cfg)
+    _check_published(cfg)
     _check_tokenizers(cfg)
     _check_conditions(cfg)
-    _check_published(cfg)
     _check_model(cfg)
     _check_batch_split(cfg)
     _check_counts(cfg)
@@ -210,7 +210,7 @@ def _check_batch_split(cfg: dict) -> None:
 def _check_counts(cfg: dict) -> None:
     """Requests the data cannot meet."""
     seeds = cfg["seeds"]
-    if len(seeds) < 2:
+    if len(seeds) < 2 and cfg["conditions"]:  # one published model alone is measured without pairs
         raise ConfigError(f"config: seeds: an ensemble needs at least 2 members to compare, got {seeds}")
     eval_sequences = cfg["data"]["eval_sequences"]
     extraction = cfg["extraction"]
@@ -256,6 +256,8 @@ def _check_neighbourhoods(cfg: dict) -> None:
     vocabularies = {
         c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], c.kind) for c in study_conditions(cfg)
     }
+    if not vocabularies:  # published tokenizers only: their sizes are known once fetched
+        return
     smallest = min(vocabularies, key=vocabularies.get)
     ordinary = vocabularies[smallest] - len(SPECIAL_TOKENS)
     for key in ("top_k", "spearman_k"):
