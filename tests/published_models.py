@@ -37,21 +37,18 @@ def gfms_text_tokenizer(vocab_size: int = 96):
     )
 
 
-def nt_kmer_tokenizer(k: int = 6):
-    """The Nucleotide Transformer's k-mer tokenizer (instadeepai/nucleotide-transformer,
-    nucleotide_transformer/tokenizers.py): <unk> <pad> <mask> <cls> <eos> <bos>, the 4^k
-    k-mers, then A T C G N; a k-mer where the next k bases are all A C G T, else one character."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+def nt_vocab_tokenizer(directory: Path, k: int = 6):
+    """The Nucleotide Transformer's k-mer tokenizer as it is published on the Hub: a Python
+    EsmTokenizer over vocab.txt (no tokenizer.json) holding <unk> <pad> <mask> <cls> <eos>
+    <bos>, the 4^k k-mers, then A T C G N (instadeepai/nucleotide-transformer,
+    nucleotide_transformer/tokenizers.py)."""
+    from transformers import EsmTokenizer
 
+    Path(directory).mkdir(parents=True, exist_ok=True)
     tokens = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
     tokens += ["".join(p) for p in itertools.product("ACGT", repeat=k)] + list("ATCGN")
-    tokenizer = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", cls_token="<cls>",
-        eos_token="<eos>", bos_token="<bos>",
-    )
+    (Path(directory) / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    return EsmTokenizer(str(Path(directory) / "vocab.txt"), bos_token="<bos>")
 
 
 def byte_bpe_tokenizer(mask: bool = True):

@@ -5,6 +5,7 @@ renumbered models predict exactly what the published ones predict."""
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from published_models import (
     byte_bpe_tokenizer,
     gfms_text_tokenizer,
     hub_cache,
-    nt_kmer_tokenizer,
+    nt_vocab_tokenizer,
     save_bert,
     save_causal,
     save_esm,
@@ -35,7 +36,7 @@ from seqens.tokenization import SequenceTokenizer
 DNA = "ACGTACGTTTGACNACGTAACGTGGGCCCAAATTTGGGCCCATACGTAGCTAGCTAGGATCCA" * 4
 FORMATS = {  # kind, objective, tokenizer, saver, sample
     "gfms_bert": ("text", "mlm", gfms_text_tokenizer, save_bert, TEXT[0]),
-    "nt_esm": ("dna", "mlm", nt_kmer_tokenizer, save_esm, DNA),
+    "nt_esm": ("dna", "mlm", lambda: nt_vocab_tokenizer(Path(tempfile.mkdtemp())), save_esm, DNA),
     "causal": ("text", "clm", byte_bpe_tokenizer, save_causal, TEXT[1]),
 }
 
@@ -136,7 +137,7 @@ def test_the_gfms_tokenizer_moves_only_its_specials(tmp_path):
 
 
 def test_dna_is_upper_cased_before_a_published_tokenizer_reads_it(tmp_path):
-    directory = save_esm(tmp_path / "m", nt_kmer_tokenizer())
+    directory = save_esm(tmp_path / "m", nt_vocab_tokenizer(tmp_path / "vocab"))
     save_published_tokenizer({"type": "pretrained", "model": str(directory)}, "dna", tmp_path / "t", tmp_path, 64, what="t")
     tokenizer = SequenceTokenizer(tmp_path / "t")
     assert tokenizer.encode_texts([DNA.lower()]) == tokenizer.encode_texts([DNA])

@@ -105,11 +105,40 @@ def _load_tokenizer(snapshot: Snapshot, what: str, trust_remote_code: bool = Fal
             raise InputError(f"{what}: its tokenizer runs custom code; set trust_remote_code: true in its entry if you trust it") from None
         raise InputError(f"{what}: no tokenizer loads from {snapshot.directory} ({str(error).splitlines()[0]})") from None
     if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
+        converted = _kmer_tokenizer_of(tokenizer)
+        if converted is not None:
+            return converted
         raise InputError(
             f"{what}: its tokenizer ({type(tokenizer).__name__}) has no tokenizers-library form (tokenizer.json); "
             "save one with a fast tokenizer class and give that directory"
         )
     return tokenizer
+
+
+def _kmer_tokenizer_of(tokenizer):
+    """The tokenizers-library form of a Python k-mer tokenizer as the Nucleotide Transformer
+    publishes it (EsmTokenizer, vocab.txt: its specials, the 4^k k-mers, single nucleotides),
+    or None for any other vocabulary. EsmTokenizer splits its input at its vocabulary's tokens,
+    longest first from the left: a k-mer where the next k characters are all A C G T, else one
+    character (instadeepai/nucleotide-transformer, tokenizers.py), which a Split does alike."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = tokenizer.get_vocab()
+    specials = set(tokenizer.all_special_tokens)
+    ordinary = [token for token in vocab if token not in specials]
+    lengths = {len(token) for token in ordinary if len(token) > 1}
+    if len(lengths) != 1 or any(set(token) - set("ACGTN") for token in ordinary):
+        return None
+    (k,) = lengths
+    if sum(len(token) == k for token in ordinary) != 4**k:
+        return None
+    unk = tokenizer.unk_token
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=unk))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
+    roles = {name: getattr(tokenizer, name) for name in ("unk_token", "pad_token", "mask_token", "cls_token",
+                                                        "sep_token", "bos_token", "eos_token") if getattr(tokenizer, name, None)}
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **roles)
 
 
 def vocabulary_order(tokenizer, what: str) -> list[int]:
