@@ -195,7 +195,9 @@ def ensemble_files(patterns):
 def ensemble_specs(ensembles=None):
     """The study's ensembles (or ``ensembles``) as plain values, for the params of the jobs
     that compare them."""
-    return [ensemble.spec() for ensemble in (ENSEMBLES if ensembles is None else ensembles)]
+    return [
+        ensemble.spec() for ensemble in (ENSEMBLES if ensembles is None else ensembles)
+    ]
 
 
 def figure_tables(figure):
@@ -227,9 +229,18 @@ def probes_of_corpus(corpus):
 
 # Trained ensembles whose corpus has probes, in the study's order (the probes compare each
 # member with itself untrained, which a published member has no recipe for).
-PROBED_ENSEMBLES = [e for e in TRAINED_ENSEMBLES if probes_of_corpus(e.condition.corpus)]
-# The probes figure needs probes; every other figure is drawn for every study.
-STUDY_FIGURES = [name for name in FIGURES if name != "probes" or PROBED_ENSEMBLES]
+PROBED_ENSEMBLES = [
+    e for e in TRAINED_ENSEMBLES if probes_of_corpus(e.condition.corpus)
+]
+# The probes figure needs probes, the training figures trained ensembles; every other
+# figure is drawn for every study.
+TRAINING_FIGURES = ("loss_curves", "fisher_training")
+STUDY_FIGURES = [
+    name
+    for name in FIGURES
+    if (name != "probes" or PROBED_ENSEMBLES)
+    and (name not in TRAINING_FIGURES or TRAINED_ENSEMBLES)
+]
 
 
 def probe_corpus_inputs(wildcards):

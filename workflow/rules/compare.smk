@@ -162,7 +162,9 @@ if config["training"]["fisher_log"]:
     rule fisher_training:
         """Every member's layer-wise Fisher during training (training.fisher_log) in one table."""
         input:
-            manifests=member_files(rules.train_member.output.manifest, TRAINED_ENSEMBLES),
+            manifests=member_files(
+                rules.train_member.output.manifest, TRAINED_ENSEMBLES
+            ),
         output:
             table=results_path("tables/fisher_training.csv"),
         log:

@@ -17,9 +17,11 @@ rule train_tokenizer:
         kind=lambda wc: config["corpora"][wc.corpus]["kind"],
         max_characters=config["preparation"]["tokenizer_training_characters"],
         model_max_length=config["data"]["sequence_length"],
-        hub_cache=lambda wc: config["hub_cache"]
-        if config["tokenizers"][wc.tokenizer]["type"] == "pretrained"
-        else None,
+        hub_cache=lambda wc: (
+            config["hub_cache"]
+            if config["tokenizers"][wc.tokenizer]["type"] == "pretrained"
+            else None
+        ),
     script:
         "../scripts/train_tokenizer.py"
 

@@ -13,13 +13,14 @@ rule train_member:
         tokenizer=member_file("tokenizer.json"),
         training_log=member_file("training_log.csv"),
         manifest=member_file("manifest.json"),
-    wildcard_constraints:
-        # published ensembles' labels are never these (seqens.config.checks): fetch_member's
-        architecture="|".join(STUDY.architectures),
     log:
         log_path(
             "train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    # Published ensembles' labels are never trained architectures (seqens.config.checks):
+    # their members are fetch_member's.
+    wildcard_constraints:
+        architecture="|".join(STUDY.architectures),
     conda:
         "../../envs/torch.yaml"
     # each of its training.devices processes computes with training.threads
@@ -55,15 +56,16 @@ rule fetch_member:
         config=member_file("config.json"),
         tokenizer=member_file("tokenizer.json"),
         manifest=member_file("manifest.json"),
-    wildcard_constraints:
-        architecture="|".join(
-            dict.fromkeys(e.architecture for e in PUBLISHED_ENSEMBLES)
-        )
-        or "(?!)",  # no published ensembles: matches nothing
     log:
         log_path(
             "fetch_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    # The published ensembles' labels ("(?!)", which matches nothing, when there are none).
+    wildcard_constraints:
+        architecture="|".join(
+            dict.fromkeys(e.architecture for e in PUBLISHED_ENSEMBLES)
+        )
+        or "(?!)",
     conda:
         "../../envs/torch.yaml"
     params:
