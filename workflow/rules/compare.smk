@@ -1,5 +1,6 @@
 rule compare_outputs:
-    """Per-member output metrics, pairwise disagreement and text-vs-DNA contrasts, with intervals."""
+    """Per-member output metrics, pairwise disagreement, text-vs-DNA contrasts and trained-vs-
+    published contrasts (reproductions), with intervals."""
     input:
         distributions=member_files(rules.extract_member.output.distributions),
         records=member_files(rules.extract_member.output.record),
@@ -25,6 +26,11 @@ rule compare_outputs:
             category="Tables",
         ),
         latex=results_path("tables/outputs_summary.tex"),
+        reproduction=report(
+            results_path("tables/outputs_reproduction.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         data_entropy=report(
             results_path("tables/data_entropy.csv"),
             caption="../report/table.rst",
