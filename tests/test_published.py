@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from published_models import (
@@ -22,6 +23,7 @@ from published_models import (
     save_causal,
     save_esm,
 )
+from conftest import copy_of_prepared, snakemake_cmd
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from seqens.config import Condition, ConfigError, Member, Study
@@ -280,3 +282,75 @@ def test_two_published_ensembles_in_one_folder_are_refused():
                    tokenizers={"bpe": {"type": "bpe", "vocab_size": 2048},
                                "shared": {"type": "pretrained", "model": "org/m-1", "revision": "main"}})
 
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+PUBLISHED_AND_TRAINED = """
+tokenizers:
+  gfms: {{type: pretrained, model: {models}/m-1}}
+conditions:
+  - {{corpus: wiki, tokenizer: gfms}}
+published:
+  released:
+    model: "{models}/m-{{seed}}"
+    corpus: wiki
+    tokenizer: gfms
+    objective: mlm
+    architecture: released
+seeds: [1, 2]
+architectures: [bert]
+objectives: [mlm]
+training: {{steps: 40, eval_every: 20, checkpoint_every: 20}}
+data: {{sequence_length: 64, train_sequences: 512, eval_sequences: 64}}
+extraction: {{fisher_sequences: 16, markov_max_order: 2}}
+comparison: {{bootstrap_draws: 100}}
+"""
+
+
+def gfms_tokenizer_of(train_split: Path, vocab_size: int = 1100):
+    """A GFMs-style text BPE (published_models.gfms_text_tokenizer's recipe) trained on the
+    first 2,000 documents of a prepared training split."""
+    import itertools
+
+    from tokenizers import Tokenizer
+    from tokenizers.models import BPE
+    from tokenizers.pre_tokenizers import Whitespace
+    from tokenizers.trainers import BpeTrainer
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<UNK>", "<PAD>", "<CLS>", "<SEP>", "<MASK>"]
+    tokenizer = Tokenizer(BPE(unk_token="<UNK>"))
+    tokenizer.pre_tokenizer = Whitespace()
+    with open(train_split) as lines:
+        tokenizer.train_from_iterator(list(itertools.islice(lines, 2000)),
+                                      trainer=BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<UNK>", pad_token="<PAD>", cls_token="<CLS>",
+                                   sep_token="<SEP>", mask_token="<MASK>")
+
+
+def test_a_published_and_a_trained_ensemble_end_to_end_with_a_source_facet(prepared_demo, tmp_path):
+    """Two local BERT members with a GFMs-style tokenizer beside an ensemble trained here with
+    that tokenizer, on the demo's Wikipedia text: every table that names ensembles has the
+    source facet, and the trained ensemble is contrasted with the published one."""
+    work = copy_of_prepared(prepared_demo, tmp_path)
+    tokenizer = gfms_tokenizer_of(work / "results" / "corpora" / "wiki" / "train.txt")
+    for seed in (1, 2):
+        save_bert(tmp_path / "models" / f"m-{seed}", tokenizer, seed=seed)
+    (work / "small.yaml").write_text(PUBLISHED_AND_TRAINED.format(models=tmp_path / "models"))
+    snakemake_cmd("--cores", "2", "--configfile", "config/config.yaml", "small.yaml", cwd=work, timeout=1800)
+    tables = work / "results" / "tables"
+    for path in sorted(tables.glob("*.csv")):
+        table = pd.read_csv(path)
+        if "architecture" in table.columns:
+            assert "source" in table.columns, path.name
+    for name in ("outputs_members", "outputs_summary", "js_distance", "embeddings_summary", "contextual_summary",
+                 "fisher_summary"):
+        table = pd.read_csv(tables / f"{name}.csv")
+        assert set(zip(table["architecture"], table["source"])) == {("bert", "trained"), ("released", "published")}, name
+    reproduction = pd.read_csv(tables / "outputs_reproduction.csv")
+    assert {"bits_beyond_unigram", "entropy_bits", "js_distance"} <= set(reproduction["metric"])
+    assert set(reproduction["published_architecture"]) == {"released"} and reproduction["distinguishable"].dtype == bool
+    manifest = json.loads((work / "results/models/wiki/gfms/released/mlm/seed2/manifest.json").read_text())
+    assert manifest["member"]["source"] == "published" and manifest["published"]["model"].endswith("m-2")
+    assert set(pd.read_csv(tables / "training_log.csv")["source"]) == {"trained"}
