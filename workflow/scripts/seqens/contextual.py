@@ -360,15 +360,13 @@ def compare_contextual(
     pair_rows = [
         {**labels, "seed_a": ensemble.seeds[i], "seed_b": ensemble.seeds[j], "metric": metric, "layer": layer,
          "value": float(value)}
-        for (i, j), values in zip(pairs, pair_statistic(ones)[:, 0])
+        for (i, j), values in zip(pairs, pair_statistic(ones)[:, 0] if pairs else [])
         for (metric, layer, _), value in zip(pair_columns, values)
     ]
     summary = []
     statistics = {}
-    for kind, statistic, metric_pairs, columns in (
-        ("members", member_statistic, None, member_columns),
-        ("pairs", pair_statistic, pairs, pair_columns),
-    ):
+    kinds = [("members", member_statistic, None, member_columns), ("pairs", pair_statistic, pairs, pair_columns)]
+    for kind, statistic, metric_pairs, columns in kinds[: 2 if pairs else 1]:  # one member: no pair metrics
         intervals = bootstrap.multi_bootstrap_sets(
             statistic, n, n_members=len(members), pairs=metric_pairs, n_draws=draws, level=level, seed=seed
         )
@@ -395,6 +393,8 @@ def contextual_contrasts(
 
     def differences(dna: dict, text: dict):
         for kind, (statistic_dna, n_members, pairs, n_dna, names) in dna["statistics"].items():
+            if kind not in text["statistics"]:  # an ensemble of one has no pairs
+                continue
             statistic_text, _, _, n_text, text_names = text["statistics"][kind]
             if names != text_names:  # other layers: nothing to pair
                 continue
