@@ -246,7 +246,7 @@ def test_a_published_ensemble_beside_a_trained_one_in_its_own_condition():
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "nope", "objective": "mlm"}, {},
          "config: published.p.corpus: unknown corpus 'nope'"),
         ({"model": "org/m", "revision": "main", "corpus": "wiki", "objective": "mlm"}, {},
-         "config: published.p.model: one model (no {seed} in it) in a study of 2 seeds"),
+         "config: published.p.model: one model (no {seed} in it); an ensemble needs a member per seed"),
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "wiki", "objective": "mlm", "architecture": "bert"}, {},
          "config: published.p.architecture: 'bert' names a trained architecture"),
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "wiki", "objective": "mlm", "tokenizer": "bpe"}, {},
@@ -262,12 +262,6 @@ def test_a_bad_published_entry_is_one_line_naming_its_key(entry, overrides, mess
     with pytest.raises(ConfigError) as error:
         study_with({"p": entry}, **overrides)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
-
-
-def test_a_single_published_model_is_an_ensemble_of_one():
-    study = study_with({"one": {"model": "/models/one", "corpus": "wiki", "objective": "clm"}}, seeds=[1], conditions=[])
-    (ensemble,) = study.ensembles
-    assert ensemble.seeds == (1,) and ensemble.objective == "clm" and study.trained_ensembles == []
 
 
 def test_a_study_with_nothing_to_measure_is_refused():

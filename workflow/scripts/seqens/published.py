@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,9 +86,7 @@ def published_architecture(model_type: str, objective: str) -> Architecture:
     if model_type in PUBLISHED_ARCHITECTURES:
         return PUBLISHED_ARCHITECTURES[model_type]
     head = _modules_after_backbone if objective != "clm" else (lambda model, hidden: model.get_output_embeddings()(hidden))
-    return replace(
-        _published(model_type, "AutoModelForMaskedLM", "AutoModelForCausalLM", GENERIC_LAYERS, head), name=model_type
-    )
+    return _published(model_type, "AutoModelForMaskedLM", "AutoModelForCausalLM", GENERIC_LAYERS, head)
 
 
 # --- tokenizers ---------------------------------------------------------------------------
@@ -307,8 +304,9 @@ def fetch_member(
     new_id = {old: new for new, old in enumerate(order)}
     _shift_positions(model, new_id)
     for key in CONFIG_TOKEN_IDS:
-        if getattr(model.config, key, None) is not None and model.config.__dict__.get(key) in new_id:
-            setattr(model.config, key, new_id[model.config.__dict__[key]])
+        value = getattr(model.config, key, None)
+        if isinstance(value, int) and value in new_id:
+            setattr(model.config, key, new_id[value])
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp)
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", SPEC_FILE, ORDER_FILE):

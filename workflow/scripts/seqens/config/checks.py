@@ -132,10 +132,10 @@ def _check_published(cfg: dict) -> None:
             )
         if not is_local(entry["model"]) and "revision" not in entry:
             raise ConfigError(f"{key}.revision: a Hub model needs a revision (a commit pins it; a branch or tag also resolves)")
-        if "{seed}" not in entry["model"] and len(cfg["seeds"]) != 1:
+        if "{seed}" not in entry["model"]:
             raise ConfigError(
-                f"{key}.model: one model (no {{seed}} in it) in a study of {len(cfg['seeds'])} seeds; "
-                "give a {seed} pattern, or measure it in a study with `seeds: [1]`"
+                f"{key}.model: one model (no {{seed}} in it); an ensemble needs a member per seed (the static-embedding "
+                "comparisons are all pairwise), so give a {seed} pattern over the study's seeds"
             )
         if entry["architecture"] in ARCHITECTURES:
             raise ConfigError(
@@ -210,7 +210,7 @@ def _check_batch_split(cfg: dict) -> None:
 def _check_counts(cfg: dict) -> None:
     """Requests the data cannot meet."""
     seeds = cfg["seeds"]
-    if len(seeds) < 2 and cfg["conditions"]:  # one published model alone is measured without pairs
+    if len(seeds) < 2:
         raise ConfigError(f"config: seeds: an ensemble needs at least 2 members to compare, got {seeds}")
     eval_sequences = cfg["data"]["eval_sequences"]
     extraction = cfg["extraction"]

@@ -68,8 +68,7 @@ class Study:
 
     @property
     def published_ensembles(self) -> list[Ensemble]:
-        """In the config's order: one member per study seed (``{seed}`` in the model), or the
-        one model at the study's one seed."""
+        """In the config's order: one member per study seed (``{seed}`` in the model)."""
         corpora = self.config["corpora"]
         return [
             Ensemble(
