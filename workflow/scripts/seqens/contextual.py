@@ -375,7 +375,10 @@ def compare_contextual(
         return np.stack([pair_values(members[i][-1], members[j][-1], weights) for i, j in pairs])
 
     ones = np.ones((1, n))
-    per_unit = {"members": member_statistic(ones)[:, 0], "pairs": pair_statistic(ones)[:, 0]}  # [units, columns]
+    per_unit = {  # [units, columns]; one member: no pairs
+        "members": member_statistic(ones)[:, 0],
+        "pairs": pair_statistic(ones)[:, 0] if pairs else np.empty((0, len(pair_columns))),
+    }
     member_rows = [
         {**labels, "seed": seed_, "metric": metric, "layer": layer, "order": order, "value": float(value)}
         for seed_, values in zip(ensemble.seeds, per_unit["members"])
