@@ -195,9 +195,10 @@ def condition_files(pattern):
 ENSEMBLES = STUDY.ensembles
 
 
-def count_baseline_files(pattern):
+def count_baseline_files(pattern, ensembles=None):
     """A count-baseline path pattern for each condition and each context its members'
-    predictions see (two_sided, or one_sided for a causal objective; seqens.counts)."""
+    predictions see (two_sided, or one_sided for a causal objective; seqens.counts), for the
+    ``ensembles`` (default: all of the study)."""
     return list(
         dict.fromkeys(
             expand(
@@ -206,7 +207,7 @@ def count_baseline_files(pattern):
                 tokenizer=e.condition.tokenizer,
                 context=prediction_context(e.objective),
             )[0]
-            for e in ENSEMBLES
+            for e in (ENSEMBLES if ensembles is None else ensembles)
         )
     )
 
