@@ -243,10 +243,13 @@ def ensemble_specs():
 
 
 def figure_tables(figure):
-    """A figure's input tables by argument name, each the output of the rule that writes it."""
+    """A figure's input tables by argument name, each the output of the rule that writes it;
+    an optional one (seqens.figures.Figure.optional) whose rule the study does not run
+    (UNMADE_COMPARISONS) is left out, and the figure is drawn without it."""
     return {
         argument: getattr(getattr(rules, rule).output, output)
         for argument, (rule, output) in figure.tables.items()
+        if argument not in figure.optional or rule not in UNMADE_COMPARISONS
     }
 
 
@@ -333,6 +336,16 @@ def region_condition_files(pattern):
         for c in REGION_CONDITIONS
     ]
 
+
+# The comparisons a study without probes, or without an annotated DNA corpus, does not make.
+UNMADE_COMPARISONS = {
+    name
+    for name, ensembles in (
+        ("compare_probes", PROBED_ENSEMBLES),
+        ("compare_regions", REGION_ENSEMBLES),
+    )
+    if not ensembles
+}
 
 # The probes figure needs probes, the regions figure an annotated DNA corpus; every other
 # figure is drawn for every study.
