@@ -41,5 +41,6 @@ rule all:
         OVERVIEW_PAGE,
         # Every member's files: Snakemake reruns a job for a missing file only when a
         # target asks for it, so a deleted file of a member retrains the member.
-        member_files(rules.train_member.output),
+        member_files(rules.train_member.output, TRAINED_ENSEMBLES),
+        member_files(rules.fetch_member.output, PUBLISHED_ENSEMBLES),
     localrule: True

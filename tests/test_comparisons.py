@@ -160,3 +160,36 @@ def test_every_summary_row_carries_the_sd_of_its_units():
         for (metric, layer), part in table.groupby(["metric", "layer"]):
             row = summary[(summary["metric"] == metric) & (summary["layer"] == layer)]
             assert row["sd"].item() == pytest.approx(np.std(part["value"], ddof=ddof)), metric
+
+
+def test_a_reproduction_is_trained_minus_published_in_one_condition_and_objective():
+    """Every trained ensemble against a released one of the same condition and objective (never
+    across conditions, never trained against trained); distinguishable where the interval
+    excludes 0."""
+    from seqens.comparisons.contrasts import reproduction_contrasts
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(3, 40))
+    trained, released = ensemble(WIKI), Ensemble(WIKI, "released", "mlm", SEEDS, source="published")
+    other_condition = Ensemble(ATHAL, "released", "mlm", SEEDS, source="published")
+    per_example = {
+        trained: {"entropy_bits": MemberValues(base + 5.0), "same": MemberValues(base)},
+        released: {"entropy_bits": MemberValues(base), "same": MemberValues(base)},
+        other_condition: {"entropy_bits": MemberValues(base - 100.0)},
+        ensemble(WIKI, "roformer"): {"entropy_bits": MemberValues(base)},
+    }
+    full = reproduction_contrasts(per_example, draws=200)
+    assert set(full["published_architecture"]) == {"released"} and set(full["condition"]) == {"wiki-bpe"}
+    assert sorted(zip(full["trained_architecture"], full["metric"])) == [
+        ("bert", "entropy_bits"), ("bert", "same"), ("roformer", "entropy_bits")]
+    table = full[full["trained_architecture"] == "bert"].set_index("metric")
+    assert table.loc["entropy_bits", "difference"] == pytest.approx(5.0)
+    assert table.loc["entropy_bits", "distinguishable"] and not table.loc["same", "distinguishable"]
+
+
+def test_a_study_of_one_kind_has_an_empty_contrast_table_with_its_columns():
+    """Published text models alone: no DNA-minus-text pair, but the table still names its
+    columns, so that what reads it (the report's landing page) finds none rather than failing."""
+    per_example = {ensemble(WIKI): {"entropy_bits": MemberValues(np.ones((3, 4)))}}
+    table = metric_contrasts(per_example, draws=50)
+    assert table.empty and {"metric", "difference", "dna_condition", "source"} <= set(table.columns)

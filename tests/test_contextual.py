@@ -260,6 +260,15 @@ def test_compare_contextual_tables_and_contrasts():
     assert isinstance(contrasts, pd.DataFrame) and contrasts["p_value"].between(0, 1).all()
 
 
+def test_a_published_model_alone_has_member_metrics_and_no_pair_metrics():
+    """An ensemble of one (a single published model): its member metrics with intervals over
+    sequences, the pair metrics absent rather than made up."""
+    one = Ensemble(Condition("wiki", "one", "text"), "published", "mlm", (1,), source="published")
+    result = c.compare_contextual(one, [np.random.default_rng(3).normal(size=(3, 40, 8))], draws=50)
+    assert result["pairs"].empty and "pairs" not in result["statistics"]
+    assert set(result["summary"]["metric"]) == {*c.MEMBER_METRICS, c.LAYER_METRIC}
+
+
 # --- the paper's definition: its masking and pooling (embeddings.py:47-126, data.py:90-104) ------
 
 

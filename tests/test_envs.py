@@ -45,7 +45,7 @@ def test_torch_rules_use_the_torch_env():
     envs = {name: env for name, env, _ in rules_with_env_and_script()}
     assert envs["data_entropy"] == "data.yaml"
     torch_rules = ("train_member", "eval_positions", "extract_member", "extract_member_corrected",
-                   "extract_contextual", "probe_ensemble")
+                   "extract_contextual", "probe_ensemble", "fetch_member")
     assert {envs[name] for name in torch_rules} == {"torch.yaml"}
     assert {name for name, env in envs.items() if env == "torch.yaml"} == set(torch_rules)
 
@@ -55,7 +55,7 @@ MODULE_OF = {
     "torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "safetensors": "safetensors",
     "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "matplotlib": "matplotlib", "seaborn": "seaborn",
     "pyfaidx": "pyfaidx", "pyarrow": "pyarrow", "pyyaml": "yaml", "tqdm": "tqdm", "jsonschema": "jsonschema",
-    "scikit-learn": "sklearn",
+    "scikit-learn": "sklearn", "huggingface-hub": "huggingface_hub",
 }
 
 # Run with `python -c`: the first argument lists the top-level modules to refuse.

@@ -137,6 +137,24 @@ def test_dry_run_paper_cdna_study():
     assert output.count("= 104,170 steps, x 512 tokens = 5,120,000,000 tokens (5.12 B)") == 15
 
 
+def test_dry_run_of_the_papers_released_models():
+    """config/gfms-released.yaml on config/paper.yaml: the paper's 15 released members fetched,
+    none trained, each ensemble in its own tokenizer, under both metric definitions."""
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/paper.yaml", "config/gfms-released.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_member"] == 15 and jobs["extract_member"] == 15 and "train_member" not in jobs
+    assert jobs["train_tokenizer"] == 3 and "models/enwiki/gfms_text_bpe/released/mlm/seed5" in output
+
+
+def test_dry_run_of_multiberts_on_the_demos_text():
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/multiberts.yaml")
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_member"] == 5 and "train_member" not in jobs and "probe_ensemble" not in jobs
+    assert "results/multiberts/models/wiki/multiberts/published/mlm/seed0" in output
+
+
 def planned_files(*options) -> set[str]:
     """Every output and log a forced dry run would write."""
     result = snakemake_cmd("-n", "--forceall", *options)

@@ -191,8 +191,11 @@ def condition_files(pattern):
     ]
 
 
-# Ensembles in a fixed order (condition, architecture, objective); members in seed order.
+# Ensembles in a fixed order (condition, architecture, objective; the trained ones, then the
+# published ones); members in seed order.
 ENSEMBLES = STUDY.ensembles
+TRAINED_ENSEMBLES = STUDY.trained_ensembles
+PUBLISHED_ENSEMBLES = STUDY.published_ensembles
 
 
 def count_baseline_files(pattern, ensembles=None):
@@ -212,11 +215,12 @@ def count_baseline_files(pattern, ensembles=None):
     )
 
 
-def member_files(patterns):
-    """Per-member path patterns (a rule's outputs) for every member of every ensemble."""
+def member_files(patterns, ensembles=None):
+    """Per-member path patterns (a rule's outputs) for every member of every ensemble (of
+    ``ensembles``, if given)."""
     return [
         path
-        for ensemble in ENSEMBLES
+        for ensemble in (ENSEMBLES if ensembles is None else ensembles)
         for member in ensemble.members
         for path in expand(patterns, **member.wildcards)
     ]
@@ -237,9 +241,12 @@ def ensemble_files(patterns):
     ]
 
 
-def ensemble_specs():
-    """The study's ensembles as plain values, for the params of the jobs that compare them."""
-    return [ensemble.spec() for ensemble in ENSEMBLES]
+def ensemble_specs(ensembles=None):
+    """The study's ensembles (or ``ensembles``) as plain values, for the params of the jobs
+    that compare them."""
+    return [
+        ensemble.spec() for ensemble in (ENSEMBLES if ensembles is None else ensembles)
+    ]
 
 
 def figure_tables(figure):
@@ -272,8 +279,20 @@ def probes_of_corpus(corpus):
     ]
 
 
-# Ensembles whose corpus has probes, in the study's order.
-PROBED_ENSEMBLES = [e for e in ENSEMBLES if probes_of_corpus(e.condition.corpus)]
+# Trained ensembles whose corpus has probes, in the study's order (the probes compare each
+# member with itself untrained, which a published member has no recipe for).
+PROBED_ENSEMBLES = [
+    e for e in TRAINED_ENSEMBLES if probes_of_corpus(e.condition.corpus)
+]
+# The probes figure needs probes, the training figures trained ensembles; every other
+# figure is drawn for every study.
+TRAINING_FIGURES = ("loss_curves", "fisher_training")
+STUDY_FIGURES = [
+    name
+    for name in FIGURES
+    if (name != "probes" or PROBED_ENSEMBLES)
+    and (name not in TRAINING_FIGURES or TRAINED_ENSEMBLES)
+]
 
 
 def probe_corpus_inputs(wildcards):

@@ -1,5 +1,6 @@
 rule compare_outputs:
-    """Per-member output metrics, pairwise disagreement and text-vs-DNA contrasts, with intervals."""
+    """Per-member output metrics, pairwise disagreement, text-vs-DNA contrasts and trained-vs-
+    published contrasts (reproductions), with intervals."""
     input:
         distributions=member_files(rules.extract_member.output.distributions),
         records=member_files(rules.extract_member.output.record),
@@ -28,6 +29,11 @@ rule compare_outputs:
             category="Tables",
         ),
         latex=results_path("tables/outputs_summary.tex"),
+        reproduction=report(
+            results_path("tables/outputs_reproduction.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
         data_entropy=report(
             results_path("tables/data_entropy.csv"),
             caption="../report/table.rst",
@@ -150,7 +156,7 @@ rule compare_fisher:
 rule training_curves:
     """Every member's training log in one table."""
     input:
-        manifests=member_files(rules.train_member.output.manifest),
+        manifests=member_files(rules.train_member.output.manifest, TRAINED_ENSEMBLES),
     output:
         table=results_path("tables/training_log.csv"),
     log:
@@ -159,7 +165,7 @@ rule training_curves:
     conda:
         "../../envs/plot.yaml"
     params:
-        ensembles=ensemble_specs(),
+        ensembles=ensemble_specs(TRAINED_ENSEMBLES),
     script:
         "../scripts/training_curves.py"
 
@@ -170,7 +176,9 @@ if config["training"]["fisher_log"]:
         """Every member's layer-wise Fisher during training (training.fisher_log) in one
         table, under each metric definition."""
         input:
-            manifests=member_files(rules.train_member.output.manifest),
+            manifests=member_files(
+                rules.train_member.output.manifest, TRAINED_ENSEMBLES
+            ),
         output:
             table=results_path("tables/fisher_training.csv"),
         log:
@@ -179,7 +187,7 @@ if config["training"]["fisher_log"]:
         conda:
             "../../envs/plot.yaml"
         params:
-            ensembles=ensemble_specs(),
+            ensembles=ensemble_specs(TRAINED_ENSEMBLES),
             definitions=DEFINITIONS,
         script:
             "../scripts/fisher_training.py"

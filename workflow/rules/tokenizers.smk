@@ -1,5 +1,6 @@
 rule train_tokenizer:
-    """Train (BPE, text characters) or build (k-mer, nucleotides) a tokenizer on the train split,
+    """Train (BPE, text characters), build (k-mer, nucleotides) or take from a published model
+    (pretrained) a tokenizer on the train split,
     once both splits can hold the token budget (the eval split is read for that only).
     """
     input:
@@ -21,6 +22,11 @@ rule train_tokenizer:
             else config["preparation"]["tokenizer_training_characters"]
         ),
         model_max_length=config["data"]["sequence_length"],
+        hub_cache=lambda wc: (
+            config["hub_cache"]
+            if config["tokenizers"][wc.tokenizer]["type"] == "pretrained"
+            else None
+        ),
     script:
         "../scripts/train_tokenizer.py"
 

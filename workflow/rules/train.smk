@@ -17,6 +17,10 @@ rule train_member:
         log_path(
             "train_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
         ),
+    # Published ensembles' labels are never trained architectures (seqens.config.checks):
+    # their members are fetch_member's.
+    wildcard_constraints:
+        architecture="|".join(STUDY.architectures),
     conda:
         "../../envs/torch.yaml"
     # each of its training.devices processes computes with training.threads
@@ -39,3 +43,35 @@ rule train_member:
         f"seed {{wildcards.seed}}: {STUDY.training_budget()}"
     script:
         "../scripts/train_member.py"
+
+
+rule fetch_member:
+    """A published member (a Hub id at a revision, or a local directory) as a member folder:
+    renumbered to its condition tokenizer's ids, with a manifest of the resolved commit and
+    every source file's sha256 (seqens.published)."""
+    input:
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+    output:
+        weights=member_file("model.safetensors"),
+        config=member_file("config.json"),
+        tokenizer=member_file("tokenizer.json"),
+        manifest=member_file("manifest.json"),
+    log:
+        log_path(
+            "fetch_member/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}.log"
+        ),
+    # The published ensembles' labels ("(?!)", which matches nothing, when there are none).
+    wildcard_constraints:
+        architecture="|".join(
+            dict.fromkeys(e.architecture for e in PUBLISHED_ENSEMBLES)
+        )
+        or "(?!)",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        entry=lambda wc: STUDY.published_entry(
+            wc.corpus, wc.tokenizer, wc.architecture, wc.objective
+        ),
+        hub_cache=config["hub_cache"],
+    script:
+        "../scripts/fetch_member.py"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from seqens import paper_definitions
-from seqens.comparisons.contrasts import metric_contrasts
+from seqens.comparisons.contrasts import metric_contrasts, reproduction_contrasts
 from seqens.comparisons.intervals import bootstrap_options
 from seqens.comparisons.outputs import compare_outputs, load_count_baselines, member_distributions
 from seqens.config import Ensemble, file_of
@@ -30,7 +30,7 @@ def main(snakemake):
     }
     targets = {c: json.loads(Path(file_of(inputs.targets, c)).read_text()) for c in conditions}
     unigram = {c: np.load(file_of(inputs.unigram, c)) for c in conditions}
-    results, contrast_tables = [], []
+    results, contrast_tables, reproduction_tables = [], [], []
     for definition in snakemake.params.definitions:
         positions_files, distributions, records = inputs_of[definition]
         positions = {c: EvalPositions.load(file_of(positions_files, c)) for c in conditions}
@@ -53,6 +53,7 @@ def main(snakemake):
             results.append(result)
             per_example[ensemble] = result["per_position"]
         contrast_tables.append(metric_contrasts(per_example, **options).assign(definition=definition))
+        reproduction_tables.append(reproduction_contrasts(per_example, **options).assign(definition=definition))
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results], ignore_index=True)
@@ -60,6 +61,7 @@ def main(snakemake):
     write_table(pd.concat([r["js_distance"] for r in results], ignore_index=True), output.js_distance)
     write_table(pd.concat([r["rank_curve"] for r in results], ignore_index=True), output.rank_curve)
     write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
+    write_table(pd.concat(reproduction_tables, ignore_index=True), output.reproduction)
     data_entropy = [
         pd.read_csv(file_of(inputs.data_entropy, c)).assign(condition=c.name, kind=c.kind) for c in conditions
     ]

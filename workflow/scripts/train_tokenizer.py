@@ -6,6 +6,7 @@ from seqens.io import manifest
 from seqens.packing import check_budget_fits
 from seqens.prepare import read_split
 from seqens.progress import progress
+from seqens.published import save_published_tokenizer
 from seqens.runner import log, run_script
 from seqens.tokenization import build_tokenizer, capped_texts, save_tokenizer
 
@@ -22,6 +23,13 @@ def main(snakemake):
         snakemake.config["corpora"][corpus]["window"],
         f"{corpus}-{tokenizer}",
     )
+    if spec["type"] == "pretrained":  # a published model's, renumbered (seqens.published)
+        size = save_published_tokenizer(
+            spec, kind, Path(snakemake.output[0]), Path(snakemake.params.hub_cache),
+            snakemake.params.model_max_length, what=f"tokenizers.{tokenizer}",
+        )
+        log.info("tokenizer of %s for %s: vocabulary of %d", spec["model"], kind, size)
+        return
     documents = read_split(snakemake.input.train)
     # The paper's BPE trains on every document of its training split (no cap: None).
     if snakemake.params.max_characters is not None:

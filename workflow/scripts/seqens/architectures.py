@@ -122,11 +122,13 @@ class Architecture:
         groups: dict[str, list[str]] = {"embeddings": []}
         groups.update({f"layer.{i}": [] for i in range(model.config.num_hidden_layers)})
         groups["head"] = []
+        # Published models may keep their token embeddings elsewhere (e.g. `model.embed_tokens`).
+        token_embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
         for name, parameter in model.named_parameters():
             if not parameter.requires_grad:
                 continue  # e.g. RoFormer's fixed sinusoidal table
             match = layer.match(name)
-            if name.startswith(f"{prefix}.embeddings."):
+            if name.startswith(f"{prefix}.embeddings.") or id(parameter) in token_embeddings:
                 groups["embeddings"].append(name)
             elif match:
                 groups[f"layer.{int(match.group(1))}"].append(name)
@@ -235,7 +237,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def get_architecture(name: str) -> Architecture:
+def get_architecture(name: str | Architecture) -> Architecture:
+    if isinstance(name, Architecture):  # a published model's (seqens.published)
+        return name
     if name not in ARCHITECTURES:
         raise InputError(f"architecture '{name}': unknown (known: {sorted(ARCHITECTURES)})")
     return ARCHITECTURES[name]

@@ -389,10 +389,8 @@ def compare_contextual(
     ]
     summary = []
     statistics = {}
-    for kind, statistic, metric_pairs, columns in (
-        ("members", member_statistic, None, member_columns),
-        ("pairs", pair_statistic, pairs, pair_columns),
-    ):
+    kinds = [("members", member_statistic, None, member_columns), ("pairs", pair_statistic, pairs, pair_columns)]
+    for kind, statistic, metric_pairs, columns in kinds[: 2 if pairs else 1]:  # one member: no pair metrics
         intervals = bootstrap.multi_bootstrap_sets(
             statistic, n, n_members=len(members), pairs=metric_pairs, n_draws=draws, level=level, seed=seed
         )
@@ -420,6 +418,8 @@ def contextual_contrasts(
 
     def differences(dna: dict, text: dict):
         for kind, (statistic_dna, n_members, pairs, n_dna, names) in dna["statistics"].items():
+            if kind not in text["statistics"]:  # an ensemble of one has no pairs
+                continue
             statistic_text, _, _, n_text, text_names = text["statistics"][kind]
             if names != text_names:  # other layers: nothing to pair
                 continue

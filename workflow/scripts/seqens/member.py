@@ -295,6 +295,7 @@ def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path)
     """A trained member's model in eval mode, after checking that its folder is complete, that
     it was trained with its condition's tokenizer, as ``member``'s architecture and objective,
     and that its weights are those its training wrote."""
+    from .published import published_architecture
     from .tokenization import SequenceTokenizer
 
     member_dir = Path(member_dir)
@@ -308,6 +309,9 @@ def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path)
             f"{member.architecture}/{member.objective} (retrain it)"
         )
     special = SequenceTokenizer(condition_tokenizer_dir).special
-    objective = make_objective(member.objective, special, record.get("objective_params"), member.architecture)
+    # A published member's folder names its model type: its layout, not the ensemble's label.
+    model_type = record["member"].get("model_type")
+    architecture = published_architecture(model_type, member.objective) if model_type else member.architecture
+    objective = make_objective(member.objective, special, record.get("objective_params"), architecture)
     model = objective.load_pretrained(member_dir).eval()
     return LoadedMember(member.path, objective, model)

@@ -224,8 +224,10 @@ class SequenceTokenizer:
         advances one base (the first k-mer of a run stands for k, so a run's first k - 1 bases
         go uncounted). Converts bits per token into bits per character."""
         lengths = np.zeros(self.vocab_size, dtype=np.float64)
+        # A published WordPiece vocabulary marks a word's later pieces ("##ing": 3 characters).
+        prefix = getattr(self.tokenizer.model, "continuing_subword_prefix", None) or ""
         for token, index in self.tokenizer.get_vocab(with_added_tokens=False).items():
-            lengths[index] = len(token)
+            lengths[index] = len(token.removeprefix(prefix) if prefix else token)
         if self.overlapping_k:
             lengths[:] = 1.0
         lengths[: self.layout.count] = 0.0

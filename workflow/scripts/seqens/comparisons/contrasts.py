@@ -39,6 +39,12 @@ def dna_text_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, En
                 yield dna, text
 
 
+CONTRAST_COLUMNS = [
+    "architecture", "objective", "source", "dna_condition", "text_condition", "metric", "difference", "low", "high",
+    "level", "p_value", "draws",
+]
+
+
 def dna_minus_text(
     results: Mapping[Ensemble, Result], differences: Callable[[Result, Result], Iterable[Difference]]
 ) -> pd.DataFrame:
@@ -48,6 +54,7 @@ def dna_minus_text(
         {
             "architecture": dna.architecture,
             "objective": dna.objective,
+            "source": dna.source,  # one label, one source (seqens.config.checks)
             "dna_condition": dna.condition.name,
             "text_condition": text.condition.name,
             "metric": difference.metric,
@@ -62,7 +69,9 @@ def dna_minus_text(
         for dna, text in dna_text_pairs(results)
         for difference in differences(results[dna], results[text])
     ]
-    return pd.DataFrame(rows)
+    # A study without both kinds (e.g. published text models only) has no pair: an empty
+    # table that still names its columns.
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=CONTRAST_COLUMNS)
 
 
 def metric_differences(
@@ -82,3 +91,48 @@ def metric_contrasts(
     return dna_minus_text(
         per_example, lambda dna, text: metric_differences(dna, text, draws=draws, level=level, seed=seed)
     )
+
+
+REPRODUCTION_COLUMNS = [
+    "condition", "objective", "trained_architecture", "published_architecture", "metric", "difference", "low",
+    "high", "level", "p_value", "draws", "distinguishable",
+]
+
+
+def trained_published_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, Ensemble]]:
+    """Every (trained, published) pair of ensembles with the same condition (corpus and
+    tokenizer) and objective: a retrained ensemble against a released one."""
+    ensembles = list(ensembles)
+    for trained in (e for e in ensembles if e.source == "trained"):
+        for published in (e for e in ensembles if e.source == "published"):
+            if (published.condition, published.objective) == (trained.condition, trained.objective):
+                yield trained, published
+
+
+def reproduction_contrasts(
+    per_example: Mapping[Ensemble, Mapping[str, Values]], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Trained minus published, for every pair of ``trained_published_pairs`` and every metric
+    both have (paired as ``metric_differences``); ``distinguishable``: the interval excludes 0."""
+    rows = [
+        {
+            "condition": trained.condition.name,
+            "objective": trained.objective,
+            "trained_architecture": trained.architecture,
+            "published_architecture": published.architecture,
+            "metric": difference.metric,
+            "difference": difference.interval.estimate,
+            "low": difference.interval.low,
+            "high": difference.interval.high,
+            "level": difference.interval.level,
+            "p_value": difference.p_value,
+            "draws": difference.interval.n_draws,
+            "distinguishable": not difference.interval.low <= 0 <= difference.interval.high,
+        }
+        for trained, published in trained_published_pairs(per_example)
+        for difference in metric_differences(
+            per_example[trained], per_example[published], draws=draws, level=level, seed=seed
+        )
+    ]
+    return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
+

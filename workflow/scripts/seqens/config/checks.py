@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import codecs
 
-from ..architectures import get_architecture
+from ..architectures import ARCHITECTURES, get_architecture
 from ..errors import InputError
+from ..hub import is_local
 from ..objectives import REGISTRY as OBJECTIVES, objective_parameters
 from ..special import layout_of
 
@@ -27,6 +28,7 @@ def check_config(cfg: dict) -> None:
     exists before its kind is read, the model's preset before its sizes)."""
     _check_corpora(cfg)
     _check_plain_http(cfg)
+    _check_published(cfg)
     _check_tokenizers(cfg)
     _check_conditions(cfg)
     _check_model(cfg)
@@ -96,6 +98,16 @@ def _check_plain_http(cfg: dict) -> None:
 
 def _check_tokenizers(cfg: dict) -> None:
     for name, tok in cfg["tokenizers"].items():
+        published_keys = [key for key in ("model", "revision", "trust_remote_code") if key in tok]
+        if tok["type"] == "pretrained":
+            if "model" not in tok:
+                raise ConfigError(f"config: tokenizers.{name}.model: a pretrained tokenizer needs the model it comes from")
+            if not is_local(tok["model"]) and "revision" not in tok:
+                raise ConfigError(f"config: tokenizers.{name}.revision: a Hub model needs a revision (a commit pins it)")
+            if "vocab_size" in tok:
+                raise ConfigError(f"config: tokenizers.{name}.vocab_size: a pretrained tokenizer has the size it has")
+        elif published_keys:
+            raise ConfigError(f"config: tokenizers.{name}.{published_keys[0]}: applies to pretrained tokenizers only")
         if tok["type"] in ("bpe", "gfms_bpe") and "vocab_size" not in tok:
             raise ConfigError(f"config: tokenizers.{name}.vocab_size: a {tok['type']} tokenizer needs a vocab_size")
         if tok["type"] in KMER_TYPES:
@@ -117,6 +129,44 @@ def _check_tokenizers(cfg: dict) -> None:
                 f"config: data.sampling: packed joins documents with a separator token, and tokenizer {name}'s "
                 "Nucleotide Transformer vocabulary has none; use sampling: one_per_document (the paper's)"
             )
+
+
+def _check_published(cfg: dict) -> None:
+    """Published ensembles (seqens.published): what they are evaluated on, and folders of
+    their own."""
+    if not cfg["conditions"] and not cfg["published"]:
+        raise ConfigError("config: conditions: empty and no published ensembles; the study has nothing to measure")
+    seen = {}
+    for name, entry in cfg["published"].items():
+        key = f"config: published.{name}"
+        if entry["corpus"] not in cfg["corpora"]:
+            raise ConfigError(f"{key}.corpus: unknown corpus '{entry['corpus']}' (defined: {sorted(cfg['corpora'])})")
+        tokenizer = entry.get("tokenizer")
+        if tokenizer is None:
+            raise ConfigError(f"{key}.tokenizer: a tokenizer is already called '{name}'; name the ensemble's tokenizer here")
+        if cfg["tokenizers"].get(tokenizer, {}).get("type") != "pretrained":
+            raise ConfigError(
+                f"{key}.tokenizer: '{tokenizer}' must be a tokenizers entry of type pretrained (a published model's tokenizer)"
+            )
+        if not is_local(entry["model"]) and "revision" not in entry:
+            raise ConfigError(f"{key}.revision: a Hub model needs a revision (a commit pins it; a branch or tag also resolves)")
+        if "{seed}" not in entry["model"]:
+            raise ConfigError(
+                f"{key}.model: one model (no {{seed}} in it); an ensemble needs a member per seed (the static-embedding "
+                "comparisons are all pairwise), so give a {seed} pattern over the study's seeds"
+            )
+        if entry["architecture"] in ARCHITECTURES:
+            raise ConfigError(
+                f"{key}.architecture: '{entry['architecture']}' names a trained architecture; give published ensembles "
+                "a label of their own (default: published)"
+            )
+        folder = (entry["corpus"], tokenizer, entry["architecture"], entry["objective"])
+        if folder in seen:
+            raise ConfigError(
+                f"{key}: same corpus, tokenizer, architecture label and objective as published.{seen[folder]}; "
+                "give one of them another architecture label"
+            )
+        seen[folder] = name
 
 
 def _check_conditions(cfg: dict) -> None:
@@ -292,6 +342,8 @@ def _check_neighbourhoods(cfg: dict) -> None:
     vocabularies = {
         c.name: vocabulary_bound(cfg["tokenizers"][c.tokenizer], c.kind) for c in study_conditions(cfg)
     }
+    if not vocabularies:  # published tokenizers only: their sizes are known once fetched
+        return
     ordinary_of = {
         c.name: vocabularies[c.name] - layout_of(cfg["tokenizers"][c.tokenizer]["type"]).count
         for c in study_conditions(cfg)

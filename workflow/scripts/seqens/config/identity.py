@@ -72,12 +72,15 @@ class Member:
 
 @dataclass(frozen=True)
 class Ensemble:
-    """The members of one condition x architecture x objective, differing only in seed."""
+    """The members of one condition x architecture x objective, differing only in seed.
+    ``source``: "trained" here, or "published" (fetched; its architecture is the label the
+    config gives it, seqens.published)."""
 
     condition: Condition
     architecture: str
     objective: str
     seeds: tuple[int, ...]
+    source: str = "trained"
 
     @property
     def name(self) -> str:
@@ -101,6 +104,7 @@ class Ensemble:
             "kind": self.condition.kind,
             "architecture": self.architecture,
             "objective": self.objective,
+            "source": self.source,
         }
 
     def spec(self) -> dict:
@@ -110,7 +114,7 @@ class Ensemble:
     @classmethod
     def from_spec(cls, spec: dict) -> "Ensemble":
         condition = Condition(spec["corpus"], spec["tokenizer"], spec["kind"])
-        return cls(condition, spec["architecture"], spec["objective"], tuple(spec["seeds"]))
+        return cls(condition, spec["architecture"], spec["objective"], tuple(spec["seeds"]), spec.get("source", "trained"))
 
 
 def file_of(paths: list[str], owner: Condition | Member) -> str:

@@ -90,6 +90,14 @@ def _fill_derived_defaults(config: dict) -> None:
         if tokenizer["type"] in ("kmer", "nt_kmer") and "k" in tokenizer:  # without k, a check names the key
             tokenizer.setdefault("stride", tokenizer["k"])  # non-overlapping
     _fill_steps(config)
+    for name, entry in config["published"].items():
+        if "tokenizer" not in entry and name not in config["tokenizers"]:
+            # The ensemble's own tokenizer, from its first member (each member's is checked
+            # against it when fetched). A name already taken is left to the checks to name.
+            first = {"model": entry["model"].replace("{seed}", str(config["seeds"][0]))}
+            first.update({key: entry[key] for key in ("revision", "trust_remote_code") if key in entry})
+            config["tokenizers"][name] = {"type": "pretrained", **first}
+            entry["tokenizer"] = name
     extraction = config["extraction"]
     if extraction["contextual_sequences"] is None:
         sequences = extraction["sequences"] or config["data"]["eval_sequences"]

@@ -31,8 +31,18 @@ class Study:
 
     # --- expansion -------------------------------------------------------------------
     @property
-    def conditions(self) -> list[Condition]:
+    def trained_conditions(self) -> list[Condition]:
         return study_conditions(self.config)
+
+    @property
+    def conditions(self) -> list[Condition]:
+        """The trained ensembles' conditions, then those only published ensembles are
+        evaluated in (a published ensemble's tokenizer makes a condition of its own)."""
+        conditions = self.trained_conditions
+        for ensemble in self.published_ensembles:
+            if ensemble.condition not in conditions:
+                conditions.append(ensemble.condition)
+        return conditions
 
     @property
     def architectures(self) -> list[str]:
@@ -47,14 +57,43 @@ class Study:
         return list(self.config["seeds"])
 
     @property
-    def ensembles(self) -> list[Ensemble]:
+    def trained_ensembles(self) -> list[Ensemble]:
         """In a fixed order: condition, architecture, objective (tables and figures keep it)."""
         return [
             Ensemble(c, a, o, tuple(self.seeds))
-            for c in self.conditions
+            for c in self.trained_conditions
             for a in self.architectures
             for o in self.objectives
         ]
+
+    @property
+    def published_ensembles(self) -> list[Ensemble]:
+        """In the config's order: one member per study seed (``{seed}`` in the model)."""
+        corpora = self.config["corpora"]
+        return [
+            Ensemble(
+                Condition(entry["corpus"], entry["tokenizer"], corpora[entry["corpus"]]["kind"]),
+                entry["architecture"],
+                entry["objective"],
+                tuple(self.seeds),
+                source="published",
+            )
+            for entry in self.config["published"].values()
+        ]
+
+    @property
+    def ensembles(self) -> list[Ensemble]:
+        """The trained ensembles, then the published ones."""
+        return self.trained_ensembles + self.published_ensembles
+
+    def published_entry(self, corpus: str, tokenizer: str, architecture: str, objective: str) -> tuple[str, dict]:
+        """The config entry (name, entry) of the published ensemble with these wildcards."""
+        for name, entry in self.config["published"].items():
+            if (entry["corpus"], entry["tokenizer"], entry["architecture"], entry["objective"]) == (
+                corpus, tokenizer, architecture, objective
+            ):
+                return name, entry
+        raise KeyError(f"no published ensemble {corpus}/{tokenizer}/{architecture}/{objective}")
 
     @property
     def members(self) -> list[Member]:
@@ -64,7 +103,7 @@ class Study:
     def active_probes(self) -> list[str]:
         """Probes of a corpus that some condition trains on (the others have no member to
         probe: a study that extends another, as --configfile does, may keep its probes)."""
-        corpora = {c.corpus for c in self.conditions}
+        corpora = {c.corpus for c in self.trained_conditions}
         return [name for name, probe in self.config["probes"].items() if probe["corpus"] in corpora]
 
     def description(self) -> dict:
