@@ -271,6 +271,8 @@ def test_every_registered_figure_can_be_drawn_and_has_a_caption():
         draw = getattr(plotting, figure.draw)
         by_condition = ["study_conditions"] if figure.by_condition else []
         assert list(inspect.signature(draw).parameters) == list(figure.tables) + by_condition, figure.name
+        # a table the study may not make (Figure.optional) is one the figure is drawn without
+        assert all(inspect.signature(draw).parameters[name].default is None for name in figure.optional), figure.name
         assert (REPO / "workflow" / "report" / f"{figure.name}.rst").is_file()
 
 

@@ -37,7 +37,9 @@ def tables():
     regions = []
     for ensemble in ensembles():
         probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in SEEDS]
-        outputs.append(compare_outputs(ensemble, probs, targets, draws=20))
+        # Count baselines of orders 0..2 (best 1) from their own generator: the other tables' draws stay as they were.
+        counts = (np.log2(np.random.default_rng(2).uniform(0.01, 0.5, (3, 60))), 1)
+        outputs.append(compare_outputs(ensemble, probs, targets, counts=counts, draws=20))
         if ensemble.condition.kind == "dna":  # its own generator: the other tables' draws stay as they were
             classes_rng = np.random.default_rng(1)
             classes = pd.DataFrame({"position": range(60), "characters": classes_rng.integers(1, 7, 60).astype(float),
@@ -53,7 +55,7 @@ def tables():
         member_tables = [pd.DataFrame({"group": groups, "fisher": p.sum(0)}) for p in per_sequence]
         fisher.append(compare_fisher(ensemble, member_tables, per_sequence, draws=20)["summary"])
         entropy.append(pd.DataFrame({"model": ["markov"] * 3 + ["mixture"], "order": [0, 1, 2, 16],
-                                     "bits_per_token": [5.0, 4.0, 3.9, 3.5],
+                                     "bits_per_token": [5.0, 4.0, 3.9, 3.5], "bits_per_character": [2.0, 1.6, 1.5, 1.4],
                                      "log2_vocab": np.log2(VOCAB), "condition": ensemble.condition.name}))
         truth = rng.integers(0, 3, 30)
         predictions = [{"probe": "p", "layer": "layer.1", "model": model, "seed": seed, "example": i, "label": y,
@@ -97,6 +99,7 @@ def figures(tables):
         "fisher_training": plotting.plot_fisher_training(tables["fisher_log"]),
         "probes": plotting.plot_probes(tables["probes"]),
         "regions": plotting.plot_regions(tables["regions"]),
+        "beyond_counts": plotting.plot_beyond_counts(tables["summary"], tables["data_entropy"], tables["regions"]),
     }
     yield drawn
     for figure in drawn.values():
@@ -154,7 +157,7 @@ def legend_colours(figure):
 
 @pytest.mark.parametrize("name, table", [("entropy", "summary"), ("embeddings", "embeddings"),
                                          ("contextual", "contextual"), ("fisher", "fisher"), ("probes", "probes"),
-                                         ("regions", "regions")])
+                                         ("regions", "regions"), ("beyond_counts", "summary")])
 def test_a_point_has_its_conditions_colour_in_every_panel(figures, tables, name, table):
     """Colour means the condition, the same in every panel (not the kernel, the variant or the
     panel's own order): each point estimate drawn has the legend's colour of its row's condition."""
@@ -249,3 +252,45 @@ def test_a_saved_figure_shows_its_titles_labels_and_legend(tables, tmp_path):
     plotting.save(figure, tmp_path / "entropy.pdf", tmp_path / "entropy.png")
     assert drawn - {""} <= set(pdf_text(tmp_path / "entropy.pdf"))
     assert {"wiki-bpe", "athal-bpe", "Entropy of predictions"} <= drawn  # what the figure is about
+
+
+def test_the_answer_figure_shows_members_against_unigram_counts_and_entropy_rate_overall_and_by_region(figures):
+    panels = {ax.get_title(): ax for ax in figures["beyond_counts"].axes}
+    assert set(panels) == {"Bits at hidden positions", "Beyond the best count model",
+                           "Bits at hidden positions, by region", "Beyond the best count model, by region"}
+    references = {"training unigram", "best count model (k visible tokens each side)", "entropy rate (mixed orders)"}
+    assert references <= set(labels_of(panels["Bits at hidden positions"]))
+    assert references - {"entropy rate (mixed orders)"} <= set(labels_of(panels["Bits at hidden positions, by region"]))
+    assert panels["Bits at hidden positions"].get_ylabel() == "bits per base (DNA) or character (text)"
+    ticks = [t.get_text() for t in panels["Beyond the best count model, by region"].get_xticklabels()]
+    assert ticks == ["CDS", "UTR", "intron", "intergenic", "repeat", "unique"]
+
+
+def test_the_answer_figure_draws_the_tables_values(tables):
+    """Each mark and reference line sits at its table's value: the members' bits per character
+    and beyond counts (with their intervals), the unigram's and best count model's, and the
+    corpus's entropy rate (``mixture``, per character)."""
+    figure = plotting.plot_beyond_counts(tables["summary"], tables["data_entropy"])
+    assert len(figure.axes) == 2  # without a regions table: the overall panels only
+    levels, beyond = figure.axes
+    summary = tables["summary"].set_index(["condition", "metric"])["estimate"]
+    marks = {round(line.get_ydata()[0], 9) for line in levels.get_lines() if len(line.get_ydata()) == 1}
+    short_lines = {round(segment[0][1], 9) for collection in levels.collections for segment in collection.get_segments()
+                   if segment[0][1] == segment[1][1]}
+    for condition in ("wiki-bpe", "athal-bpe"):
+        assert round(summary[(condition, "cross_entropy_bits_per_character")], 9) in marks
+        for metric in ("unigram_cross_entropy_bits_per_character", "count_cross_entropy_bits_per_character"):
+            assert round(summary[(condition, metric)], 9) in short_lines, (condition, metric)
+    assert 1.4 in short_lines  # the fixture's mixture row, per character
+    beyond_marks = {round(line.get_ydata()[0], 9) for line in beyond.get_lines() if len(line.get_ydata()) == 1}
+    assert {round(v, 9) for v in summary.xs("bits_beyond_counts_per_character", level="metric")} <= beyond_marks
+    plt.close(figure)
+
+
+def test_the_saved_answer_figure_shows_its_titles_labels_and_legend(figures, tmp_path):
+    figure = figures["beyond_counts"]
+    drawn = {text for ax in figure.axes for text in (ax.get_title(), ax.get_ylabel())}
+    drawn |= {text.get_text() for text in figure.legends[0].get_texts()}
+    plotting.save(figure, tmp_path / "beyond_counts.pdf")
+    assert drawn - {""} <= set(pdf_text(tmp_path / "beyond_counts.pdf"))
+    assert {"wiki-bpe", "athal-bpe", "best count model (k visible tokens each side)"} <= drawn

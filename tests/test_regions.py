@@ -265,3 +265,37 @@ def test_the_breakdown_reads_the_same_per_position_values_as_the_outputs_compari
     for name in per_token:
         assert type(found[name]) is type(reference[name])
         np.testing.assert_allclose(found[name].values, reference[name].values, rtol=1e-12, err_msg=name)
+
+
+def test_each_class_has_its_count_baselines_bits_and_the_members_bits_beyond_them_per_token_and_base():
+    from seqens.comparisons.regions import REGION_METRICS, per_position_values
+
+    # Two members, four positions, vocabulary of 4: member probabilities of the true token
+    # 1/2, 1/4, 1/8, 1/2 (member 0) and 1/4, 1/4, 1/2, 1/2 (member 1), so their bits are 1,2,3,1 and 2,2,1,1.
+    targets = np.array([0, 1, 2, 3])
+    true_probability = np.array([[0.5, 0.25, 0.125, 0.5], [0.25, 0.25, 0.5, 0.5]])
+    probs = []
+    for member in true_probability:
+        p = np.tile((1 - member)[:, None] / 3, (1, 4))
+        p[np.arange(4), targets] = member
+        probs.append(p)
+    # Count baselines of orders 0 and 1 (best: 1): order 1 gives the true token 1/4, 1/2, 1/8, 1/16.
+    count_log2 = np.array([[-2.0] * 4, [-2.0, -1.0, -3.0, -4.0]])
+    per_position = per_position_values(probs, targets, np.full(4, -2.0), counts=(count_log2, 1))
+    regions = pd.DataFrame({
+        "position": range(4), "characters": [2.0, 4.0, 6.0, 6.0],
+        "region": ["CDS", "CDS", "intron", "intron"], "repeat": ["", "", "", ""],
+    })
+    ensemble = Ensemble(Condition("athal", "kmer6", "dna"), "roformer", "mlm", (1, 2))
+    summary = compare_regions(ensemble, per_position, regions, draws=50)["summary"].set_index(["class", "metric"])
+    assert {"count_cross_entropy_bits", "bits_beyond_counts"} <= set(REGION_METRICS)
+    estimate = summary["estimate"]
+    assert estimate[("CDS", "count_cross_entropy_bits")] == pytest.approx(1.5)  # (2 + 1) / 2
+    assert estimate[("intron", "count_cross_entropy_bits")] == pytest.approx(3.5)  # (3 + 4) / 2
+    # CDS members: bits (1 + 2 + 2 + 2) / 4 = 1.75, so 1.5 - 1.75 beyond counts; intron: (3 + 1 + 1 + 1) / 4 = 1.5.
+    assert estimate[("CDS", "bits_beyond_counts")] == pytest.approx(-0.25)
+    assert estimate[("intron", "bits_beyond_counts")] == pytest.approx(2.0)
+    # Per base: over the class's mean bases per target (CDS 3, intron 6).
+    assert estimate[("CDS", "bits_beyond_counts_per_character")] == pytest.approx(-0.25 / 3)
+    assert estimate[("intron", "count_cross_entropy_bits_per_character")] == pytest.approx(3.5 / 6)
+    assert ("CDS", "count_cross_entropy_bits_k0") not in summary.index  # the best order's only

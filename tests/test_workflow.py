@@ -36,7 +36,8 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
 FIGURE_SHOWS = {"entropy": "Entropy of predictions", "js_distance": "JS distance between members",
                 "embeddings": "Procrustes disparity", "contextual": "Linear CKA",
                 "fisher": "layer group (input to output)", "loss_curves": "loss (bits per token)",
-                "fisher_training": "share of Fisher information", "probes": "test accuracy"}
+                "fisher_training": "share of Fisher information", "probes": "test accuracy",
+                "beyond_counts": "Beyond the best count model"}
 
 
 def assert_figures_show_the_study(figures: Path, names, tables: Path) -> None:
@@ -94,6 +95,7 @@ def test_dry_run_demo_schedules_every_stage():
     # learning by region: the annotation of the one annotated DNA corpus, its two conditions
     assert (jobs["fetch_annotation"], jobs["position_regions"]) == (1, 2)
     assert jobs["compare_regions"] == jobs["figure_regions"] == 1
+    assert jobs["figure_beyond_counts"] == 1  # the answer figure, overall and by region
 
 
 def test_a_probe_the_data_cannot_support_stops_before_its_corpus_trains(tmp_path):
@@ -120,6 +122,8 @@ def test_dry_run_paper_config():
     budget = ("5 epochs of 2,000,000 sequences in batches of 96 (the last of each epoch 32) = 104,170 steps, "
               "x 512 tokens = 5,120,000,000 tokens (5.12 B)")
     assert output.count(budget) == 15
+    # No annotated corpus: the answer figure is drawn without the regions table, which no job makes.
+    assert jobs["figure_beyond_counts"] == 1 and "compare_regions" not in jobs
 
 
 def test_dry_run_paper_cdna_study():
@@ -482,7 +486,8 @@ def test_every_objective_end_to_end_with_tables_figures_and_report(prepared_demo
     options = ["--cores", "2", "--configfile", "config/config.yaml", "small.yaml"]
     snakemake_cmd(*options, cwd=work, timeout=1800)
     assert_figures_show_the_study(work / "results" / "figures", ("entropy", "js_distance", "embeddings", "fisher",
-                                                                "loss_curves", "fisher_training"), work / "results" / "tables")
+                                                                "loss_curves", "fisher_training", "beyond_counts"),
+                                  work / "results" / "tables")
     # Fisher during training (config.yaml's training.fisher_log: every 400): before the first
     # step and at the last, for every member and objective.
     during = pd.read_csv(work / "results" / "tables" / "fisher_training.csv")

@@ -198,9 +198,10 @@ TRAINED_ENSEMBLES = STUDY.trained_ensembles
 PUBLISHED_ENSEMBLES = STUDY.published_ensembles
 
 
-def count_baseline_files(pattern):
+def count_baseline_files(pattern, ensembles=None):
     """A count-baseline path pattern for each condition and each context its members'
-    predictions see (two_sided, or one_sided for a causal objective; seqens.counts)."""
+    predictions see (two_sided, or one_sided for a causal objective; seqens.counts), for the
+    ``ensembles`` (default: all of the study)."""
     return list(
         dict.fromkeys(
             expand(
@@ -209,7 +210,7 @@ def count_baseline_files(pattern):
                 tokenizer=e.condition.tokenizer,
                 context=prediction_context(e.objective),
             )[0]
-            for e in ENSEMBLES
+            for e in (ENSEMBLES if ensembles is None else ensembles)
         )
     )
 
@@ -249,10 +250,13 @@ def ensemble_specs(ensembles=None):
 
 
 def figure_tables(figure):
-    """A figure's input tables by argument name, each the output of the rule that writes it."""
+    """A figure's input tables by argument name, each the output of the rule that writes it;
+    an optional one (seqens.figures.Figure.optional) whose rule the study does not run
+    (UNMADE_COMPARISONS) is left out, and the figure is drawn without it."""
     return {
         argument: getattr(getattr(rules, rule).output, output)
         for argument, (rule, output) in figure.tables.items()
+        if argument not in figure.optional or rule not in UNMADE_COMPARISONS
     }
 
 
@@ -351,6 +355,16 @@ def region_condition_files(pattern):
         for c in REGION_CONDITIONS
     ]
 
+
+# The comparisons a study without probes, or without an annotated DNA corpus, does not make.
+UNMADE_COMPARISONS = {
+    name
+    for name, ensembles in (
+        ("compare_probes", PROBED_ENSEMBLES),
+        ("compare_regions", REGION_ENSEMBLES),
+    )
+    if not ensembles
+}
 
 # The probes figure needs probes, the regions figure an annotated DNA corpus; every other
 # figure is drawn for every study.

@@ -43,15 +43,18 @@ rule position_regions:
 
 
 rule compare_regions:
-    """The output metrics of every annotated DNA ensemble per region class, with intervals,
-    and each class against the reference class of its axis (seqens.comparisons.regions).
-    """
+    """The output metrics of every annotated DNA ensemble per region class, its count
+    baselines' and bits beyond them included, with intervals, and each class against the
+    reference class of its axis (seqens.comparisons.regions)."""
     input:
         distributions=region_member_files(rules.extract_member.output.distributions),
         records=region_member_files(rules.extract_member.output.record),
         positions=region_condition_files(rules.eval_positions.output.positions),
         unigram=region_condition_files(rules.data_entropy.output.unigram),
         regions=region_condition_files(rules.position_regions.output.regions),
+        counts=count_baseline_files(
+            rules.count_baselines.output.log2_probs, REGION_ENSEMBLES
+        ),
     output:
         summary=report(
             results_path("tables/outputs_regions.csv"),

@@ -12,23 +12,11 @@ import pandas as pd
 from seqens import paper_definitions
 from seqens.comparisons.contrasts import metric_contrasts, reproduction_contrasts
 from seqens.comparisons.intervals import bootstrap_options
-from seqens.comparisons.outputs import compare_outputs, member_distributions
+from seqens.comparisons.outputs import compare_outputs, load_count_baselines, member_distributions
 from seqens.config import Ensemble, file_of
-from seqens.counts import prediction_context
-from seqens.errors import InputError
 from seqens.positions import EvalPositions
 from seqens.runner import log, run_script
 from seqens.tables import write_table
-
-
-def count_baselines(paths: list, ensemble: Ensemble, eval_positions: EvalPositions) -> tuple[np.ndarray, int]:
-    """The count baselines the ensemble's members are measured against (its condition's, for
-    the context its objective's predictions see), checked to be at these positions."""
-    path = file_of([p for p in paths if Path(p).stem == prediction_context(ensemble.objective)], ensemble.condition)
-    with np.load(path) as found:
-        if str(found["positions_fingerprint"]) != eval_positions.fingerprint:
-            raise InputError(f"{path}: taken at other evaluation positions than its condition's (rerun count_baselines)")
-        return found["log2_probs"], int(found["best_order"])
 
 
 def main(snakemake):
@@ -58,7 +46,7 @@ def main(snakemake):
                 unigram_log2=unigram[ensemble.condition],
                 characters_per_target=targets[ensemble.condition]["characters_per_target"],
                 definition=definition,
-                counts=count_baselines(inputs.counts, ensemble, eval_positions) if definition == "corrected" else None,
+                counts=load_count_baselines(inputs.counts, ensemble, eval_positions) if definition == "corrected" else None,
                 **options,
             )
             log.info("%s (%s):\n%s", ensemble.name, definition, result["summary"][["metric", "estimate", "low", "high"]])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from seqens.comparisons.intervals import bootstrap_options
-from seqens.comparisons.outputs import member_distributions
+from seqens.comparisons.outputs import load_count_baselines, member_distributions
 from seqens.comparisons.regions import compare_regions, per_position_values
 from seqens.config import Ensemble, file_of
 from seqens.positions import EvalPositions
@@ -25,11 +25,14 @@ def main(snakemake):
             member_distributions(ensemble, eval_positions, inputs.distributions, inputs.records),
             eval_positions.targets,
             np.load(file_of(inputs.unigram, condition)),
+            counts=load_count_baselines(inputs.counts, ensemble, eval_positions),
         )
         regions = pd.read_csv(file_of(inputs.regions, condition), dtype={"record": str})
         result = compare_regions(ensemble, per_position, regions, **options)
-        bits = result["summary"][result["summary"]["metric"] == "bits_beyond_unigram_per_character"]
-        log.info("%s, bits beyond the unigram per base:\n%s", ensemble.name, bits[["class", "estimate", "low", "high"]])
+        summary = result["summary"]
+        for metric in ("bits_beyond_unigram_per_character", "bits_beyond_counts_per_character"):
+            bits = summary[summary["metric"] == metric][["class", "estimate", "low", "high"]]
+            log.info("%s, %s:\n%s", ensemble.name, metric, bits)
         summaries.append(result["summary"])
         contrasts.append(result["contrasts"])
     write_table(pd.concat(summaries, ignore_index=True), snakemake.output.summary)

@@ -11,7 +11,8 @@ from seqens.tables import corrected_rows
 def main(snakemake):
     figure = FIGURES[snakemake.params.figure]
     shown = (lambda table: table) if figure.every_definition else corrected_rows
-    tables = {argument: shown(pd.read_csv(snakemake.input[argument])) for argument in figure.tables}
+    present = snakemake.input.keys()  # without the optional tables the study does not make
+    tables = {argument: shown(pd.read_csv(snakemake.input[argument])) for argument in figure.tables if argument in present}
     if figure.by_condition:
         tables["study_conditions"] = snakemake.params.conditions
     drawn = getattr(plotting, figure.draw)(**tables)

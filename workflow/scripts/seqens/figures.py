@@ -20,6 +20,9 @@ class Figure:
     # draw shows every metric definition of its tables (a ``definition`` column); the others
     # show the corrected rows (seqens.tables.corrected_rows)
     every_definition: bool = False
+    # draw's arguments it draws without: a table whose rule the study does not run (the
+    # regions summary without an annotated DNA corpus) is then no input of the figure
+    optional: tuple[str, ...] = ()
 
 
 FIGURES = {
@@ -48,6 +51,17 @@ FIGURES = {
             "Probes",
         ),
         Figure("regions", "plot_regions", {"summary": ("compare_regions", "summary")}, "Model outputs"),
+        Figure(
+            "beyond_counts",
+            "plot_beyond_counts",
+            {
+                "summary": ("compare_outputs", "summary"),
+                "data_entropy": ("compare_outputs", "data_entropy"),
+                "regions": ("compare_regions", "summary"),
+            },
+            "Model outputs",
+            optional=("regions",),
+        ),
         Figure(
             "loss_curves", "plot_loss_curves", {"logs": ("training_curves", "table")}, "Training", by_condition=False
         ),

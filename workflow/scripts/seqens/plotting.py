@@ -386,6 +386,92 @@ def plot_regions(summary: pd.DataFrame, study_conditions: Sequence[str] | None =
     return fig
 
 
+
+# The references of "beyond k-mer statistics", per base or character of the same positions:
+# metric of the summaries (or the data's entropy rate) -> legend label, style of its short line.
+# The unigram's line is wide and light, so the count model's, often on it for DNA, shows on top.
+BEYOND_COUNTS_REFERENCES = {
+    "unigram_cross_entropy_bits_per_character": (
+        "training unigram", {"colors": "0.65", "linestyles": "-", "linewidths": 2.4}
+    ),
+    "count_cross_entropy_bits_per_character": (
+        "best count model (k visible tokens each side)", {"colors": "0.1", "linestyles": "--"}
+    ),
+    "entropy_rate": ("entropy rate (mixed orders)", {"colors": "tab:red", "linestyles": "-."}),
+}
+CHARACTER_UNITS = {"dna": "base", "text": "character"}
+
+
+def _slot_lines(ax, rows: pd.DataFrame, x: str, order: list, dodge_order: list | None, label: str, style: dict):
+    """A short line at each row's estimate, in the slot where ``_errorbars`` puts the row's
+    mark (``x`` among ``order``; with ``dodge_order``, dodged by the row's ensemble)."""
+    width = 0.8 / len(dodge_order) if dodge_order else 0.8
+    for index, row in enumerate(rows.to_dict("records")):
+        centre = order.index(row[x]) + (width * (dodge_order.index(row["ensemble"]) + 0.5) - 0.4 if dodge_order else 0.0)
+        ax.hlines(row["estimate"], centre - width * 0.45, centre + width * 0.45, label=label if index == 0 else None,
+                  **style)
+
+
+def plot_beyond_counts(
+    summary: pd.DataFrame,
+    data_entropy: pd.DataFrame,
+    regions: pd.DataFrame | None = None,
+    study_conditions: Sequence[str] | None = None,
+) -> plt.Figure:
+    """Does a member know more than k-mer statistics? Per ensemble, the members' bits per base
+    (DNA) or character (text) at their hidden positions, with their interval, against three
+    references at the same positions: the training unigram, the best two-sided count model
+    (seqens.counts) and the corpus's entropy rate (data_entropy's ``mixture``); beside it the
+    members' bits beyond the best count model (0: no more than the counts). With ``regions``
+    (the annotated DNA ensembles' summary by region class), the same two panels per class."""
+    summary = with_variant(summary)
+    encoding = Encoding(summary, study_conditions)
+    summary = summary.assign(ensemble=summary["condition"] + " " + summary["variant"])
+    ensembles = list(dict.fromkeys(summary["ensemble"]))
+    kinds = set(summary["kind"])
+    unit = "bits per base (DNA) or character (text)" if len(kinds) > 1 else f"bits per {CHARACTER_UNITS[kinds.pop()]}"
+    by_region = regions is not None and len(regions) > 0
+    fig, axes = plt.subplots(2 if by_region else 1, 2, figsize=(DOUBLE_COLUMN, 4.8 if by_region else 2.6),
+                             squeeze=False, constrained_layout=True)
+    ticks = [e.replace(" ", "\n", 1) for e in ensembles]  # condition over variant
+
+    def levels(ax, table, x, order, dodge_order=None, tick_labels=None):
+        members = table[table["metric"] == "cross_entropy_bits_per_character"]
+        _errorbars(ax, members, x, order, encoding, "ensemble" if dodge_order else None, dodge_order or (), tick_labels)
+        for metric, (label, style) in BEYOND_COUNTS_REFERENCES.items():
+            _slot_lines(ax, table[table["metric"] == metric], x, order, dodge_order, label, style)
+
+    def beyond(ax, table, x, order, dodge_order=None, tick_labels=None):
+        rows = table[table["metric"] == "bits_beyond_counts_per_character"]
+        _errorbars(ax, rows, x, order, encoding, "ensemble" if dodge_order else None, dodge_order or (), tick_labels)
+        ax.axhline(0.0, color="0.2", linewidth=0.8)  # 0: the best count model's own bits
+
+    # The entropy rate is the corpus's, per base or character: a short line at each of its ensembles.
+    rate = data_entropy[data_entropy["model"] == "mixture"].rename(columns={"bits_per_character": "estimate"})
+    rate = summary.drop_duplicates("ensemble")[["condition", "ensemble"]].merge(
+        rate[["condition", "estimate"]], on="condition").assign(metric="entropy_rate")
+    levels(axes[0, 0], pd.concat([summary, rate]), "ensemble", ensembles, tick_labels=ticks)
+    axes[0, 0].set(title="Bits at hidden positions", ylabel=unit, xlabel="")
+    beyond(axes[0, 1], summary, "ensemble", ensembles, tick_labels=ticks)
+    axes[0, 1].set(title="Beyond the best count model", ylabel=unit, xlabel="")
+    if by_region:
+        regions = with_variant(regions)
+        regions = regions.assign(ensemble=regions["condition"] + " " + regions["variant"])
+        classes, annotated = list(dict.fromkeys(regions["class"])), list(dict.fromkeys(regions["ensemble"]))
+        levels(axes[1, 0], regions, "class", classes, annotated)
+        axes[1, 0].set(title="Bits at hidden positions, by region", ylabel="bits per base", xlabel="")
+        beyond(axes[1, 1], regions, "class", classes, annotated)
+        axes[1, 1].set(title="Beyond the best count model, by region", ylabel="bits per base", xlabel="")
+        if regions["axis"].nunique() > 1:  # gene structure | repeat split
+            split = sum(regions.drop_duplicates("class")["axis"] == "region") - 0.5
+            for ax in axes[1]:
+                ax.axvline(split, color="0.6", linewidth=0.6)
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelsize=6)
+    legend_below(fig, encoding.handles(), max_columns=4)
+    return fig
+
+
 def plot_loss_curves(logs: pd.DataFrame) -> plt.Figure:
     """Training and held-out loss of every member, one panel per condition x variant."""
     logs = with_variant(logs)

@@ -4,11 +4,12 @@ one region class (seqens.regions) with its Multi-Bootstrap interval, and each cl
 a reference class of its axis (``intergenic``; ``unique``), paired by seed.
 
 The metrics are joined by position (the order of every per-position array, the ``position``
-column of the condition's regions table), so any per-position metric, a count baseline's
-included, is broken down by adding it to ``per_position``. A bits-per-token metric that is
-also reported per character (``PER_CHARACTER_METRICS``) is divided by the mean characters
-(bases) of the class's own target tokens, so its estimate is the class's total bits over its
-total bases."""
+column of the condition's regions table), so any per-position metric is broken down by adding
+it to ``per_position``: the count baselines' (seqens.counts, at the same positions) are, so
+each class has its best count model's bits and the members' bits beyond counts. A
+bits-per-token metric that is also reported per character (``PER_CHARACTER_METRICS``,
+``COUNT_PER_CHARACTER_METRICS``) is divided by the mean characters (bases) of the class's own
+target tokens, so its estimate is the class's total bits over its total bases."""
 
 from __future__ import annotations
 
@@ -21,23 +22,42 @@ from .. import distributions
 from ..config import Ensemble
 from ..regions import OTHER, REGION_CLASSES, REPEAT_CLASSES
 from .intervals import MemberValues, PairValues, Values, all_pairs, interval_row
-from .outputs import PER_CHARACTER, PER_CHARACTER_METRICS, MemberStack, per_position_metrics
+from .outputs import (
+    COUNT_PER_CHARACTER_METRICS,
+    PER_CHARACTER,
+    PER_CHARACTER_METRICS,
+    MemberStack,
+    per_position_metrics,
+)
 
-# The metrics broken down by region (and, for those of PER_CHARACTER_METRICS, per base): what
-# was learned and how sure and how alike the members are. A per-position metric added here by
-# name (a count baseline's bits, say) is broken down with them.
-REGION_METRICS = ("cross_entropy_bits", "unigram_cross_entropy_bits", "bits_beyond_unigram", "entropy_bits", "js_distance")
+# The metrics broken down by region (and, for those of PER_CHARACTER_METRICS and
+# COUNT_PER_CHARACTER_METRICS, per base): what was learned, beyond the unigram and beyond the
+# best count model, and how sure and how alike the members are. A per-position metric added
+# here by name is broken down with them.
+REGION_METRICS = (
+    "cross_entropy_bits",
+    "unigram_cross_entropy_bits",
+    "bits_beyond_unigram",
+    "count_cross_entropy_bits",
+    "bits_beyond_counts",
+    "entropy_bits",
+    "js_distance",
+)
 # Per axis (a column of the regions table): its classes and the class the others are contrasted with.
 AXES = {"region": ((*REGION_CLASSES, OTHER), "intergenic"), "repeat": (REPEAT_CLASSES, "unique")}
 
 
 def per_position_values(
-    member_probs: Sequence[np.ndarray], targets: np.ndarray, unigram_log2: np.ndarray
+    member_probs: Sequence[np.ndarray],
+    targets: np.ndarray,
+    unigram_log2: np.ndarray,
+    counts: tuple[np.ndarray, int] | None = None,
 ) -> dict[str, Values]:
     """The per-position metrics of the outputs comparison (``per_position_metrics`` per
-    member; JS distance of the untruncated distributions and argmax disagreement per pair),
-    without its summaries, which the breakdown does not need."""
-    metrics = [per_position_metrics(p, targets, unigram_log2) for p in member_probs]
+    member, with ``counts``, the count baselines at these positions, their bits and the
+    members' bits beyond counts; JS distance of the untruncated distributions and argmax
+    disagreement per pair), without its summaries, which the breakdown does not need."""
+    metrics = [per_position_metrics(p, targets, unigram_log2, counts=counts) for p in member_probs]
     values: dict[str, Values] = {
         name: MemberValues(np.stack([m[name] for m in metrics]))
         for name in metrics[0]
@@ -62,14 +82,16 @@ def class_metrics(
     per_position: Mapping[str, Values], columns: np.ndarray, characters: np.ndarray, names: Sequence[str]
 ) -> dict[str, Values]:
     """The per-token metrics ``names`` at the chosen positions, and those of
-    ``PER_CHARACTER_METRICS`` also per character of the chosen positions' targets
-    (``characters``: per position; per-character values of ``per_position`` are not used)."""
+    ``PER_CHARACTER_METRICS`` and ``COUNT_PER_CHARACTER_METRICS`` also per character of the
+    chosen positions' targets (``characters``: per position; per-character values of
+    ``per_position`` are not used). A name ``per_position`` lacks (the count metrics, without
+    count baselines) is left out."""
     per_character = float(characters[columns].mean())
     metrics = {}
-    for name in names:
+    for name in (name for name in names if name in per_position):
         values = per_position[name]
         metrics[name] = subset(values, columns)
-        if name in PER_CHARACTER_METRICS:
+        if name in PER_CHARACTER_METRICS + COUNT_PER_CHARACTER_METRICS:
             metrics[name + PER_CHARACTER] = subset(values, columns, per_character)
     return metrics
 
