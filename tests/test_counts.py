@@ -203,6 +203,16 @@ def test_an_order_beyond_the_sequence_is_refused_at_config_time_naming_the_key()
     Study(config)  # 2 x 7 + 2 = 16 fits
 
 
+def test_a_small_study_holds_out_a_quarter_of_its_training_sequences_for_the_order_choice():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert Study(copy.deepcopy(config)).config["extraction"]["counts_held_out_sequences"] == 256  # of 4,096
+    config["data"]["train_sequences"] = 256
+    assert Study(copy.deepcopy(config)).config["extraction"]["counts_held_out_sequences"] == 64
+    config["extraction"] = {**config.get("extraction", {}), "counts_held_out_sequences": 256}
+    with pytest.raises(ConfigError, match="counts_held_out_sequences: 256 leaves no training sequence to count"):
+        Study(config)
+
+
 def test_bits_beyond_counts_is_the_best_orders_cross_entropy_minus_the_members_per_token_and_character():
     from seqens.comparisons.outputs import per_position_metrics
 

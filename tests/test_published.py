@@ -218,7 +218,6 @@ def study_with(published_section: dict, **overrides) -> Study:
         "tokenizers": {"bpe": {"type": "bpe", "vocab_size": 2048}},
         "conditions": [{"corpus": "wiki", "tokenizer": "bpe"}],
         "data": {"sequence_length": 32, "train_sequences": 64, "eval_sequences": 64},
-        "extraction": {"counts_held_out_sequences": 16},  # of the 64 training sequences
         "seeds": [1, 2],
         "model": "tiny",
         "presets": {"tiny": {"layers": 1, "hidden": 8, "heads": 2, "ffn": 16, "max_positions": 64}},

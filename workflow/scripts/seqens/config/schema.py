@@ -34,6 +34,7 @@ BUILTIN_PRESETS = {
 # Contextual embeddings of this many evaluation sequences by default: the paper's (GFMs
 # @277899c src/analyze/__main__.py:88, --samples).
 CONTEXTUAL_SEQUENCES = 256
+COUNTS_HELD_OUT_SEQUENCES = 256  # training rows the count baselines choose their order on
 
 # Optimizer steps when a config sets neither training.steps nor training.epochs.
 DEFAULT_STEPS = 300
@@ -99,6 +100,8 @@ def _fill_derived_defaults(config: dict) -> None:
             config["tokenizers"][name] = {"type": "pretrained", **first}
             entry["tokenizer"] = name
     extraction = config["extraction"]
+    if extraction["counts_held_out_sequences"] is None:  # a small study keeps 3/4 to count
+        extraction["counts_held_out_sequences"] = max(1, min(COUNTS_HELD_OUT_SEQUENCES, config["data"]["train_sequences"] // 4))
     if extraction["contextual_sequences"] is None:
         sequences = extraction["sequences"] or config["data"]["eval_sequences"]
         extraction["contextual_sequences"] = min(CONTEXTUAL_SEQUENCES, sequences)
