@@ -30,6 +30,20 @@ class Difference:
     columns: Mapping[str, object] = field(default_factory=dict)
 
 
+def difference_columns(difference: Difference) -> dict:
+    """A contrast's columns: its metric, the difference with its interval, and its p-value."""
+    interval = difference.interval
+    return {
+        "metric": difference.metric,
+        "difference": interval.estimate,
+        "low": interval.low,
+        "high": interval.high,
+        "level": interval.level,
+        "p_value": difference.p_value,
+        "draws": interval.n_draws,
+    }
+
+
 def dna_text_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, Ensemble]]:
     """Every (dna, text) pair of ensembles with the same architecture and objective."""
     ensembles = list(ensembles)
@@ -57,13 +71,7 @@ def dna_minus_text(
             "source": dna.source,  # one label, one source (seqens.config.checks)
             "dna_condition": dna.condition.name,
             "text_condition": text.condition.name,
-            "metric": difference.metric,
-            "difference": difference.interval.estimate,
-            "low": difference.interval.low,
-            "high": difference.interval.high,
-            "level": difference.interval.level,
-            "p_value": difference.p_value,
-            "draws": difference.interval.n_draws,
+            **difference_columns(difference),
             **difference.columns,
         }
         for dna, text in dna_text_pairs(results)
@@ -120,13 +128,7 @@ def reproduction_contrasts(
             "objective": trained.objective,
             "trained_architecture": trained.architecture,
             "published_architecture": published.architecture,
-            "metric": difference.metric,
-            "difference": difference.interval.estimate,
-            "low": difference.interval.low,
-            "high": difference.interval.high,
-            "level": difference.interval.level,
-            "p_value": difference.p_value,
-            "draws": difference.interval.n_draws,
+            **difference_columns(difference),
             "distinguishable": not difference.interval.low <= 0 <= difference.interval.high,
         }
         for trained, published in trained_published_pairs(per_example)
