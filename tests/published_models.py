@@ -85,6 +85,32 @@ def save_bert(directory: Path, tokenizer, seed: int = 0, bare: bool = False) -> 
     return Path(directory)
 
 
+CUSTOM_CODE = """from transformers import BertConfig, BertForMaskedLM
+
+
+class ShiftedBertConfig(BertConfig):
+    model_type = "bert"
+
+
+class ShiftedBertForMaskedLM(BertForMaskedLM):
+    config_class = ShiftedBertConfig
+"""
+
+
+def save_custom_code_bert(directory: Path, tokenizer) -> Path:
+    """A BertForMaskedLM that ships its own code, as DNABERT-2 does: its config calls it
+    ``bert`` and maps the Auto classes (``auto_map``) to modeling_shifted.py beside it."""
+    import json
+
+    directory = save_bert(directory, tokenizer)
+    (directory / "modeling_shifted.py").write_text(CUSTOM_CODE)
+    config = json.loads((directory / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "modeling_shifted.ShiftedBertConfig",
+                          "AutoModelForMaskedLM": "modeling_shifted.ShiftedBertForMaskedLM"}
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
 def save_esm(directory: Path, tokenizer, seed: int = 0) -> Path:
     """An EsmForMaskedLM, as the Nucleotide Transformer / AgroNT are published."""
     import torch

@@ -21,6 +21,7 @@ from published_models import (
     nt_vocab_tokenizer,
     save_bert,
     save_causal,
+    save_custom_code_bert,
     save_esm,
 )
 from conftest import copy_of_prepared, snakemake_cmd
@@ -71,7 +72,7 @@ def fetched(tmp_path, fmt: str, way: str):
     spec = {"type": "pretrained", "model": model, **({"revision": revision} if revision else {})}
     save_published_tokenizer(spec, kind, tmp_path / "tokenizer", cache, 128, what="tokenizers.t")
     entry = {"model": model, **({"revision": revision} if revision else {})}
-    fetch_member(entry, 1, objective, "published", tmp_path / "member", tmp_path / "tokenizer", cache, what="published.p")
+    fetch_member(entry, 1, objective, "published", tmp_path / "member", tmp_path / "tokenizer", cache, what="published.p", key="published.p")
     return directory, tmp_path / "tokenizer", tmp_path / "member"
 
 
@@ -179,7 +180,7 @@ def test_members_with_different_tokenizers_are_refused(tmp_path):
     _, tokenizer_dir, _ = fetched(tmp_path, "gfms_bert", "local")
     other = save_bert(tmp_path / "other", gfms_text_tokenizer(vocab_size=70))
     with pytest.raises(InputError, match="published.p: its tokenizer differs from its ensemble's"):
-        fetch_member({"model": str(other)}, 2, "mlm", "published", tmp_path / "m2", tokenizer_dir, tmp_path, what="published.p")
+        fetch_member({"model": str(other)}, 2, "mlm", "published", tmp_path / "m2", tokenizer_dir, tmp_path, what="published.p", key="published.p")
 
 
 def test_an_mlm_tokenizer_without_a_mask_token_is_refused(tmp_path):
@@ -194,7 +195,7 @@ def test_a_checkpoint_without_its_head_is_refused(tmp_path):
     bare = save_bert(tmp_path / "bare", tokenizer, bare=True)
     save_published_tokenizer({"type": "pretrained", "model": str(tmp_path / "full")}, "text", tmp_path / "t", tmp_path, 64, what="t")
     with pytest.raises(InputError, match=r"published.p: the checkpoint has no prediction head for objective mlm .*BertModel"):
-        fetch_member({"model": str(bare)}, 1, "mlm", "published", tmp_path / "m", tmp_path / "t", tmp_path, what="published.p")
+        fetch_member({"model": str(bare)}, 1, "mlm", "published", tmp_path / "m", tmp_path / "t", tmp_path, what="published.p", key="published.p")
 
 
 def test_custom_code_is_refused_unless_the_entry_trusts_it(tmp_path):
@@ -204,8 +205,31 @@ def test_custom_code_is_refused_unless_the_entry_trusts_it(tmp_path):
                                                        "AutoModelForMaskedLM": "modeling.CustomModel"})
     (directory / "config.json").write_text(json.dumps(config))
     save_published_tokenizer({"type": "pretrained", "model": str(directory)}, "text", tmp_path / "t", tmp_path, 64, what="t")
-    with pytest.raises(InputError, match="published.p: the model runs custom code .*set trust_remote_code: true"):
-        fetch_member({"model": str(directory)}, 1, "mlm", "published", tmp_path / "out", tmp_path / "t", tmp_path, what="published.p")
+    with pytest.raises(InputError, match="published.p: the model runs custom code .*set published.p.trust_remote_code: true"):
+        fetch_member({"model": str(directory)}, 1, "mlm", "published", tmp_path / "out", tmp_path / "t", tmp_path, what="published.p", key="published.p")
+
+
+def test_a_member_with_its_own_code_runs_it_at_fetching_and_extraction_only_when_its_entry_trusts_it(tmp_path):
+    """A model that calls itself bert but maps its Auto classes to its own code (DNABERT-2's
+    layout): without trust_remote_code it is refused in one line naming the key, at fetching
+    and, should its member folder's entry say so, at extraction; with it, both load its class."""
+    directory = save_custom_code_bert(tmp_path / "m", gfms_text_tokenizer())
+    save_published_tokenizer({"type": "pretrained", "model": str(directory)}, "text", tmp_path / "t", tmp_path, 64, what="t")
+    fetch = lambda entry, out: fetch_member(entry, 1, "mlm", "published", out, tmp_path / "t", tmp_path,  # noqa: E731
+                                            what="published.p, member of seed 1", key="published.p")
+    refusal = "runs custom code from its repository; set published.p.trust_remote_code: true if you trust it"
+    with pytest.raises(InputError, match=f"^published.p, member of seed 1: the model {refusal}$"):
+        fetch({"model": str(directory)}, tmp_path / "untrusted")
+    fetch({"model": str(directory), "trust_remote_code": True}, tmp_path / "member")
+    member = Member(Condition("c", "t", "text"), "published", "mlm", 1)
+    loaded = load_member(member, tmp_path / "member", tmp_path / "t")
+    assert type(loaded.model).__name__ == "ShiftedBertForMaskedLM"
+    manifest_path = tmp_path / "member" / "manifest.json"
+    record = json.loads(manifest_path.read_text())
+    record["config"]["published"]["trust_remote_code"] = False
+    manifest_path.write_text(json.dumps(record))
+    with pytest.raises(InputError, match=f"^member {member.path}: its model {refusal}$"):
+        load_member(member, tmp_path / "member", tmp_path / "t")
 
 
 # --- the config -----------------------------------------------------------------------------

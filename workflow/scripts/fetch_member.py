@@ -18,6 +18,7 @@ def main(snakemake):
         Path(snakemake.input.tokenizer),
         Path(snakemake.params.hub_cache),
         what=f"published.{name}, member of seed {seed} ({member_model(entry, seed)})",
+        key=f"published.{name}",
     )
 
 

@@ -49,6 +49,7 @@ class Architecture:
     frozen: str | None = None  # parameters that are fixed tables, not trained (a regex)
     rotary: bool = False  # rotary position embeddings
     no_layers: str | None = None  # why a preset with layers: 0 cannot be built, if it cannot
+    trust_remote_code: bool = False  # a published model that runs its repository's code (seqens.published_architectures)
 
     def _class(self, name: str):
         import transformers
@@ -76,7 +77,8 @@ class Architecture:
     def load(self, kind: str, directory) -> nn.Module:
         """Load a saved model: kind is 'masked_lm' or 'causal_lm'."""
         name = {"masked_lm": self.masked_lm_class, "causal_lm": self.causal_lm_class}[kind]
-        model = self._class(name).from_pretrained(directory, attn_implementation=self.attention)
+        remote = {"trust_remote_code": True} if self.trust_remote_code else {}
+        model = self._class(name).from_pretrained(directory, attn_implementation=self.attention, **remote)
         if self.frozen:  # loading marks every parameter trainable again
             for parameter_name, parameter in model.named_parameters():
                 if re.search(self.frozen, parameter_name):
@@ -238,7 +240,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def get_architecture(name: str | Architecture) -> Architecture:
-    if isinstance(name, Architecture):  # a published model's (seqens.published)
+    if isinstance(name, Architecture):  # a published model's (seqens.published_architectures)
         return name
     if name not in ARCHITECTURES:
         raise InputError(f"architecture '{name}': unknown (known: {sorted(ARCHITECTURES)})")

@@ -1,4 +1,5 @@
-"""A trained member's folder: the one place that writes it, reads it, checks it and loads it.
+"""A member's folder: the one place that writes it, reads it, checks it and loads it (a
+published member's model and tokenizer are written by seqens.published, its manifest here).
 
 The folder (results/models/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/)
 holds the model as ``save_pretrained`` writes it, a copy of its condition's tokenizer, the
@@ -95,7 +96,6 @@ def write_member(
 
     with atomic_path(out_dir, directory=True) as tmp:
         objective.save_pretrained(model.cpu(), tmp)
-        weights = {path.name: sha256_file(path) for path in sorted(tmp.glob("*.safetensors"))}
         AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(tmp)
         spec_file = Path(tokenizer_dir) / TOKENIZER_SPEC
         if spec_file.exists():
@@ -105,7 +105,6 @@ def write_member(
             result.fisher_log.to_csv(tmp / FISHER_LOG, index=False)
         record = {
             **provenance,
-            "weights": weights,  # checked before extraction: a truncated or replaced file is named
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "resumed_from_step": result.resumed_from_step,
@@ -118,9 +117,18 @@ def write_member(
                 "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             },
         }
-        (tmp / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        record = write_manifest(tmp, record)
         spec = json.loads(spec_file.read_text()) if spec_file.exists() else {}
         (tmp / MODEL_CARD).write_text(model_card(objective, record, result, spec))
+
+
+def write_manifest(folder: Path, record: dict) -> dict:
+    """Write a member folder's manifest (trained or published): ``record`` with the checksums
+    of the folder's weight files, which are checked before extraction (a truncated or
+    replaced file is named). Returns what it wrote."""
+    record = {**record, "weights": {path.name: sha256_file(path) for path in sorted(Path(folder).glob("*.safetensors"))}}
+    (Path(folder) / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return record
 
 
 def _input_rules(tokenizer_spec: dict) -> str:
@@ -292,10 +300,10 @@ class LoadedMember:
 
 
 def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path) -> LoadedMember:
-    """A trained member's model in eval mode, after checking that its folder is complete, that
+    """A member's model in eval mode, after checking that its folder is complete, that
     it was trained with its condition's tokenizer, as ``member``'s architecture and objective,
     and that its weights are those its training wrote."""
-    from .published import published_architecture
+    from .published_architectures import check_remote_code, published_architecture
     from .tokenization import SequenceTokenizer
 
     member_dir = Path(member_dir)
@@ -309,9 +317,14 @@ def load_member(member: Member, member_dir: Path, condition_tokenizer_dir: Path)
             f"{member.architecture}/{member.objective} (retrain it)"
         )
     special = SequenceTokenizer(condition_tokenizer_dir).special
-    # A published member's folder names its model type: its layout, not the ensemble's label.
+    # A published member's folder names its model type (its layout, not the ensemble's label)
+    # and its entry, whose trust_remote_code lets it run its repository's code here as at fetching.
     model_type = record["member"].get("model_type")
-    architecture = published_architecture(model_type, member.objective) if model_type else member.architecture
+    architecture = member.architecture
+    if model_type:
+        trusted, key = record["config"]["published"].get("trust_remote_code", False), record["config"].get("key")
+        check_remote_code(member_dir, trusted, f"member {member.path}: its model", key or "published.NAME")
+        architecture = published_architecture(model_type, member.objective, trusted)
     objective = make_objective(member.objective, special, record.get("objective_params"), architecture)
     model = objective.load_pretrained(member_dir).eval()
     return LoadedMember(member.path, objective, model)

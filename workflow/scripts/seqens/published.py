@@ -13,13 +13,7 @@ same distribution over the same tokens. Tokens, merges and pre-tokenisation are 
 published tokenizer's own; only DNA input is upper-cased first (soft-masked bases are bases,
 as for every DNA tokenizer here).
 
-Layer groups of the Fisher (seqens.architectures) for published models: BERT and ModernBERT
-as trained here, RoBERTa and ESM (the Nucleotide Transformer, AgroNT) by their layouts, and any
-other model type by one rule (``GENERIC_LAYERS``): encoder layer i is every trainable parameter
-under ``{backbone}.[encoder.]layer.i.``, ``layers.i.``, ``h.i.`` or ``blocks.i.``; the
-embeddings are the input-embedding module's parameters and those under
-``{backbone}.embeddings.``; the head is the rest. A model where the rule does not find every
-layer is refused with one line.
+How a published model is loaded and its layers grouped for the Fisher: seqens.published_architectures.
 """
 
 from __future__ import annotations
@@ -29,77 +23,42 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .architectures import ARCHITECTURES, Architecture
 from .errors import InputError
 from .hub import Snapshot, resolve
-from .io import atomic_path, manifest, sha256_file
+from .io import atomic_path, manifest
+from .member import write_manifest
+from .published_architectures import (
+    check_layer_groups,
+    check_remote_code,
+    needs_remote_code,
+    published_architecture,
+    remote_code_refusal,
+)
 from .special import SPECIAL_TOKENS
 
 if TYPE_CHECKING:
-    from torch import Tensor, nn
+    from torch import nn
 
 SPEC_FILE = "seqens_tokenizer.json"
 ORDER_FILE = "vocabulary_order.json"  # published id of each renumbered id
 # transformers' names of the five roles, in seqens.special's order, with the fallbacks a
 # tokenizer without [CLS]/[SEP] offers (causal LMs: bos/eos).
 ROLES = (("pad_token",), ("unk_token",), ("cls_token", "bos_token"), ("sep_token", "eos_token"), ("mask_token",))
-GENERIC_LAYERS = r"(?:encoder\.)?(?:layer|layers|h|blocks)\.(\d+)\."
 CONFIG_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
-
-
-def _lm_head(model: nn.Module, hidden: Tensor) -> Tensor:
-    return model.lm_head(hidden)
-
-
-def _modules_after_backbone(model: nn.Module, hidden: Tensor) -> Tensor:
-    """The generic head: the model's child modules other than its backbone, in order."""
-    for name, module in model.named_children():
-        if name != model.base_model_prefix:
-            hidden = module(hidden)
-    return hidden
-
-
-def _published(name: str, masked: str | None, causal: str | None, layer_pattern: str, head) -> Architecture:
-    return Architecture(
-        name=name,
-        config_class="AutoConfig",
-        masked_lm_class=masked,
-        causal_lm_class=causal,
-        layer_pattern=layer_pattern,
-        attention="eager",  # every transformers model implements it; results do not depend on it
-        head=head,
-        config_values=lambda preset, special: {},
-        refusals={"clm": f"{name} has no causal LM"} if causal is None else {},
-    )
-
-
-PUBLISHED_ARCHITECTURES: dict[str, Architecture] = {
-    "bert": ARCHITECTURES["bert"],
-    "modernbert": ARCHITECTURES["modernbert"],
-    "roberta": _published("roberta", "RobertaForMaskedLM", "RobertaForCausalLM", r"encoder\.layer\.(\d+)\.", _lm_head),
-    "esm": _published("esm", "EsmForMaskedLM", None, r"encoder\.layer\.(\d+)\.", _lm_head),
-}
-
-
-def published_architecture(model_type: str, objective: str) -> Architecture:
-    """How to load, run and group the layers of a published model of ``model_type``."""
-    if model_type in PUBLISHED_ARCHITECTURES:
-        return PUBLISHED_ARCHITECTURES[model_type]
-    head = _modules_after_backbone if objective != "clm" else (lambda model, hidden: model.get_output_embeddings()(hidden))
-    return _published(model_type, "AutoModelForMaskedLM", "AutoModelForCausalLM", GENERIC_LAYERS, head)
 
 
 # --- tokenizers ---------------------------------------------------------------------------
 
 
-def _load_tokenizer(snapshot: Snapshot, what: str, trust_remote_code: bool = False):
+def _load_tokenizer(snapshot: Snapshot, what: str, key: str, trust_remote_code: bool = False):
+    """The published tokenizer; ``key``: the config entry whose trust_remote_code lets it run code."""
     from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(snapshot.directory, trust_remote_code=trust_remote_code)
     except ValueError as error:
-        if "trust_remote_code" in str(error) or "custom code" in str(error):
-            raise InputError(f"{what}: its tokenizer runs custom code; set trust_remote_code: true in its entry if you trust it") from None
+        if needs_remote_code(error):
+            raise remote_code_refusal(f"{what}: its tokenizer", key) from None
         raise InputError(f"{what}: no tokenizer loads from {snapshot.directory} ({str(error).splitlines()[0]})") from None
     if not getattr(tokenizer, "is_fast", False) or getattr(tokenizer, "backend_tokenizer", None) is None:
         converted = _kmer_tokenizer_of(tokenizer)
@@ -194,7 +153,7 @@ def save_published_tokenizer(spec: dict, kind: str, directory: Path, cache_dir: 
     from transformers import PreTrainedTokenizerFast
 
     snapshot = resolve(spec["model"], spec.get("revision"), cache_dir, what)
-    published = _load_tokenizer(snapshot, what, spec.get("trust_remote_code", False))
+    published = _load_tokenizer(snapshot, what, what, spec.get("trust_remote_code", False))
     order = vocabulary_order(published, what)
     renumbered = _renumber(published, order, kind)
     names = [renumbered.id_to_token(i) for i in range(len(SPECIAL_TOKENS))]
@@ -248,23 +207,22 @@ def _vocabulary_parameters(model: nn.Module, vocab_size: int) -> list:
     return list(found.values())
 
 
-def load_published_model(snapshot: Snapshot, objective: str, trust_remote_code: bool, what: str):
-    """The published model with its prediction head, refused when the head is missing."""
+def load_published_model(snapshot: Snapshot, objective: str, trust_remote_code: bool, what: str, key: str):
+    """The published model with its prediction head, refused when the head is missing or when
+    it runs code from its repository that ``key``'s trust_remote_code does not allow."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
     auto = AutoModelForCausalLM if objective == "clm" else AutoModelForMaskedLM
+    check_remote_code(snapshot.directory, trust_remote_code, f"{what}: the model", key)
     try:
         config = AutoConfig.from_pretrained(snapshot.directory, trust_remote_code=trust_remote_code)
         model, info = auto.from_pretrained(
             snapshot.directory, config=config, trust_remote_code=trust_remote_code, output_loading_info=True
         )
     except ValueError as error:
+        if needs_remote_code(error):
+            raise remote_code_refusal(f"{what}: the model", key) from None
         message = str(error).splitlines()[0]
-        if "trust_remote_code" in message or "custom code" in message:
-            raise InputError(
-                f"{what}: the model runs custom code from its repository; set trust_remote_code: true in its entry "
-                "if you trust it"
-            ) from None
         raise InputError(f"{what}: {auto.__name__} cannot load {snapshot.model} ({message})") from None
     missing = [key for key in info["missing_keys"] if not key.endswith("position_ids")]
     if missing:
@@ -276,26 +234,29 @@ def load_published_model(snapshot: Snapshot, objective: str, trust_remote_code: 
 
 
 def fetch_member(
-    entry: dict, seed: int, objective: str, label: str, out_dir: Path, tokenizer_dir: Path, cache_dir: Path, what: str
+    entry: dict, seed: int, objective: str, label: str, out_dir: Path, tokenizer_dir: Path, cache_dir: Path, what: str,
+    key: str,
 ) -> None:
     """Write a published member's folder: its model renumbered to the condition tokenizer's
-    ids, that tokenizer, and a manifest (what it is, where it came from: the resolved commit
-    and every source file's sha256; its weights' checksums)."""
+    ids, that tokenizer, and a manifest (seqens.member.write_manifest: what it is, where it
+    came from: the resolved commit and every source file's sha256; the config ``key`` of its
+    entry; its weights' checksums)."""
     import torch
 
     from .objectives import objective_parameters
 
     snapshot = resolve(member_model(entry, seed), entry.get("revision"), cache_dir, what)
     published_vocab = condition_vocabulary(tokenizer_dir)
-    mine = _load_tokenizer(snapshot, what, entry.get("trust_remote_code", False)).get_vocab()
+    trusted = entry.get("trust_remote_code", False)
+    mine = _load_tokenizer(snapshot, what, key, trusted).get_vocab()
     if published_vocab is None or mine != published_vocab:
         raise InputError(
             f"{what}: its tokenizer differs from its ensemble's ({tokenizer_dir}); members of one ensemble must share "
             "one tokenizer (pair metrics compare one vocabulary), so give it an ensemble of its own"
         )
-    model = load_published_model(snapshot, objective, entry.get("trust_remote_code", False), what)
+    model = load_published_model(snapshot, objective, trusted, what, key)
     order = json.loads((Path(tokenizer_dir) / ORDER_FILE).read_text())
-    architecture = published_architecture(model.config.model_type, objective)
+    architecture = published_architecture(model.config.model_type, objective, trusted)
     check_layer_groups(architecture, model, what)
     index = torch.tensor(order)
     with torch.no_grad():
@@ -303,25 +264,24 @@ def fetch_member(
             parameter.copy_(parameter[index])
     new_id = {old: new for new, old in enumerate(order)}
     _shift_positions(model, new_id)
-    for key in CONFIG_TOKEN_IDS:
-        value = getattr(model.config, key, None)
+    for name in CONFIG_TOKEN_IDS:
+        value = getattr(model.config, name, None)
         if isinstance(value, int) and value in new_id:
-            setattr(model.config, key, new_id[value])
+            setattr(model.config, name, new_id[value])
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp)
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", SPEC_FILE, ORDER_FILE):
             if (Path(tokenizer_dir) / name).is_file():
                 shutil.copyfile(Path(tokenizer_dir) / name, tmp / name)
         record = manifest(
-            config={"published": entry},
+            config={"published": entry, "key": key},
             inputs={"tokenizer": Path(tokenizer_dir) / "tokenizer.json"},
             member={"source": "published", "architecture": label, "objective": objective, "seed": seed,
                     "model_type": model.config.model_type},
             objective_params=objective_parameters(objective, None, "bert").values,
             published=snapshot.record(),
         )
-        record["weights"] = {path.name: sha256_file(path) for path in sorted(tmp.glob("*.safetensors"))}
-        (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        write_manifest(tmp, record)
 
 
 def _shift_positions(model: nn.Module, new_id: dict[int, int]) -> None:
@@ -344,15 +304,3 @@ def _shift_positions(model: nn.Module, new_id: dict[int, int]) -> None:
 def member_model(entry: dict, seed: int) -> str:
     """The Hub id or directory of the member of ``seed`` (``{seed}`` filled in)."""
     return entry["model"].replace("{seed}", str(seed))
-
-
-def check_layer_groups(architecture: Architecture, model: nn.Module, what: str) -> None:
-    """Every encoder layer must own parameters under the architecture's rule (module doc)."""
-    groups = architecture.layer_groups(model)
-    empty = [name for name, members in groups.items() if not members and name != "head"]
-    if empty:
-        raise InputError(
-            f"{what}: model type {model.config.model_type} has no parameters where the layer rule looks for "
-            f"{empty[0]} (seqens.published, GENERIC_LAYERS); its Fisher cannot be grouped by layer"
-        )
-
