@@ -139,6 +139,31 @@ def test_the_gfms_tokenizer_moves_only_its_specials(tmp_path):
     assert order[:5] == [1, 0, 2, 3, 4] and order[5:] == list(range(5, len(order)))
 
 
+@pytest.mark.parametrize("fmt, framed", [("gfms_bert", (False, False)), ("nt_esm", (True, True)), ("causal", (False, False))])
+def test_rows_are_framed_as_the_published_tokenizer_frames_a_sequence(tmp_path, fmt, framed):
+    """GFMs' BPE (no post-processor) gives rows without <CLS> and <SEP>, as its released models
+    read them; the NT stand-in's EsmTokenizer gives <cls> ... <eos>: a row of one document, in
+    published ids, is what the published tokenizer makes of it (truncated as the paper's
+    ``tokenizer(..., truncation=True, max_length=...)``), and the renumbered tokenizer frames alike."""
+    from transformers import AutoTokenizer
+
+    from seqens.packing import load_tokens, pack_sequences
+
+    kind, _, make_tokenizer, save, sample = FORMATS[fmt]
+    directory = save(tmp_path / "m", make_tokenizer())
+    save_published_tokenizer({"type": "pretrained", "model": str(directory)}, kind, tmp_path / "t", tmp_path, 64, what="t")
+    tokenizer, order = SequenceTokenizer(tmp_path / "t"), json.loads((tmp_path / "t" / ORDER_FILE).read_text())
+    assert (tokenizer.layout.starts_with_cls, tokenizer.layout.ends_with_sep) == framed
+    pack_sequences([sample], tokenizer, tmp_path / "rows.npy", n_sequences=1, length=12, what="t", sampling="one_per_document")
+    row = load_tokens(tmp_path / "rows.npy")[0].tolist()
+    published_tokenizer = AutoTokenizer.from_pretrained(directory)
+    assert [order[i] for i in row] == published_tokenizer(sample, truncation=True, max_length=12)["input_ids"]
+    ids = tokenizer.encode_texts([sample])[0]
+    assert AutoTokenizer.from_pretrained(tmp_path / "t")(sample)["input_ids"] == (
+        [2] * framed[0] + ids + [3] * framed[1]
+    )
+
+
 def test_dna_is_upper_cased_before_a_published_tokenizer_reads_it(tmp_path):
     directory = save_esm(tmp_path / "m", nt_vocab_tokenizer(tmp_path / "vocab"))
     save_published_tokenizer({"type": "pretrained", "model": str(directory)}, "dna", tmp_path / "t", tmp_path, 64, what="t")

@@ -44,6 +44,7 @@ ORDER_FILE = "vocabulary_order.json"  # published id of each renumbered id
 # transformers' names of the five roles, in seqens.special's order, with the fallbacks a
 # tokenizer without [CLS]/[SEP] offers (causal LMs: bos/eos).
 ROLES = (("pad_token",), ("unk_token",), ("cls_token", "bos_token"), ("sep_token", "eos_token"), ("mask_token",))
+FRAMING_SAMPLE = "ACGT"  # any input: only what a tokenizer puts around its tokens is read
 CONFIG_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
 
 
@@ -77,7 +78,7 @@ def _kmer_tokenizer_of(tokenizer):
     or None for any other vocabulary. EsmTokenizer splits its input at its vocabulary's tokens,
     longest first from the left: a k-mer where the next k characters are all A C G T, else one
     character (instadeepai/nucleotide-transformer, tokenizers.py), which a Split does alike."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = tokenizer.get_vocab()
@@ -92,9 +93,39 @@ def _kmer_tokenizer_of(tokenizer):
     unk = tokenizer.unk_token
     backend = Tokenizer(models.WordLevel(vocab, unk_token=unk))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
+    prefix, suffix = _frame(tokenizer)
+    if prefix or suffix:  # EsmTokenizer's own: <cls> first, and <eos> last where it has one
+        template = " ".join([*map(tokenizer.convert_ids_to_tokens, prefix), "$A", *map(tokenizer.convert_ids_to_tokens, suffix)])
+        backend.post_processor = processors.TemplateProcessing(
+            single=template, special_tokens=[(tokenizer.convert_ids_to_tokens(i), i) for i in dict.fromkeys(prefix + suffix)]
+        )
     roles = {name: getattr(tokenizer, name) for name in ("unk_token", "pad_token", "mask_token", "cls_token",
                                                         "sep_token", "bos_token", "eos_token") if getattr(tokenizer, name, None)}
     return PreTrainedTokenizerFast(tokenizer_object=backend, **roles)
+
+
+def _frame(tokenizer) -> tuple[list[int], list[int]]:
+    """The ids a transformers tokenizer puts before and after a sequence's own tokens (its
+    post-processor's, or a Python tokenizer's special-token rule)."""
+    bare = tokenizer(FRAMING_SAMPLE, add_special_tokens=False)["input_ids"]
+    framed = tokenizer(FRAMING_SAMPLE)["input_ids"]
+    start = next(i for i in range(len(framed) - len(bare) + 1) if framed[i : i + len(bare)] == bare)
+    return framed[:start], framed[start + len(bare) :]
+
+
+def framing(tokenizer, order: list[int], what: str) -> dict[str, bool]:
+    """How the published model saw its rows (seqens.special.SpecialLayout's framing): whether
+    its tokenizer starts a sequence with its cls (or bos) token and ends it with its sep (or
+    eos); GFMs' BPE does neither (no post-processor), BERT's both. ``order``: as
+    ``vocabulary_order`` gives it."""
+    prefix, suffix = _frame(tokenizer)
+    cls, sep = order[2], order[3]
+    if prefix not in ([], [cls]) or suffix not in ([], [sep]):
+        raise InputError(
+            f"{what}: its tokenizer frames a sequence as {prefix} ... {suffix} (its ids); rows here can only start "
+            f"with its cls/bos token ({cls}) and end with its sep/eos token ({sep})"
+        )
+    return {"starts_with_cls": prefix == [cls], "ends_with_sep": suffix == [sep]}
 
 
 def vocabulary_order(tokenizer, what: str) -> list[int]:
@@ -117,8 +148,9 @@ def vocabulary_order(tokenizer, what: str) -> list[int]:
     return specials + [i for i in range(size) if i not in set(specials)]
 
 
-def _renumber(tokenizer, order: list[int], kind: str):
-    """The published tokenizer (a tokenizers.Tokenizer) with ids renumbered by ``order``."""
+def _renumber(tokenizer, order: list[int], kind: str, frame: dict[str, bool]):
+    """The published tokenizer (a tokenizers.Tokenizer) with ids renumbered by ``order``,
+    framing a sequence as ``frame`` says (``framing``)."""
     from tokenizers import Tokenizer, normalizers, processors
 
     new_id = {old: new for new, old in enumerate(order)}
@@ -137,9 +169,13 @@ def _renumber(tokenizer, order: list[int], kind: str):
     data["post_processor"] = None  # rebuilt below with the renumbered ids
     renumbered = Tokenizer.from_str(json.dumps(data))
     cls, sep = (renumbered.id_to_token(i) for i in (2, 3))
-    renumbered.post_processor = processors.TemplateProcessing(
-        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1", special_tokens=[(cls, 2), (sep, 3)]
-    )
+    before, after = [cls] if frame["starts_with_cls"] else [], [sep] if frame["ends_with_sep"] else []
+    if before or after:
+        renumbered.post_processor = processors.TemplateProcessing(
+            single=" ".join([*before, "$A", *after]),
+            pair=" ".join([*before, "$A", *after, "$B:1", *(f"{token}:1" for token in after)]),
+            special_tokens=[(cls, 2)] * bool(before) + [(sep, 3)] * bool(after),
+        )
     if kind == "dna":  # soft-masked (lower-case) bases are bases, as for every DNA tokenizer here
         upper = [normalizers.Replace(base.lower(), base) for base in "ACGTN"]
         existing = renumbered.normalizer
@@ -155,7 +191,8 @@ def save_published_tokenizer(spec: dict, kind: str, directory: Path, cache_dir: 
     snapshot = resolve(spec["model"], spec.get("revision"), cache_dir, what)
     published = _load_tokenizer(snapshot, what, what, spec.get("trust_remote_code", False))
     order = vocabulary_order(published, what)
-    renumbered = _renumber(published, order, kind)
+    frame = framing(published, order, what)
+    renumbered = _renumber(published, order, kind, frame)
     names = [renumbered.id_to_token(i) for i in range(len(SPECIAL_TOKENS))]
     fast = PreTrainedTokenizerFast(
         tokenizer_object=renumbered,
@@ -165,7 +202,7 @@ def save_published_tokenizer(spec: dict, kind: str, directory: Path, cache_dir: 
     with atomic_path(directory, directory=True) as tmp:
         fast.save_pretrained(tmp)
         (tmp / SPEC_FILE).write_text(
-            json.dumps({"kind": kind, **spec, "commit": snapshot.commit}, indent=2, sort_keys=True) + "\n"
+            json.dumps({"kind": kind, **spec, "commit": snapshot.commit, "framing": frame}, indent=2, sort_keys=True) + "\n"
         )
         (tmp / ORDER_FILE).write_text(json.dumps(order) + "\n")
         record = manifest(config={"tokenizer": spec, "kind": kind}, inputs={}, published=snapshot.record())

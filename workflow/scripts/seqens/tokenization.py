@@ -41,6 +41,7 @@ character is one [UNK].
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import json
 import re
@@ -205,8 +206,14 @@ class SequenceTokenizer:
 
     @property
     def layout(self) -> SpecialLayout:
-        """Its special tokens (always ids 0 .. count - 1) and how its rows are framed."""
-        return layout_of(self.spec["type"])
+        """Its special tokens (always ids 0 .. count - 1) and how its rows are framed: by its
+        type, or for a published tokenizer (type ``pretrained``), as its model saw them
+        (``framing``, recorded by seqens.published)."""
+        layout = layout_of(self.spec["type"])
+        if "framing" not in self.spec:
+            return layout
+        tokens = tuple(self.tokenizer.id_to_token(i) for i in range(layout.count))
+        return dataclasses.replace(layout, tokens=tokens, **self.spec["framing"])
 
     @property
     def special(self) -> SpecialTokens:
