@@ -8,11 +8,19 @@ import pandas as pd
 import pytest
 
 from seqens import bootstrap
-from seqens.comparisons.contrasts import dna_text_pairs, metric_contrasts
-from seqens.comparisons.fisher import compare_fisher
+from seqens.comparisons.contrasts import (
+    REPRODUCTION_COLUMNS,
+    dna_text_pairs,
+    metric_contrasts,
+    trained_minus_published,
+    trained_published_pairs,
+)
+from seqens.comparisons.embeddings import compare_embeddings
+from seqens.comparisons.fisher import compare_fisher, fisher_contrasts
 from seqens.comparisons.intervals import MemberValues, PairValues, all_pairs, bootstrap_options, unit_sd
 from seqens.comparisons.outputs import compare_outputs
-from seqens.contextual import compare_contextual
+from seqens.comparisons.probes import compare_probe
+from seqens.contextual import compare_contextual, contextual_contrasts
 from seqens.config import Condition, Ensemble
 
 SEEDS = (1, 2, 3)
@@ -166,8 +174,6 @@ def test_a_reproduction_is_trained_minus_published_in_one_condition_and_objectiv
     """Every trained ensemble against a released one of the same condition and objective (never
     across conditions, never trained against trained); distinguishable where the interval
     excludes 0."""
-    from seqens.comparisons.contrasts import reproduction_contrasts
-
     rng = np.random.default_rng(1)
     base = rng.normal(size=(3, 40))
     trained, released = ensemble(WIKI), Ensemble(WIKI, "released", "mlm", SEEDS, source="published")
@@ -178,7 +184,7 @@ def test_a_reproduction_is_trained_minus_published_in_one_condition_and_objectiv
         other_condition: {"entropy_bits": MemberValues(base - 100.0)},
         ensemble(WIKI, "roformer"): {"entropy_bits": MemberValues(base)},
     }
-    full = reproduction_contrasts(per_example, draws=200)
+    full = metric_contrasts(per_example, draws=200, contrast=trained_minus_published)
     assert set(full["published_architecture"]) == {"released"} and set(full["condition"]) == {"wiki-bpe"}
     assert sorted(zip(full["trained_architecture"], full["metric"])) == [
         ("bert", "entropy_bits"), ("bert", "same"), ("roformer", "entropy_bits")]
@@ -193,3 +199,88 @@ def test_a_study_of_one_kind_has_an_empty_contrast_table_with_its_columns():
     per_example = {ensemble(WIKI): {"entropy_bits": MemberValues(np.ones((3, 4)))}}
     table = metric_contrasts(per_example, draws=50)
     assert table.empty and {"metric", "difference", "dna_condition", "source"} <= set(table.columns)
+
+
+# --- ensembles of one member (a single published model) --------------------------------------
+
+ONE = Ensemble(WIKI, "single", "mlm", (0,), source="published")
+
+
+def test_an_ensemble_of_one_member_has_member_rows_with_intervals_over_positions_and_no_pair_rows():
+    """One member: its metrics are summarised with an interval over held-out positions alone (the
+    member draw has one outcome), close to the normal interval of the mean; the SD over members
+    is NaN; disagreement, embedding stability, contextual agreement and probe agreement have no
+    rows and no arrays, in tables that still name their columns."""
+    rng = np.random.default_rng(5)
+    n = 400
+    probs, targets = rng.dirichlet(np.ones(12), size=n), rng.integers(0, 12, n)
+    outputs = compare_outputs(ONE, [probs], targets, draws=2000)
+    summary = outputs["summary"].set_index("metric")
+    assert not {"js_distance", "argmax_disagreement"} & set(summary.index)
+    assert outputs["js_distance"].empty and {"metric", "estimate", "top_p", "source"} <= set(outputs["js_distance"].columns)
+    assert not {"js_distance", "argmax_disagreement"} & set(outputs["per_position"])
+    entropy = outputs["per_position"]["entropy_bits"].values[0]
+    row = summary.loc["entropy_bits"]
+    half_width = 1.96 * entropy.std(ddof=1) / np.sqrt(n)  # the normal interval of a mean of n positions
+    assert row["estimate"] == pytest.approx(entropy.mean()) and row["draws"] == 2000 and np.isnan(row["sd"])
+    assert (row["high"] - row["low"]) / 2 == pytest.approx(half_width, rel=0.1)
+    embeddings = compare_embeddings(ONE, [rng.normal(size=(30, 8))], ks=[5], spearman_ks=[5], draws=20)
+    assert embeddings["summary"].empty and embeddings["pairs_table"].empty and embeddings["per_token"] == {}
+    assert {"metric", "estimate", "k", "chance"} <= set(embeddings["summary"].columns)
+    contextual = compare_contextual(ONE, [rng.normal(size=(2, 30, 8))], draws=20)
+    assert contextual["pairs"].empty and "linear_cka" not in set(contextual["summary"]["metric"])
+    per_sequence = rng.random((10, 3))
+    table = pd.DataFrame({"group": ["embeddings", "layer.0", "head"], "fisher": per_sequence.sum(0)})
+    fisher = compare_fisher(ONE, [table], [per_sequence], draws=20)["summary"]
+    np.testing.assert_allclose(fisher["estimate"], per_sequence.sum(0) / per_sequence.sum())
+    truth = rng.integers(0, 3, 20)
+    predictions = pd.DataFrame([
+        {"probe": "p", "layer": "layer.0", "model": model, "seed": seed, "example": i, "label": y,
+         "prediction": int(rng.integers(0, 3)), "n_classes": 3}
+        for model, seeds in (("member", [0]), ("random_init", [0]), ("majority", [-1]), ("kmer4_counts", [-1]))
+        for seed in seeds for i, y in enumerate(truth)
+    ])
+    probes = compare_probe(ONE, predictions, draws=20)
+    assert "probe_agreement" not in set(probes["summary"]["metric"]) and "accuracy" in set(probes["summary"]["metric"])
+
+
+def test_ensembles_are_contrasted_only_with_ensembles_of_as_many_members():
+    """Members are paired by seed order: a single model is contrasted with single models only."""
+    one_dna, one_text = Ensemble(ATHAL, "single", "mlm", (0,)), Ensemble(WIKI, "single", "mlm", (0,))
+    three_text = Ensemble(WIKI, "single", "mlm", SEEDS)
+    assert list(dna_text_pairs([one_dna, one_text, three_text])) == [(one_dna, one_text)]
+    trained = ensemble(WIKI)
+    assert list(trained_published_pairs([trained, ONE])) == []
+    assert list(trained_published_pairs([trained, Ensemble(WIKI, "released", "mlm", SEEDS, source="published")]))
+
+
+def test_every_measurement_gives_its_reproduction_in_the_shape_of_the_outputs_one():
+    """Static embeddings (pair metrics), Fisher shares and contextual set metrics are contrasted
+    trained minus published as the outputs are: the same columns, distinguishable where the
+    interval excludes 0; the Fisher share difference is the hand-computed one."""
+    rng = np.random.default_rng(9)
+    trained, released = ensemble(WIKI), Ensemble(WIKI, "released", "mlm", SEEDS, source="published")
+    overlap = rng.random((len(PAIRS), 50))
+    embeddings = metric_contrasts(
+        {trained: {"topk_overlap@10": PairValues(overlap + 0.5, PAIRS, 3)},
+         released: {"topk_overlap@10": PairValues(overlap, PAIRS, 3)}},
+        draws=200, contrast=trained_minus_published,
+    )
+    assert list(embeddings.columns) == REPRODUCTION_COLUMNS
+    assert embeddings["difference"].item() == pytest.approx(0.5) and embeddings["distinguishable"].item()
+    groups = ["embeddings", "layer.0", "head"]
+    per_sequence = {e: np.stack([rng.random((12, 3)) * weights for _ in SEEDS])
+                    for e, weights in ((trained, [4.0, 1.0, 1.0]), (released, [1.0, 1.0, 1.0]))}
+    fisher = fisher_contrasts(
+        {e: {"groups": groups, "per_sequence": values} for e, values in per_sequence.items()},
+        draws=200, contrast=trained_minus_published,
+    ).set_index("metric")
+    shares = {e: values.mean(axis=(0, 1)) / values.mean(axis=(0, 1)).sum() for e, values in per_sequence.items()}
+    expected = shares[trained][0] - shares[released][0]
+    assert fisher.loc["fisher_fraction:embeddings", "difference"] == pytest.approx(expected)
+    assert fisher.loc["fisher_fraction:embeddings", "distinguishable"]
+    contextual = contextual_contrasts(
+        {e: compare_contextual(e, [rng.normal(size=(2, 30, 8)) for _ in SEEDS], draws=20) for e in (trained, released)},
+        draws=50, contrast=trained_minus_published,
+    )
+    assert list(contextual.columns) == REPRODUCTION_COLUMNS and {"linear_cka", "effective_rank"} <= set(contextual["metric"])

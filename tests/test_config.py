@@ -81,7 +81,6 @@ def test_demo_and_paper_configs_validate_and_expand():
         (lambda c: c.update(objectives={"mlm": {"colour": 1}}), "objectives.mlm"),
         (lambda c: c.update(objectives=["mlm", "telepathy"]), "objectives.telepathy: unknown objective"),
         (lambda c: c.update(objectives=["mlm", "mlm"]), "objectives"),
-        (lambda c: c.update(seeds=[1]), "seeds: an ensemble needs at least 2 members to compare, got [1]"),
         (lambda c: c.update(extraction={"sequences": 300}), "extraction.sequences: 300 exceeds the held-out split"),
         (lambda c: c.update(extraction={"fisher_sequences": 257}), "extraction.fisher_sequences: 257 exceeds"),
         (lambda c: c.update(extraction={"sequences": 32, "fisher_sequences": 64}), "extraction.fisher_sequences: 64"),

@@ -294,3 +294,29 @@ def test_the_saved_answer_figure_shows_its_titles_labels_and_legend(figures, tmp
     plotting.save(figure, tmp_path / "beyond_counts.pdf")
     assert drawn - {""} <= set(pdf_text(tmp_path / "beyond_counts.pdf"))
     assert {"wiki-bpe", "athal-bpe", "best count model (k visible tokens each side)"} <= drawn
+
+
+@pytest.mark.parametrize("single_only", [False, True])
+def test_figures_of_pair_metrics_draw_when_an_ensemble_has_one_member(tmp_path, single_only):
+    """A single published model has no pair rows: beside an ensemble of two, the figures draw the
+    ensemble; alone, they still draw, saying there are no member pairs. Tables read back from
+    CSV, as the figure jobs read them."""
+    rng = np.random.default_rng(4)
+    single = Ensemble(Condition("wiki", "nt", "text"), "single", "mlm", (0,), source="published")
+    ensembles_ = [single] if single_only else [single, ensembles()[1]]
+    js, embeddings = [], []
+    for ensemble in ensembles_:
+        probs = [rng.dirichlet(np.ones(VOCAB), size=60) for _ in ensemble.seeds]
+        js.append(compare_outputs(ensemble, probs, rng.integers(5, VOCAB, 60), draws=20)["js_distance"])
+        embeddings.append(compare_embeddings(ensemble, [rng.normal(size=(VOCAB, 8)) for _ in ensemble.seeds],
+                                             ks=[1, 5], spearman_ks=[3], draws=20)["summary"])
+    for name, parts in (("js", js), ("embeddings", embeddings)):
+        pd.concat(parts, ignore_index=True).to_csv(tmp_path / f"{name}.csv", index=False)
+    conditions = [e.condition.name for e in ensembles_]
+    drawn = [plotting.plot_js_distance(pd.read_csv(tmp_path / "js.csv"), conditions),
+             plotting.plot_embeddings(pd.read_csv(tmp_path / "embeddings.csv"), conditions)]
+    for figure in drawn:
+        texts = {text.get_text() for ax in figure.axes for text in ax.texts}
+        assert (plotting.NO_PAIRS in texts) == single_only
+        plotting.save(figure, tmp_path / "figure.pdf")
+        plt.close(figure)

@@ -88,3 +88,28 @@ def test_the_verdict_grades_a_gain_by_its_interval_and_its_share_of_the_unigrams
                            pd.DataFrame([contrast("entropy_bits", 2.0, 1.9, 2.1)]))
     assert "modestly from context (5.0% of the unigram's 10 bits)" in modest
     publish_parts(page, writer="html", settings_overrides={"halt_level": 2})  # still valid RST
+
+
+def test_the_landing_page_says_whether_each_reproduction_is_distinguishable():
+    """Trained minus published, across measurements: a count per pair and a verdict per headline
+    metric; single published models get a note on their intervals; no reproduction, no section."""
+    summary = pd.DataFrame(summary_rows("wiki-gfms", 2.1, 2.0, 2.2))
+    labels = {"condition": "wiki-gfms", "objective": "mlm", "trained_architecture": "bert",
+              "published_architecture": "released"}
+    reproductions = pd.DataFrame([
+        {**labels, "metric": "bits_beyond_unigram", "difference": -0.4, "low": -0.5, "high": -0.3, "distinguishable": True},
+        {**labels, "metric": "topk_overlap@10", "difference": 0.01, "low": -0.02, "high": 0.04, "distinguishable": False},
+        {**labels, "metric": "linear_cka", "difference": 0.2, "low": 0.1, "high": 0.3, "distinguishable": True},
+        {**labels, "metric": "accuracy", "difference": 0.0, "low": -0.1, "high": 0.1, "distinguishable": False},
+    ])
+    study = {**STUDY, "single_models": ["wiki-nt (single)"]}
+    page = overview_page(study, summary, pd.DataFrame([contrast("entropy_bits", 2.0, 1.9, 2.1)]),
+                         reproductions=reproductions)
+    publish_parts(page, writer="html", settings_overrides={"halt_level": 2})  # valid RST
+    assert "bert (trained) − released (published), wiki-gfms mlm: distinguishable in 2 of 4 metrics." in page
+    rows = [line.split(" - ", 1)[1] for line in page.splitlines() if line.startswith("     - ")]
+    assert rows.count("**yes**: they differ") == 2 and rows.count("no (interval holds 0)") == 1  # headline metrics
+    assert "Single published models: wiki-nt (single)" in page and "held-out positions only" in page
+    plain = overview_page(STUDY, summary, pd.DataFrame([contrast("entropy_bits", 2.0, 1.9, 2.1)]),
+                          reproductions=reproductions.iloc[:0])
+    assert "Reproductions" not in plain and "Single published" not in plain

@@ -294,8 +294,6 @@ def test_a_published_ensemble_beside_a_trained_one_in_its_own_condition():
          "config: published.p.revision: a Hub model needs a revision"),
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "nope", "objective": "mlm"}, {},
          "config: published.p.corpus: unknown corpus 'nope'"),
-        ({"model": "org/m", "revision": "main", "corpus": "wiki", "objective": "mlm"}, {},
-         "config: published.p.model: one model (no {seed} in it); an ensemble needs a member per seed"),
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "wiki", "objective": "mlm", "architecture": "bert"}, {},
          "config: published.p.architecture: 'bert' names a trained architecture"),
         ({"model": "org/m-{seed}", "revision": "main", "corpus": "wiki", "objective": "mlm", "tokenizer": "bpe"}, {},
@@ -311,6 +309,27 @@ def test_a_bad_published_entry_is_one_line_naming_its_key(entry, overrides, mess
     with pytest.raises(ConfigError) as error:
         study_with({"p": entry}, **overrides)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_a_single_published_model_and_a_single_seed_are_ensembles_of_one_member():
+    """A model without {seed} is one member (seed 0), whatever the study's seeds; a study of one
+    seed trains ensembles of one member: the same rule, pair metrics absent."""
+    study = study_with({"nt": {"model": "org/one-model", "revision": "main", "corpus": "wiki", "objective": "mlm",
+                               "architecture": "single"}}, seeds=[1])
+    trained, single = study.ensembles
+    assert trained.seeds == (1,) and single.seeds == (0,) and single.members[0].path == "wiki/nt/single/mlm/seed0"
+    assert study.single_model_labels == ["single"] and study.description()["single_models"] == ["wiki-nt (single)"]
+    assert study.config["tokenizers"]["nt"]["model"] == "org/one-model"
+
+
+def test_one_label_for_a_single_model_and_an_ensemble_of_several_is_refused():
+    with pytest.raises(ConfigError) as error:
+        study_with({"many": {"model": "org/m-{seed}", "revision": "main", "corpus": "wiki", "objective": "mlm"},
+                    "one": {"model": "org/one", "revision": "main", "corpus": "wiki", "objective": "mlm"}})
+    assert str(error.value) == (
+        "config: published.one.architecture: 'published' also labels published.many, an ensemble of several members; "
+        "give single models and ensembles of several members labels of their own"
+    )
 
 
 def test_a_study_with_nothing_to_measure_is_refused():

@@ -155,6 +155,23 @@ def test_dry_run_of_multiberts_on_the_demos_text():
     assert "results/multiberts/models/wiki/multiberts/published/mlm/seed0" in output
 
 
+def test_a_single_published_model_and_a_single_seed_dry_run(tmp_path):
+    """A published single model (no {seed}) beside the demo's ensembles: one member fetched, its
+    contextual embeddings by a job of their own; and the demo with one seed."""
+    single = tmp_path / "single.yaml"
+    single.write_text("published:\n  nt: {model: org/one-model, revision: main, corpus: wiki, objective: mlm, "
+                      "architecture: single}\n")
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/config.yaml", str(single))
+    output = result.stdout + result.stderr
+    jobs = jobs_of(output)
+    assert jobs["fetch_member"] == 1 and jobs["extract_contextual_single"] == 1 and jobs["extract_contextual"] == 3
+    assert "results/extract/wiki/nt/single/mlm/seed0/contextual.npz" in output
+    one_seed = tmp_path / "one_seed.yaml"
+    one_seed.write_text("seeds: [1]\n")
+    result = snakemake_cmd("-n", "--forceall", "--configfile", "config/config.yaml", str(one_seed))
+    assert jobs_of(result.stdout + result.stderr)["train_member"] == 3
+
+
 def planned_files(*options) -> set[str]:
     """Every output and log a forced dry run would write."""
     result = snakemake_cmd("-n", "--forceall", *options)

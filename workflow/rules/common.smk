@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from snakemake.common.configfile import load_configfile  # noqa: E402
 
 from seqens.config import (  # noqa: E402
+    SINGLE_MODEL_SEED,
     ConfigError,
     Member,
     Study,
@@ -223,21 +224,6 @@ def member_files(patterns, ensembles=None):
         for ensemble in (ENSEMBLES if ensembles is None else ensembles)
         for member in ensemble.members
         for path in expand(patterns, **member.wildcards)
-    ]
-
-
-def ensemble_files(patterns):
-    """Per-ensemble path patterns (a rule's outputs) for every ensemble of the study."""
-    return [
-        path
-        for ensemble in ENSEMBLES
-        for path in expand(
-            patterns,
-            corpus=ensemble.condition.corpus,
-            tokenizer=ensemble.condition.tokenizer,
-            architecture=ensemble.architecture,
-            objective=ensemble.objective,
-        )
     ]
 
 

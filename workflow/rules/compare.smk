@@ -53,7 +53,8 @@ rule compare_outputs:
 
 
 rule compare_embeddings:
-    """Pairwise static-embedding stability and text-vs-DNA contrasts, with intervals."""
+    """Pairwise static-embedding stability, text-vs-DNA contrasts and trained-vs-published
+    contrasts (reproductions), with intervals."""
     input:
         embeddings=member_files(rules.extract_member.output.embeddings),
     output:
@@ -65,6 +66,11 @@ rule compare_embeddings:
         ),
         contrasts=report(
             results_path("tables/embeddings_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        reproduction=report(
+            results_path("tables/embeddings_reproduction.csv"),
             caption="../report/table.rst",
             category="Tables",
         ),
@@ -85,10 +91,10 @@ rule compare_embeddings:
 
 
 rule compare_contextual:
-    """Contextual-embedding geometry per member, agreement between members, and
-    text-vs-DNA contrasts, with intervals, under each metric definition."""
+    """Contextual-embedding geometry per member, agreement between members, text-vs-DNA
+    contrasts and reproductions, with intervals, under each metric definition."""
     input:
-        states=ensemble_files(rules.extract_contextual.output.states),
+        states=member_files(CONTEXTUAL_STATES),
         positions=condition_files(rules.eval_positions.output.positions),
         paper_positions=paper_condition_files(rules.paper_positions.output.masked),
     output:
@@ -101,6 +107,11 @@ rule compare_contextual:
         ),
         contrasts=report(
             results_path("tables/contextual_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        reproduction=report(
+            results_path("tables/contextual_reproduction.csv"),
             caption="../report/table.rst",
             category="Tables",
         ),
@@ -119,7 +130,8 @@ rule compare_contextual:
 
 
 rule compare_fisher:
-    """Fraction of Fisher information per layer group and text-vs-DNA contrasts, with intervals."""
+    """Fraction of Fisher information per layer group, text-vs-DNA contrasts and reproductions,
+    with intervals."""
     input:
         tables=member_files(rules.extract_member.output.fisher),
         per_sequence=member_files(rules.extract_member.output.fisher_per_sequence),
@@ -136,6 +148,11 @@ rule compare_fisher:
         ),
         contrasts=report(
             results_path("tables/fisher_contrasts.csv"),
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        reproduction=report(
+            results_path("tables/fisher_reproduction.csv"),
             caption="../report/table.rst",
             category="Tables",
         ),

@@ -173,6 +173,11 @@ use rule extract_member as extract_member_corrected with:
         objective=alternatives(CORRECTED_ONLY_OBJECTIVES),
 
 
+CONTEXTUAL_STATES = results_path(
+    "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/contextual.npz"
+)
+
+
 rule extract_contextual:
     """The contextual embeddings of an ensemble's members, one file per member: every
     layer's hidden states, mean-pooled over each of the condition's first evaluation
@@ -190,16 +195,19 @@ rule extract_contextual:
         positions=rules.eval_positions.output.positions,
         paper_positions=paper_masked_positions,
     output:
-        states=expand(
-            results_path(
-                "extract/{corpus}/{tokenizer}/{architecture}/{objective}/seed{seed}/contextual.npz"
-            ),
-            seed=STUDY.seeds,
-            allow_missing=True,
-        ),
+        states=expand(CONTEXTUAL_STATES, seed=STUDY.seeds, allow_missing=True),
     log:
         log_path(
             "extract_contextual/{corpus}/{tokenizer}/{architecture}/{objective}.log"
+        ),
+    # The ensembles with a member per study seed; published single models: the rule below.
+    wildcard_constraints:
+        architecture=alternatives(
+            dict.fromkeys(
+                e.architecture
+                for e in ENSEMBLES
+                if e.architecture not in STUDY.single_model_labels
+            )
         ),
     conda:
         "../../envs/torch.yaml"
@@ -210,3 +218,32 @@ rule extract_contextual:
         seeds=STUDY.seeds,
     script:
         "../scripts/extract_contextual.py"
+
+
+use rule extract_contextual as extract_contextual_single with:
+    input:
+        manifests=expand(
+            rules.train_member.output.manifest,
+            seed=SINGLE_MODEL_SEED,
+            allow_missing=True,
+        ),
+        weights=expand(
+            rules.train_member.output.weights,
+            seed=SINGLE_MODEL_SEED,
+            allow_missing=True,
+        ),
+        tokenizer=rules.train_tokenizer.output.tokenizer,
+        positions=rules.eval_positions.output.positions,
+        paper_positions=paper_masked_positions,
+    output:
+        states=expand(CONTEXTUAL_STATES, seed=SINGLE_MODEL_SEED, allow_missing=True),
+    log:
+        log_path(
+            "extract_contextual/{corpus}/{tokenizer}/{architecture}/{objective}.log"
+        ),
+    wildcard_constraints:
+        architecture=alternatives(STUDY.single_model_labels),
+    params:
+        extraction=extraction("contextual_sequences", "batch_size"),
+        threads=config["extraction"]["threads"],
+        seeds=[SINGLE_MODEL_SEED],

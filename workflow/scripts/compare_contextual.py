@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from seqens import paper_definitions
+from seqens.comparisons.contrasts import trained_minus_published
 from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
 from seqens.contextual import compare_contextual, contextual_contrasts
@@ -39,7 +40,7 @@ def main(snakemake):
     inputs = snakemake.input
     options = bootstrap_options(snakemake.params)
     positions_of = {"corrected": inputs.positions, "paper": inputs.paper_positions}
-    results, contrast_tables = [], []
+    results, contrast_tables, reproduction_tables = [], [], []
     for definition in snakemake.params.definitions:
         by_ensemble = {}
         for spec in snakemake.params.ensembles:
@@ -53,11 +54,14 @@ def main(snakemake):
             log.info("%s (%s):\n%s", ensemble.name, definition, summary[["metric", "layer", "estimate", "low", "high"]])
         results.extend(by_ensemble.values())
         contrast_tables.append(contextual_contrasts(by_ensemble, **options).assign(definition=definition))
+        reproduction = contextual_contrasts(by_ensemble, **options, contrast=trained_minus_published)
+        reproduction_tables.append(reproduction.assign(definition=definition))
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
     write_table(pd.concat([r["pairs"] for r in results], ignore_index=True), output.pairs)
     write_table(pd.concat([r["summary"] for r in results], ignore_index=True), output.summary, latex=output.latex)
     write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
+    write_table(pd.concat(reproduction_tables, ignore_index=True), output.reproduction)
 
 
 run_script(snakemake, main)

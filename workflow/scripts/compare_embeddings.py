@@ -4,7 +4,7 @@ local Spearman under each metric definition of the config (seqens.paper_definiti
 import numpy as np
 import pandas as pd
 
-from seqens.comparisons.contrasts import metric_contrasts
+from seqens.comparisons.contrasts import dna_minus_text, metric_contrasts, trained_minus_published
 from seqens.comparisons.embeddings import compare_embeddings
 from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
@@ -37,14 +37,17 @@ def main(snakemake):
         for (metric, k, definition), values in result["per_token"].items():
             name = f"{metric}@{k}" if k is not None else metric
             per_token.setdefault(definition, {}).setdefault(ensemble, {})[name] = values
+    for definition in snakemake.params.definitions:  # single models only have no arrays: empty tables
+        per_token.setdefault(definition, {})
     output = snakemake.output
     write_table(pd.concat([r["pairs_table"] for r in results], ignore_index=True), output.pairs)
     write_table(pd.concat([r["summary"] for r in results], ignore_index=True), output.summary, latex=output.latex)
-    contrast_tables = [
-        metric_contrasts(per_example, **options).assign(definition=definition)
-        for definition, per_example in per_token.items()
-    ]
-    write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
+    for contrast, path in ((dna_minus_text, output.contrasts), (trained_minus_published, output.reproduction)):
+        tables = [
+            metric_contrasts(per_example, **options, contrast=contrast).assign(definition=definition)
+            for definition, per_example in per_token.items()
+        ]
+        write_table(pd.concat(tables, ignore_index=True), path)
 
 
 run_script(snakemake, main)

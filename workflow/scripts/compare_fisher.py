@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from seqens import paper_definitions
+from seqens.comparisons.contrasts import trained_minus_published
 from seqens.comparisons.fisher import compare_fisher, fisher_contrasts
 from seqens.comparisons.intervals import bootstrap_options
 from seqens.config import Ensemble, file_of
@@ -20,7 +21,7 @@ def main(snakemake):
         "corrected": (inputs.tables, inputs.per_sequence),
         "paper": (inputs.paper_tables, inputs.paper_per_batch),
     }
-    results, contrast_tables = [], []
+    results, contrast_tables, reproduction_tables = [], [], []
     for definition in snakemake.params.definitions:
         tables, rows = inputs_of[definition]
         by_ensemble = {}
@@ -34,11 +35,14 @@ def main(snakemake):
             log.info("%s (%s):\n%s", ensemble.name, definition, by_ensemble[ensemble]["summary"][["group", "estimate"]])
         results.extend(by_ensemble.values())
         contrast_tables.append(fisher_contrasts(by_ensemble, **options).assign(definition=definition))
+        reproduction = fisher_contrasts(by_ensemble, **options, contrast=trained_minus_published)
+        reproduction_tables.append(reproduction.assign(definition=definition))
     output = snakemake.output
     write_table(pd.concat([r["members"] for r in results], ignore_index=True), output.members)
     summary = pd.concat([r["summary"] for r in results], ignore_index=True)
     write_table(summary, output.summary, latex=output.latex)
     write_table(pd.concat(contrast_tables, ignore_index=True), output.contrasts)
+    write_table(pd.concat(reproduction_tables, ignore_index=True), output.reproduction)
 
 
 run_script(snakemake, main)

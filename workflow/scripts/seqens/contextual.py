@@ -58,7 +58,7 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 
 from . import bootstrap
-from .comparisons.contrasts import Difference, dna_minus_text
+from .comparisons.contrasts import Contrast, Difference, dna_minus_text
 from .comparisons.intervals import interval_row, unit_sd
 from .config import Ensemble
 from .errors import InputError
@@ -413,11 +413,17 @@ def compare_contextual(
 
 
 def contextual_contrasts(
-    results: dict[Ensemble, dict], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+    results: dict[Ensemble, dict],
+    *,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    contrast: Contrast = dna_minus_text,
 ) -> pd.DataFrame:
-    """Paired bootstrap differences (dna minus text) of every contextual metric between
-    ensembles of the same architecture and objective (participation ratios per layer, as
-    ``participation_ratio:embeddings``, ``participation_ratio:layer.i``)."""
+    """Paired bootstrap differences (``contrast``: dna minus text between ensembles of the same
+    architecture and objective, or trained minus published) of every contextual metric
+    (participation ratios per layer, as ``participation_ratio:embeddings``,
+    ``participation_ratio:layer.i``)."""
 
     def differences(dna: dict, text: dict):
         for kind, (statistic_dna, n_members, pairs, n_dna, names) in dna["statistics"].items():
@@ -432,4 +438,4 @@ def contextual_contrasts(
             )
             yield from (Difference(name, *difference) for name, difference in zip(names, set_differences))
 
-    return dna_minus_text(results, differences)
+    return contrast(results, differences)

@@ -81,6 +81,35 @@ def direction_rows(contrasts: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+# The reproduction metrics the landing page shows (every one is in the *_reproduction.csv
+# tables): (metric, reading).
+REPRODUCTION_METRICS = (
+    ("bits_beyond_unigram", "bits learned beyond the unigram, per token"),
+    ("entropy_bits", "entropy of predictions (bits)"),
+    ("js_distance", "disagreement between members (JS distance)"),
+    ("topk_overlap@10", "static embeddings: top-10 neighbour overlap"),
+    ("procrustes_disparity", "static embeddings: Procrustes disparity"),
+    ("linear_cka", "contextual embeddings: linear CKA between members"),
+    ("fisher_fraction:embeddings", "Fisher information in the embeddings (share)"),
+)
+
+
+def reproduction_rows(reproductions: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Per (trained, published) pair: a sentence counting the metrics that tell them apart,
+    and a table row per metric of REPRODUCTION_METRICS with its verdict."""
+    sentences, rows = [], []
+    keys = ["condition", "objective", "trained_architecture", "published_architecture"]
+    for (condition, objective, trained, published), part in reproductions.groupby(keys, sort=False):
+        pair = f"{trained} (trained) − {published} (published), {condition} {objective}"
+        differ = part["distinguishable"].astype(bool)
+        sentences.append(f"{pair}: distinguishable in {int(differ.sum())} of {len(part)} metrics.")
+        for metric, reading in REPRODUCTION_METRICS:
+            for row in part[part["metric"] == metric].to_dict("records"):
+                verdict = "**yes**: they differ" if row["distinguishable"] else "no (interval holds 0)"
+                rows.append([reading, pair, f"{row['difference']:.3g} [{row['low']:.3g}, {row['high']:.3g}]", verdict])
+    return sentences, rows
+
+
 def probe_rows(probes: pd.DataFrame) -> list[list[str]]:
     """Per ensemble and probe (last layer): the members' accuracy, the count baseline's, and
     whether the members beat it and their own untrained initialisation."""
@@ -100,11 +129,19 @@ def probe_rows(probes: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame, probes: pd.DataFrame | None = None) -> str:
+def overview_page(
+    study: dict,
+    summary: pd.DataFrame,
+    contrasts: pd.DataFrame,
+    probes: pd.DataFrame | None = None,
+    reproductions: pd.DataFrame | None = None,
+) -> str:
     """RST for the report's landing page. ``study`` describes the design (name, conditions,
-    architectures, objectives, seeds, model, steps, tokens per member); ``contrasts`` holds
-    the output, embedding and Fisher contrasts together; ``probes`` is the probe summary
-    (None when the study has no probes)."""
+    architectures, objectives, seeds, model, steps, tokens per member, the published single
+    models); ``contrasts`` holds the output, embedding and Fisher contrasts together;
+    ``probes`` is the probe summary (None when the study has no probes); ``reproductions``
+    the trained-minus-published contrasts of every measurement together (None or empty when
+    no trained ensemble shares a condition with a published one)."""
     title = f"Ensemble study '{study['name']}'"
     learned = learned_rows(summary)
     nothing, trace = ([row[0] + " (" + row[1] + ")" for grade, row in learned if grade == wanted]
@@ -125,6 +162,11 @@ def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame, p
         _table(["condition", "variant", "bits per token", "bits per character", "verdict"],
                [row for _, row in learned]),
     ]
+    if study.get("single_models"):
+        parts += [f".. note:: Single published models: {', '.join(study['single_models'])}. With one member there "
+                  "is no seed to resample: their intervals are over held-out positions only, and they have no pair "
+                  "metrics (disagreement, embedding stability, agreement between members) and no contrasts with "
+                  "ensembles of several members.", ""]
     if nothing:
         parts += [f".. warning:: No learning beyond the unigram for {', '.join(nothing)}: read its "
                   "comparisons as tokenizer statistics.", ""]
@@ -135,6 +177,16 @@ def overview_page(study: dict, summary: pd.DataFrame, contrasts: pd.DataFrame, p
         "The paper's findings, DNA minus text", "-" * 36, "",
         _table(["finding", "contrast", "variant", "difference", "holds?"], direction_rows(contrasts)),
     ]
+    if reproductions is not None and not reproductions.empty:
+        sentences, rows = reproduction_rows(reproductions)
+        parts += [
+            "Reproductions: trained minus published", "-" * 39, "",
+            "A trained ensemble against a published one of the same corpus, tokenizer and objective, members "
+            "paired by seed order: distinguishable where the interval of the difference excludes 0 "
+            "(every metric: the ``*_reproduction.csv`` tables).", "",
+            *(f"- {sentence}" for sentence in sentences), "",
+            _table(["metric", "contrast", "difference", "distinguishable?"], rows),
+        ]
     if probes is not None:
         parts += [
             "Frozen features on labelled tasks", "-" * 33, "",

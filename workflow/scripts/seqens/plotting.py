@@ -86,8 +86,9 @@ def legend_below(fig: plt.Figure, handles: list, max_columns: int = 5) -> None:
     for ax in fig.axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    fig.legend(list(entries.values()), list(entries), loc="outside lower center",
-               ncol=min(len(entries), max_columns))
+    if entries:  # a figure without data (no member pairs) has none
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+                   ncol=min(len(entries), max_columns))
 
 
 def _errorbars(ax, table: pd.DataFrame, x: str, order: list, encoding: Encoding, dodge: str | None = None,
@@ -105,7 +106,7 @@ def _errorbars(ax, table: pd.DataFrame, x: str, order: list, encoding: Encoding,
         # Above the reference lines drawn later, which an estimate may sit on.
         ax.plot(position, row["estimate"], marker=encoding.marker(row["variant"]), linestyle="", color=colour, zorder=3)
     ax.set_xticks(np.arange(len(order)), order if tick_labels is None else tick_labels)
-    ax.set_xlim(-0.5, len(order) - 0.5)
+    ax.set_xlim(-0.5, max(len(order), 1) - 0.5)  # an empty panel (no member pairs) keeps a range
 
 
 def _lines(ax, table: pd.DataFrame, x: str, encoding: Encoding) -> None:
@@ -115,7 +116,8 @@ def _lines(ax, table: pd.DataFrame, x: str, encoding: Encoding) -> None:
         colour = encoding.colours[condition]
         ax.plot(part[x], part["estimate"], linestyle=encoding.line(variant), marker=encoding.marker(variant),
                 color=colour)
-        ax.fill_between(part[x].astype(float), part["low"], part["high"], color=colour, alpha=0.2, linewidth=0)
+        ax.fill_between(part[x].astype(float), part["low"].astype(float), part["high"].astype(float), color=colour,
+                        alpha=0.2, linewidth=0)
 
 
 def with_variant(table: pd.DataFrame) -> pd.DataFrame:
@@ -193,23 +195,35 @@ def plot_entropy(
 JS_DISTANCE_LABEL = "JS distance between members\n(square root of JS divergence in bits; 0 to 1)"
 
 
+NO_PAIRS = "no member pairs:\nevery ensemble here has one member"
+
+
+def _note_no_pairs(ax) -> None:
+    """Say why a panel of pair metrics is empty (a study of single models has no pair rows)."""
+    ax.text(0.5, 0.5, NO_PAIRS, ha="center", va="center", transform=ax.transAxes, color="0.35")
+
+
 def plot_js_distance(js: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Pairwise Jensen-Shannon distance between members vs top-p truncation. The distance is
-    the square root of the divergence in bits: no unit, between 0 and 1."""
+    the square root of the divergence in bits: no unit, between 0 and 1. Without pair rows
+    (single models only), one empty panel that says so."""
     js = with_variant(js)
     encoding = Encoding(js, study_conditions)
-    fig, axes = plt.subplots(1, len(encoding.variants), figsize=_width(len(encoding.variants), 2.6), squeeze=False,
+    variants = encoding.variants or [""]
+    fig, axes = plt.subplots(1, len(variants), figsize=_width(len(variants), 2.6), squeeze=False,
                              constrained_layout=True)
-    for ax, variant in zip(axes[0], encoding.variants):
+    for ax, variant in zip(axes[0], variants):
         _lines(ax, js[js["variant"] == variant], "top_p", encoding)
         ax.set(xlabel="top-p (nucleus mass kept)", ylabel=JS_DISTANCE_LABEL, title=variant, ylim=(0, 1))
+    if js.empty:
+        _note_no_pairs(axes[0][0])
     legend_below(fig, encoding.handles(lines=True))
     return fig
 
 
 def plot_embeddings(summary: pd.DataFrame, study_conditions: Sequence[str] | None = None) -> plt.Figure:
     """Static-embedding stability: top-k overlap and local Spearman vs k, Procrustes, CKA
-    (linear and RBF)."""
+    (linear and RBF), all between members (single models have no rows: the panels say so)."""
     summary = with_variant(summary)
     encoding = Encoding(summary, study_conditions)
     conditions, variants = encoding.conditions, encoding.variants
@@ -243,6 +257,9 @@ def plot_embeddings(summary: pd.DataFrame, study_conditions: Sequence[str] | Non
     axes[3].set(title="CKA, linear and RBF kernels", ylabel="CKA (1: same up to rotation, scale)", xlabel="kernel")
     axes[2].tick_params(axis="x", labelrotation=15)
     # The chance lines are dotted in each condition's colour: one grey dotted entry stands for them.
+    if summary.empty:
+        for ax in axes:
+            _note_no_pairs(ax)
     chance = plt.Line2D([], [], color="0.35", linestyle=":", linewidth=0.8, label="chance (random neighbours)")
     legend_below(fig, [*encoding.handles(lines=True), chance])
     return fig

@@ -1,9 +1,11 @@
-"""DNA-minus-text contrasts: every DNA ensemble against every text ensemble of the same
-architecture and objective, never across them (a difference would then mix the data with the
-model). Each metric's difference is a paired bootstrap difference (seed i of one ensemble with
-seed i of the other, examples drawn per ensemble: seqens.bootstrap) with its two-sided p-value;
-every measurement (outputs, embeddings, Fisher, probes, contextual) writes its contrasts
-through ``dna_minus_text``, one row per ensemble pair and metric."""
+"""Contrasts between ensembles. DNA minus text: every DNA ensemble against every text ensemble
+of the same architecture and objective, never across them (a difference would then mix the
+data with the model). Reproductions, trained minus published: a retrained ensemble against a
+released one of the same condition and objective. Each metric's difference is a paired
+bootstrap difference (seed i of one ensemble with seed i of the other, examples drawn per
+ensemble: seqens.bootstrap) with its two-sided p-value; every measurement (outputs,
+embeddings, Fisher, probes, contextual) writes its contrasts through ``dna_minus_text`` and
+``trained_minus_published``, one row per ensemble pair and metric."""
 
 from __future__ import annotations
 
@@ -44,13 +46,22 @@ def difference_columns(difference: Difference) -> dict:
     }
 
 
+def pairable(a: Ensemble, b: Ensemble) -> bool:
+    """Whether two ensembles can be contrasted: members are paired by position in the seed list
+    (seqens.bootstrap.paired_difference), so both need as many members. A single published
+    model beside an ensemble of several is not contrasted with it."""
+    return len(a.seeds) == len(b.seeds)
+
+
 def dna_text_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, Ensemble]]:
-    """Every (dna, text) pair of ensembles with the same architecture and objective."""
+    """Every (dna, text) pair of ensembles with the same architecture and objective (and as
+    many members: ``pairable``)."""
     ensembles = list(ensembles)
     for dna in (e for e in ensembles if e.condition.kind == "dna"):
         for text in ensembles:
             if text.condition.kind == "text" and (text.architecture, text.objective) == (dna.architecture, dna.objective):
-                yield dna, text
+                if pairable(dna, text):
+                    yield dna, text
 
 
 CONTRAST_COLUMNS = [
@@ -91,13 +102,21 @@ def metric_differences(
         yield Difference(metric, *dna[metric].minus(text[metric], draws=draws, level=level, seed=seed))
 
 
+Contrast = Callable[[Mapping[Ensemble, Result], Callable[[Result, Result], Iterable[Difference]]], pd.DataFrame]
+
+
 def metric_contrasts(
-    per_example: Mapping[Ensemble, Mapping[str, Values]], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+    per_example: Mapping[Ensemble, Mapping[str, Values]],
+    *,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    contrast: Contrast = dna_minus_text,
 ) -> pd.DataFrame:
-    """``dna_minus_text`` of every metric two ensembles share: ``per_example[ensemble][metric]``
-    is a MemberValues or a PairValues."""
-    return dna_minus_text(
-        per_example, lambda dna, text: metric_differences(dna, text, draws=draws, level=level, seed=seed)
+    """``contrast`` (``dna_minus_text`` or ``trained_minus_published``) of every metric two
+    ensembles share: ``per_example[ensemble][metric]`` is a MemberValues or a PairValues."""
+    return contrast(
+        per_example, lambda a, b: metric_differences(a, b, draws=draws, level=level, seed=seed)
     )
 
 
@@ -109,19 +128,27 @@ REPRODUCTION_COLUMNS = [
 
 def trained_published_pairs(ensembles: Iterable[Ensemble]) -> Iterator[tuple[Ensemble, Ensemble]]:
     """Every (trained, published) pair of ensembles with the same condition (corpus and
-    tokenizer) and objective: a retrained ensemble against a released one."""
+    tokenizer) and objective (and as many members: ``pairable``): a retrained ensemble against
+    a released one."""
     ensembles = list(ensembles)
     for trained in (e for e in ensembles if e.source == "trained"):
         for published in (e for e in ensembles if e.source == "published"):
             if (published.condition, published.objective) == (trained.condition, trained.objective):
-                yield trained, published
+                if pairable(trained, published):
+                    yield trained, published
 
 
-def reproduction_contrasts(
-    per_example: Mapping[Ensemble, Mapping[str, Values]], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+def distinguishable(difference: Difference) -> bool:
+    """A reproduction's verdict: its interval excludes 0 (the retrained members differ)."""
+    return not difference.interval.low <= 0 <= difference.interval.high
+
+
+def trained_minus_published(
+    results: Mapping[Ensemble, Result], differences: Callable[[Result, Result], Iterable[Difference]]
 ) -> pd.DataFrame:
-    """Trained minus published, for every pair of ``trained_published_pairs`` and every metric
-    both have (paired as ``metric_differences``); ``distinguishable``: the interval excludes 0."""
+    """The reproduction table: for every pair of ``trained_published_pairs``, a row per
+    ``differences(results[trained], results[published])`` (any measurement's, as for
+    ``dna_minus_text``), with ``distinguishable``."""
     rows = [
         {
             "condition": trained.condition.name,
@@ -129,12 +156,10 @@ def reproduction_contrasts(
             "trained_architecture": trained.architecture,
             "published_architecture": published.architecture,
             **difference_columns(difference),
-            "distinguishable": not difference.interval.low <= 0 <= difference.interval.high,
+            "distinguishable": distinguishable(difference),
+            **difference.columns,
         }
-        for trained, published in trained_published_pairs(per_example)
-        for difference in metric_differences(
-            per_example[trained], per_example[published], draws=draws, level=level, seed=seed
-        )
+        for trained, published in trained_published_pairs(results)
+        for difference in differences(results[trained], results[published])
     ]
-    return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
-
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=REPRODUCTION_COLUMNS)

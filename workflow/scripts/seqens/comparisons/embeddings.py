@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import embedding_similarity, paper_definitions
 from ..config import Ensemble
-from .intervals import PairValues, all_pairs, interval_row
+from .intervals import INTERVAL_COLUMNS, PairValues, all_pairs, interval_row
 
 
 def compare_embeddings(
@@ -31,12 +31,13 @@ def compare_embeddings(
     seqens.paper_definitions); the other metrics are the same under both (``definition``
     "both"). Each member's neighbours are searched once, at the largest k, and reused in
     every pair. ``per_token``: each (metric, k, definition)'s values per pair and token, as
-    PairValues, for the contrasts."""
+    PairValues, for the contrasts. An ensemble of one member has no pair: its tables have no
+    rows (absent, not faked)."""
     labels = ensemble.labels()
     n_members = len(member_embeddings)
     pairs = all_pairs(n_members)
     k_search = max(k for k in (*ks, *spearman_ks) if k < len(member_embeddings[0]))
-    neighbours = [embedding_similarity.cosine_neighbours(E, k_search) for E in member_embeddings]
+    neighbours = [embedding_similarity.cosine_neighbours(E, k_search) for E in member_embeddings] if pairs else []
     per_token: dict[tuple[str, int | None, str], list[np.ndarray]] = {}
     rows = []
 
@@ -75,4 +76,9 @@ def compare_embeddings(
         chance = embedding_similarity.chance_topk_overlap(k, len(member_embeddings[0])) if metric == "topk_overlap" else None
         row = interval_row({**labels, "definition": definition}, metric, interval, summarised.sd())
         summary.append({**row, "k": k, "chance": chance})
-    return {"pairs_table": pd.DataFrame(rows), "summary": pd.DataFrame(summary), "per_token": arrays, "pairs": pairs}
+    return {
+        "pairs_table": pd.DataFrame(rows, columns=[*labels, "seed_a", "seed_b", "definition", "metric", "k", "value"]),
+        "summary": pd.DataFrame(summary, columns=[*labels, "definition", *INTERVAL_COLUMNS, "k", "chance"]),
+        "per_token": arrays,
+        "pairs": pairs,
+    }

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import bootstrap
 from ..config import Ensemble
-from .contrasts import Difference, dna_minus_text
+from .contrasts import Contrast, Difference, dna_minus_text
 from .intervals import interval_row, unit_sd
 
 
@@ -53,11 +53,16 @@ def compare_fisher(
 
 
 def fisher_contrasts(
-    results: dict[Ensemble, dict], *, draws: int = 1000, level: float = 0.95, seed: int = 0
+    results: dict[Ensemble, dict],
+    *,
+    draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    contrast: Contrast = dna_minus_text,
 ) -> pd.DataFrame:
-    """Paired bootstrap differences (dna minus text) of every layer group's Fisher share;
-    ``results`` maps ensembles to ``compare_fisher`` outputs (ensembles whose groups differ
-    are not contrasted)."""
+    """Paired bootstrap differences (``contrast``: dna minus text, or trained minus published)
+    of every layer group's Fisher share; ``results`` maps ensembles to ``compare_fisher``
+    outputs (ensembles whose groups differ are not contrasted)."""
 
     def differences(dna: dict, text: dict):
         if dna["groups"] != text["groups"]:
@@ -68,4 +73,4 @@ def fisher_contrasts(
         for group, (interval, p_value) in zip(dna["groups"], shares):
             yield Difference(f"fisher_fraction:{group}", interval, p_value)
 
-    return dna_minus_text(results, differences)
+    return contrast(results, differences)

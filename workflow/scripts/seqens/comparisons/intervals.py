@@ -93,6 +93,9 @@ def all_pairs(n_members: int) -> list[tuple[int, int]]:
     return list(combinations(range(n_members), 2))
 
 
+INTERVAL_COLUMNS = ["metric", "estimate", "low", "high", "sd", "level", "draws"]  # interval_row's, after the labels
+
+
 def interval_row(labels: dict, metric: str, interval: bootstrap.Interval, sd: float) -> dict:
     """A summary table's row: the ensemble's ``labels``, the metric, its interval and its
     standard deviation over members or pairs (``unit_sd``)."""

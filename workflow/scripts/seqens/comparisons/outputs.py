@@ -16,7 +16,7 @@ from .. import distributions, paper_definitions
 from ..config import Ensemble, file_of
 from ..counts import prediction_context
 from ..errors import InputError
-from .intervals import MemberValues, PairValues, all_pairs, interval_row
+from .intervals import INTERVAL_COLUMNS, MemberValues, PairValues, all_pairs, interval_row
 
 
 class MemberStack:
@@ -157,7 +157,8 @@ def compare_outputs(
     top-p JS distance, and only the metrics it reports; every row is labelled with it.
 
     ``per_position`` holds the arrays the contrasts pair: each metric at each position, as
-    MemberValues, and the pairs' disagreement (JS distance at the last top-p) as PairValues."""
+    MemberValues, and the pairs' disagreement (JS distance at the last top-p) as PairValues.
+    An ensemble of one member has no pair: no disagreement rows and no disagreement arrays."""
     labels = {**ensemble.labels(), "definition": definition}
     metrics = [
         per_position_metrics(p, targets, unigram_log2, characters_per_target, definition=definition, counts=counts)
@@ -176,22 +177,23 @@ def compare_outputs(
     summary = [interval_row(labels, name, values.interval(**options), values.sd()) for name, values in per_position.items()]
     n_members = len(member_probs)
     pairs = all_pairs(n_members)
-    stack = MemberStack(member_probs)
-    if definition == "paper":
-        js_by_top_p, argmax = paper_definitions.pairwise_js_distance(stack, top_p_values), None
-    else:
-        found = distributions.pairwise_disagreement(stack, top_p_values)
-        js_by_top_p = found["js_distance"]
-        argmax = PairValues(found["argmax_differs"].astype(np.float64), pairs, n_members)
-    js_rows = []
-    for index, p in enumerate(top_p_values):
-        js = PairValues(js_by_top_p[:, index, :], pairs, n_members)
-        js_rows.append({**interval_row(labels, "js_distance", js.interval(**options), js.sd()), "top_p": p})
-    summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
-    disagreement = {"js_distance": PairValues(js_by_top_p[:, -1, :], pairs, n_members)}
-    if argmax is not None:
-        summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options), argmax.sd()))
-        disagreement["argmax_disagreement"] = argmax
+    js_rows, disagreement = [], {}
+    if pairs:  # an ensemble of one member has no pair: its disagreement is absent, not faked
+        stack = MemberStack(member_probs)
+        if definition == "paper":
+            js_by_top_p, argmax = paper_definitions.pairwise_js_distance(stack, top_p_values), None
+        else:
+            found = distributions.pairwise_disagreement(stack, top_p_values)
+            js_by_top_p = found["js_distance"]
+            argmax = PairValues(found["argmax_differs"].astype(np.float64), pairs, n_members)
+        for index, p in enumerate(top_p_values):
+            js = PairValues(js_by_top_p[:, index, :], pairs, n_members)
+            js_rows.append({**interval_row(labels, "js_distance", js.interval(**options), js.sd()), "top_p": p})
+        summary.append(js_rows[-1] if top_p_values[-1] == 1.0 else js_rows[0])
+        disagreement["js_distance"] = PairValues(js_by_top_p[:, -1, :], pairs, n_members)
+        if argmax is not None:
+            summary.append(interval_row(labels, "argmax_disagreement", argmax.interval(**options), argmax.sd()))
+            disagreement["argmax_disagreement"] = argmax
     curve = np.mean([member_rank_curve(p) for p in member_probs], axis=0)
     ranks = pd.DataFrame({**labels, "rank": np.arange(1, len(curve) + 1), "mean_probability": curve})
     # The targets' own entropy is a plug-in estimate, biased low by a margin that depends on
@@ -203,7 +205,7 @@ def compare_outputs(
     return {
         "members": members,
         "summary": pd.DataFrame(summary),
-        "js_distance": pd.DataFrame(js_rows),
+        "js_distance": pd.DataFrame(js_rows, columns=[*labels, *INTERVAL_COLUMNS, "top_p"]),
         "rank_curve": ranks,
         "per_position": per_position_arrays,
     }

@@ -82,10 +82,10 @@ def compare_probe(
         values = {
             "gain_over_baseline": MemberValues(correct - (grid(baseline) == truth)),
             "gain_over_random_init": MemberValues(correct - (random_init == truth)),
-            "probe_agreement": PairValues(
-                np.stack([(members[a] == members[b]).astype(np.float64) for a, b in pairs]), pairs, n_members
-            ),
         }
+        if pairs:  # an ensemble of one member has no agreement (absent, not faked)
+            agreement = np.stack([(members[a] == members[b]).astype(np.float64) for a, b in pairs])
+            values["probe_agreement"] = PairValues(agreement, pairs, n_members)
         for metric, value in values.items():
             intervals[metric] = (value.interval(**options), value.sd())
         extra = {"probe": probe, "layer": layer, "baseline": baseline, "n_test": len(truth), "n_classes": n_classes}

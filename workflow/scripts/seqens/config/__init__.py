@@ -10,11 +10,12 @@
 from .checks import check_source_merges, kmer_tokens_at_least, vocabulary_bound
 from .identity import Condition, Ensemble, Member, file_of
 from .schema import BUILTIN_PRESETS, ConfigError, corpus_sources, source_keys
-from .study import RUNTIME_TRAINING_KEYS, Study, load_study
+from .study import RUNTIME_TRAINING_KEYS, SINGLE_MODEL_SEED, Study, load_study
 
 __all__ = [
     "BUILTIN_PRESETS",
     "RUNTIME_TRAINING_KEYS",
+    "SINGLE_MODEL_SEED",
     "Condition",
     "ConfigError",
     "Ensemble",

@@ -150,11 +150,6 @@ def _check_published(cfg: dict) -> None:
             )
         if not is_local(entry["model"]) and "revision" not in entry:
             raise ConfigError(f"{key}.revision: a Hub model needs a revision (a commit pins it; a branch or tag also resolves)")
-        if "{seed}" not in entry["model"]:
-            raise ConfigError(
-                f"{key}.model: one model (no {{seed}} in it); an ensemble needs a member per seed (the static-embedding "
-                "comparisons are all pairwise), so give a {seed} pattern over the study's seeds"
-            )
         if entry["architecture"] in ARCHITECTURES:
             raise ConfigError(
                 f"{key}.architecture: '{entry['architecture']}' names a trained architecture; give published ensembles "
@@ -167,6 +162,19 @@ def _check_published(cfg: dict) -> None:
                 "give one of them another architecture label"
             )
         seen[folder] = name
+    # A label's ensembles are contrasted with each other, which needs as many members on each
+    # side; one label for a single model and an ensemble of several would also give two jobs
+    # one folder of contextual embeddings (rule extract_contextual_single).
+    sizes = {}
+    for name, entry in cfg["published"].items():
+        single = "{seed}" not in entry["model"]
+        first = sizes.setdefault(entry["architecture"], (single, name))
+        if first[0] != single:
+            raise ConfigError(
+                f"config: published.{name}.architecture: '{entry['architecture']}' also labels published.{first[1]}, "
+                f"{'a single model' if first[0] else 'an ensemble of several members'}; give single models and "
+                "ensembles of several members labels of their own"
+            )
 
 
 def _check_conditions(cfg: dict) -> None:
@@ -269,9 +277,6 @@ def _check_leakage(cfg: dict) -> None:
 
 def _check_counts(cfg: dict) -> None:
     """Requests the data cannot meet."""
-    seeds = cfg["seeds"]
-    if len(seeds) < 2:
-        raise ConfigError(f"config: seeds: an ensemble needs at least 2 members to compare, got {seeds}")
     eval_sequences = cfg["data"]["eval_sequences"]
     extraction = cfg["extraction"]
     sequences = extraction["sequences"] or eval_sequences

@@ -20,6 +20,7 @@ from .schema import SCHEMA_PATH, size_presets, validate
 RUNTIME_TRAINING_KEYS = ("eval_every", "checkpoint_every", "log_every", "device", "devices")
 # Preparation keys that shape the splits (tokenizer_training_characters only shapes the tokenizer).
 SPLIT_KEYS = ("eval_fraction", "max_characters")
+SINGLE_MODEL_SEED = 0  # the seed label of a published single model's one member
 
 
 class Study:
@@ -68,18 +69,25 @@ class Study:
 
     @property
     def published_ensembles(self) -> list[Ensemble]:
-        """In the config's order: one member per study seed (``{seed}`` in the model)."""
+        """In the config's order: one member per study seed (``{seed}`` in the model), or a
+        single model (no ``{seed}``), one member labelled seed ``SINGLE_MODEL_SEED``."""
         corpora = self.config["corpora"]
         return [
             Ensemble(
                 Condition(entry["corpus"], entry["tokenizer"], corpora[entry["corpus"]]["kind"]),
                 entry["architecture"],
                 entry["objective"],
-                tuple(self.seeds),
+                tuple(self.seeds) if "{seed}" in entry["model"] else (SINGLE_MODEL_SEED,),
                 source="published",
             )
             for entry in self.config["published"].values()
         ]
+
+    @property
+    def single_model_labels(self) -> list[str]:
+        """The labels of published single models whose one member is not the study's seed
+        list (their contextual embeddings are rule extract_contextual_single's)."""
+        return list(dict.fromkeys(e.architecture for e in self.published_ensembles if list(e.seeds) != self.seeds))
 
     @property
     def ensembles(self) -> list[Ensemble]:
@@ -118,6 +126,7 @@ class Study:
             "model": cfg["model"],
             "steps": cfg["training"]["steps"],
             "tokens_per_member": self.training_tokens(),
+            "single_models": [f"{e.condition.name} ({e.architecture})" for e in self.published_ensembles if len(e.seeds) == 1],
         }
 
     def training_tokens(self) -> int:
