@@ -45,7 +45,7 @@ def test_torch_rules_use_the_torch_env():
     envs = {name: env for name, env, _ in rules_with_env_and_script()}
     assert envs["data_entropy"] == "data.yaml"
     torch_rules = ("train_member", "eval_positions", "extract_member", "extract_member_corrected",
-                   "extract_contextual", "probe_ensemble", "fetch_member")
+                   "extract_contextual", "extract_contextual_single", "probe_ensemble", "fetch_member")
     assert {envs[name] for name in torch_rules} == {"torch.yaml"}
     assert {name for name, env in envs.items() if env == "torch.yaml"} == set(torch_rules)
 

@@ -239,7 +239,7 @@ use rule extract_contextual as extract_contextual_single with:
         states=expand(CONTEXTUAL_STATES, seed=SINGLE_MODEL_SEED, allow_missing=True),
     log:
         log_path(
-            "extract_contextual/{corpus}/{tokenizer}/{architecture}/{objective}.log"
+            "extract_contextual_single/{corpus}/{tokenizer}/{architecture}/{objective}.log"
         ),
     wildcard_constraints:
         architecture=alternatives(STUDY.single_model_labels),
