@@ -49,7 +49,7 @@ class Architecture:
     frozen: str | None = None  # parameters that are fixed tables, not trained (a regex)
     rotary: bool = False  # rotary position embeddings
     no_layers: str | None = None  # why a preset with layers: 0 cannot be built, if it cannot
-    trust_remote_code: bool = False  # a published model that runs its repository's code (seqens.published_architectures)
+    trust_remote_code: bool = False  # a published model running its own code (seqens.published_architectures)
 
     def _class(self, name: str):
         import transformers

@@ -126,7 +126,8 @@ def write_manifest(folder: Path, record: dict) -> dict:
     """Write a member folder's manifest (trained or published): ``record`` with the checksums
     of the folder's weight files, which are checked before extraction (a truncated or
     replaced file is named). Returns what it wrote."""
-    record = {**record, "weights": {path.name: sha256_file(path) for path in sorted(Path(folder).glob("*.safetensors"))}}
+    weights = {path.name: sha256_file(path) for path in sorted(Path(folder).glob("*.safetensors"))}
+    record = {**record, "weights": weights}
     (Path(folder) / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return record
 

@@ -95,9 +95,10 @@ def _kmer_tokenizer_of(tokenizer):
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
     prefix, suffix = _frame(tokenizer)
     if prefix or suffix:  # EsmTokenizer's own: <cls> first, and <eos> last where it has one
-        template = " ".join([*map(tokenizer.convert_ids_to_tokens, prefix), "$A", *map(tokenizer.convert_ids_to_tokens, suffix)])
+        name = tokenizer.convert_ids_to_tokens
         backend.post_processor = processors.TemplateProcessing(
-            single=template, special_tokens=[(tokenizer.convert_ids_to_tokens(i), i) for i in dict.fromkeys(prefix + suffix)]
+            single=" ".join([*map(name, prefix), "$A", *map(name, suffix)]),
+            special_tokens=[(name(i), i) for i in dict.fromkeys(prefix + suffix)],
         )
     roles = {name: getattr(tokenizer, name) for name in ("unk_token", "pad_token", "mask_token", "cls_token",
                                                         "sep_token", "bos_token", "eos_token") if getattr(tokenizer, name, None)}
@@ -202,7 +203,8 @@ def save_published_tokenizer(spec: dict, kind: str, directory: Path, cache_dir: 
     with atomic_path(directory, directory=True) as tmp:
         fast.save_pretrained(tmp)
         (tmp / SPEC_FILE).write_text(
-            json.dumps({"kind": kind, **spec, "commit": snapshot.commit, "framing": frame}, indent=2, sort_keys=True) + "\n"
+            json.dumps({"kind": kind, **spec, "commit": snapshot.commit, "framing": frame}, indent=2, sort_keys=True)
+            + "\n"
         )
         (tmp / ORDER_FILE).write_text(json.dumps(order) + "\n")
         record = manifest(config={"tokenizer": spec, "kind": kind}, inputs={}, published=snapshot.record())

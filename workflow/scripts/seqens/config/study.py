@@ -126,7 +126,9 @@ class Study:
             "model": cfg["model"],
             "steps": cfg["training"]["steps"],
             "tokens_per_member": self.training_tokens(),
-            "single_models": [f"{e.condition.name} ({e.architecture})" for e in self.published_ensembles if len(e.seeds) == 1],
+            "single_models": [
+                f"{e.condition.name} ({e.architecture})" for e in self.published_ensembles if len(e.seeds) == 1
+            ],
         }
 
     def training_tokens(self) -> int:
