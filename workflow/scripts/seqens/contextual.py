@@ -82,27 +82,45 @@ def _pair_count(weights: np.ndarray) -> np.ndarray:
     return weights.sum(axis=1) ** 2 - (weights**2).sum(axis=1)
 
 
-def _outer_products(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """x_i y_i^T of every row, flattened [n, H1 H2]: a draw's scatter is then one product."""
-    return (X[:, :, None] * Y[:, None, :]).reshape(len(X), -1)
+def _outer_products(X: np.ndarray) -> np.ndarray:
+    """x_i x_i^T of every row, flattened [n, H H]: a draw's scatter is then one product."""
+    return (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)
 
 
-def _cross_covariance(X: np.ndarray, Y: np.ndarray, weights: np.ndarray, outer: np.ndarray | None = None) -> np.ndarray:
-    """X_c^T W Y_c for each draw [d, H1, H2], both centred at their weighted mean rows;
-    ``outer``: ``_outer_products(X, Y)``, if already computed."""
-    outer = _outer_products(X, Y) if outer is None else outer
+def _covariance(X: np.ndarray, weights: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """X_c^T W X_c for each draw [d, H, H], centred at the weighted mean row; ``outer``:
+    ``_outer_products(X)``."""
     total = weights.sum(axis=1)[:, None, None]
-    scatter = (weights @ outer).reshape(len(weights), X.shape[1], Y.shape[1])
-    return scatter - np.einsum("dh,dk->dhk", weights @ X, weights @ Y) / total
+    scatter = (weights @ outer).reshape(len(weights), X.shape[1], X.shape[1])
+    mean_sum = weights @ X
+    return scatter - np.einsum("dh,dk->dhk", mean_sum, mean_sum) / total
 
 
 def _centred_gram(gram: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(x_i - mu)(x_j - mu) for each draw [d, n, n], mu the weighted mean row, from the
-    uncentred Gram matrix X X^T [n, n]."""
+    Gram matrix [n, n] of X about any fixed origin."""
     total = weights.sum(axis=1)
     projection = weights @ gram / total[:, None]  # x_i . mu
     square = np.einsum("di,di->d", projection, weights) / total  # mu . mu
     return gram[None] - projection[:, :, None] - projection[:, None, :] + square[:, None, None]
+
+
+def _moment_inner(a: "SequenceSet", b: "SequenceSet", weights: np.ndarray) -> np.ndarray:
+    """||X_c^T W Y_c||_F^2 for each draw [d]: the squared Frobenius norm of the two sets'
+    weighted cross-covariance, sum_ij w_i w_j Ka_ij Kb_ij with Ka, Kb the
+    weighted centred Gram matrices (for a = b, ||X_c^T W X_c||_F^2), without forming any
+    [d, n, n] array: with m = sum w, p = K w / m (x_i . mu) and s = w . p / m (mu . mu) per set,
+
+        sum_ij w_i w_j Ka_ij Kb_ij = w^T (Ga o Gb) w - 2 m sum_i w_i pa_i pb_i + m^2 sa sb,
+
+    G the Gram matrices (about the unweighted mean row: the weighted centring does not
+    depend on the origin, and about the mean the three terms stay near the size of the
+    result, where about the origin a large mean row would make them cancel)."""
+    total = weights.sum(axis=1)
+    pa, pb = weights @ a.gram / total[:, None], weights @ b.gram / total[:, None]
+    sa, sb = (pa * weights).sum(axis=1) / total, (pb * weights).sum(axis=1) / total
+    product = a.gram_square if a is b else a.gram * b.gram
+    return ((weights @ product) * weights).sum(axis=1) - 2 * total * (weights * pa * pb).sum(axis=1) + total**2 * sa * sb
 
 
 class SequenceSet:
@@ -114,7 +132,7 @@ class SequenceSet:
         self.X = np.asarray(embeddings, dtype=np.float64)
         if self.X.ndim != 2 or len(self.X) < 2:
             raise ValueError(f"a sequence set needs [n >= 2, H] embeddings, got shape {self.X.shape}")
-        self._moment = self._slots = None  # what the last draws' metrics share
+        self._slots = None  # what the last draws' neighbour metrics share
 
     @cached_property
     def unit(self) -> np.ndarray:
@@ -128,11 +146,18 @@ class SequenceSet:
 
     @cached_property
     def gram(self) -> np.ndarray:
-        return self.X @ self.X.T
+        """(x_i - xbar) . (x_j - xbar), about the unweighted mean row [n, n]: every weighted
+        centring below equals the one about the origin, with smaller terms."""
+        centred = self.X - self.X.mean(axis=0)
+        return centred @ centred.T
+
+    @cached_property
+    def gram_square(self) -> np.ndarray:
+        return self.gram**2
 
     @cached_property
     def outer_products(self) -> np.ndarray:
-        return _outer_products(self.X, self.X)
+        return _outer_products(self.X)
 
     @cached_property
     def distances(self) -> np.ndarray:
@@ -160,18 +185,12 @@ class SequenceSet:
     def _second_moment(self, weights: np.ndarray) -> np.ndarray:
         """The centred drawn set's covariance X_c^T W X_c [d, H, H], or its weighted centred
         Gram matrix [d, n, n] when n < H: the smaller of two matrices with the same non-zero
-        eigenvalues, the squared singular values of the centred set. Kept for the weights
-        it was last computed for: the spectral metrics and CKA of one draw share it."""
-        if self._moment is not None and self._moment[0] is weights:
-            return self._moment[1]
+        eigenvalues, the squared singular values of the centred set."""
         n, h = self.X.shape
         if h <= n:
-            moment = _cross_covariance(self.X, self.X, weights, self.outer_products)
-        else:
-            root = np.sqrt(weights)
-            moment = root[:, :, None] * _centred_gram(self.gram, weights) * root[:, None, :]
-        self._moment = (weights, moment)
-        return moment
+            return _covariance(self.X, weights, self.outer_products)
+        root = np.sqrt(weights)
+        return root[:, :, None] * _centred_gram(self.gram, weights) * root[:, None, :]
 
     def squared_singular_values(self, weights: np.ndarray) -> np.ndarray:
         """Of the centred drawn set [d, min(n, H)]."""
@@ -189,9 +208,12 @@ class SequenceSet:
 
     def participation_ratio(self, weights: np.ndarray) -> np.ndarray:
         """(sum s^2)^2 / sum s^4: the squared trace over the squared Frobenius norm of the
-        second moment, with no decomposition."""
-        moment = self._second_moment(weights)
-        return np.trace(moment, axis1=1, axis2=2) ** 2 / (moment**2).sum(axis=(1, 2))
+        second moment, with no decomposition, in O(n^2) a draw (``_moment_inner``; the trace
+        is sum_i w_i G_ii - m s)."""
+        total = weights.sum(axis=1)
+        mean_square = ((weights @ self.gram) * weights).sum(axis=1) / total**2  # s
+        trace = weights @ np.diag(self.gram) - total * mean_square
+        return trace**2 / _moment_inner(self, self, weights)
 
     def uniformity(self, weights: np.ndarray) -> np.ndarray:
         squared = np.clip(2.0 - 2.0 * self.cosine, 0.0, None)
@@ -259,20 +281,8 @@ def l2_alignment(a: SequenceSet, b: SequenceSet, weights: np.ndarray) -> np.ndar
 
 def linear_cka(a: SequenceSet, b: SequenceSet, weights: np.ndarray) -> np.ndarray:
     """||Y_c^T W X_c||_F^2 / (||X_c^T W X_c||_F ||Y_c^T W Y_c||_F) (embeddings.py:184-195),
-    from H x H covariances, or from the n x n weighted centred Gram matrices when n is the
-    smaller."""
-    if max(a.X.shape[1], b.X.shape[1]) <= len(a.X):
-        def norm(moment):
-            return np.sqrt((moment**2).sum(axis=(1, 2)))
-
-        cross = norm(_cross_covariance(a.X, b.X, weights))
-        return cross**2 / (norm(a._second_moment(weights)) * norm(b._second_moment(weights)))
-    ka, kb = _centred_gram(a.gram, weights), _centred_gram(b.gram, weights)
-
-    def inner(k, l):
-        return np.einsum("di,dij,dij,dj->d", weights, k, l, weights)
-
-    return inner(ka, kb) / np.sqrt(inner(ka, ka) * inner(kb, kb))
+    from the Gram matrices in O(n^2) a draw (``_moment_inner``)."""
+    return _moment_inner(a, b, weights) / np.sqrt(_moment_inner(a, a, weights) * _moment_inner(b, b, weights))
 
 
 PAIR_FUNCTIONS: dict[str, Callable] = {
