@@ -137,8 +137,8 @@ def test_demo_and_paper_configs_validate_and_expand():
          "them, with steps: null beside epochs"),
         (lambda c: c["training"].update(keep="best_saved"),
          "training.save_every: keep: best_saved keeps a saved step's weights; give the steps between saves"),
-        (lambda c: c["training"].update(keep="best_saved", save_every=150),
-         "training.save_every: 150 is not a multiple of eval_every (100): a saved step must be evaluated"),
+        (lambda c: c["training"].update(keep="best_saved", save_every=100),
+         "training.save_every: 100 is not a multiple of eval_every (175): a saved step must be evaluated"),
         (lambda c: c["training"].update(steps=None, epochs=1, devices=3, batch_size=18),
          "training.devices: with epochs, each epoch ends with a batch of 10 sequences (data.train_sequences mod "
          "batch_size), which 3 devices cannot share equally"),
