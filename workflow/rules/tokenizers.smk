@@ -10,6 +10,9 @@ rule train_tokenizer:
         tokenizer=directory(results_path("tokenizers/{corpus}/{tokenizer}")),
     log:
         log_path("train_tokenizer/{corpus}/{tokenizer}.log"),
+    # The chain to training first (here, pack_tokens, train_member): the members, most of a
+    # study's time, train side by side from the start and the analysis fills the gaps.
+    priority: 5
     conda:
         "../../envs/data.yaml"
     params:
@@ -43,6 +46,7 @@ rule pack_tokens:
         stats=results_path("tokens/{corpus}/{tokenizer}/stats.json"),
     log:
         log_path("pack_tokens/{corpus}/{tokenizer}.log"),
+    priority: 5  # see train_tokenizer
     conda:
         "../../envs/data.yaml"
     params:

@@ -21,6 +21,7 @@ rule train_member:
     # their members are fetch_member's.
     wildcard_constraints:
         architecture="|".join(STUDY.architectures),
+    priority: 5  # see train_tokenizer
     conda:
         "../../envs/torch.yaml"
     # each of its training.devices processes computes with training.threads
