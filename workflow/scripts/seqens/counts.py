@@ -61,6 +61,9 @@ from .special import SPECIAL_TOKENS
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
 CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
 SHAPES_PER_PASS = 6  # shapes counted in one pass over the training rows: memory against time
+# A lookup over keys in [0, size) is a dense table (8 bytes a key) where size is at most this or
+# 1/16 of the training tokens (half a byte per token), else a hash table.
+DENSE_LOOKUP_MIN = 1 << 16
 
 
 def prediction_context(objective: str) -> str:
@@ -169,75 +172,113 @@ def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
     return ((i - 1, j), -i) if i > j else ((i, j - 1), j)
 
 
-class _KeyIndex:
-    """Position of each of a set of distinct int64 keys >= 0 (open addressing, load <= 1/4):
-    a vectorised hash table, so that matching N training positions costs O(N)."""
+class _KeySet:
+    """A set of distinct int64 keys >= 0 by open addressing (linear probing, load at most
+    1/2, doubling as it fills): vectorised, so that adding or finding N keys costs O(N) numpy
+    work, most keys in one gather at their home slot."""
 
-    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+    EMPTY = -1
+    MULTIPLIER = np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # Fibonacci hashing: the top bits mix every key bit
 
-    def __init__(self, keys: np.ndarray):
-        bits = max(4, int(np.ceil(np.log2(4 * len(keys) + 1))))
-        self.mask, self.shift = (1 << bits) - 1, np.uint64(64 - bits)
-        self.keys = np.full(1 << bits, -1, dtype=np.int64)
-        self.values = np.full(1 << bits, -1, dtype=np.int64)
-        slot, pending = self._slot(keys), np.arange(len(keys))
-        while len(pending):
-            at = slot[pending]
-            free = self.keys[at] == -1
-            claimants = pending[free]
-            self.values[at[free]] = claimants  # of several claimants of one slot, the last write wins
-            won = self.values[at[free]] == claimants
-            self.keys[at[free][won]] = keys[claimants[won]]
-            pending = np.concatenate([pending[~free], claimants[~won]])
-            slot[pending] = (slot[pending] + 1) & self.mask
+    def __init__(self, capacity: int = 16):
+        self._allocate(max(4, int(capacity - 1).bit_length()))
 
-    def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
+    def _allocate(self, bits: int) -> None:
+        self.size = 0
+        self.mask, self.shift = (1 << bits) - 1, 64 - bits
+        self.table = np.full(1 << bits, self.EMPTY, dtype=np.int64)
 
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The index of each key in the set, -1 where it is not there."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        slot, pending = self._slot(keys), np.arange(len(keys))
-        while len(pending):
-            at = slot[pending]
-            found = self.keys[at]
-            hit = found == keys[pending]
-            out[pending[hit]] = self.values[at[hit]]
-            pending = pending[~hit & (found != -1)]
-            slot[pending] = (slot[pending] + 1) & self.mask
-        return out
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        slot = keys * self.MULTIPLIER  # wraps modulo 2^64
+        slot >>= self.shift  # arithmetic: the mask keeps the top bits
+        slot &= self.mask
+        return slot
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add ``keys`` (repeats allowed)."""
+        at = self._home(keys)
+        found = self.table[at]
+        absent = np.flatnonzero(found != keys)
+        keys, at, found = keys[absent], at[absent], found[absent]
+        while len(keys):
+            claims = np.flatnonzero(found == self.EMPTY)
+            if 2 * (self.size + len(claims)) > len(self.table):
+                self._grow(self.size + len(claims))
+                at = self._home(keys)
+                found = self.table[at]
+                continue
+            # Of the keys claiming one empty slot the last written wins (one per slot: a key
+            # order marks it, then its key replaces the mark); the winner's repeats are in.
+            onward = found != keys
+            slots, order = at[claims], np.arange(len(claims))
+            self.table[slots] = -2 - order
+            owner = -2 - self.table[slots]
+            won = np.flatnonzero(owner == order)
+            self.table[slots[won]] = keys[claims[won]]
+            self.size += len(won)
+            onward[claims] = keys[claims] != keys[claims[owner]]
+            keys, at = keys[onward], (at[onward] + 1) & self.mask
+            found = self.table[at]
+
+    def _grow(self, size: int) -> None:
+        old = self.table
+        bits = int(self.mask).bit_length() + 1
+        while 2 * size > 1 << bits:
+            bits += 1
+        self._allocate(bits)
+        for start in range(0, len(old), 1 << 18):  # a piece at a time: no copy of every key
+            piece = old[start : start + (1 << 18)]
+            self.add(piece[piece >= 0])
+
+    def pop(self) -> np.ndarray:
+        """The keys (in slot order), emptying the set."""
+        keys = self.table[self.table >= 0]
+        self._allocate(4)
+        return keys
 
 
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """np.unique by sorting (numpy 2.4's hash-based unique is several times slower here)."""
-    keys = np.sort(keys)
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """The distinct keys of sorted ``keys``."""
     return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
 
 
-class _Distinct:
-    """The distinct int64 keys in [0, size) seen over chunks: a dense bitmap when ``size`` is
-    at most ``dense_limit``, else sorted runs merged as they grow."""
+class _KeyIndex:
+    """Position of each of sorted distinct int64 keys in [0, ``size``): a dense table of
+    positions where ``size`` is at most ``dense_limit`` (one gather per lookup), else a
+    _KeySet at load <= 1/4 with each slot's position beside its key (one gather of both)."""
 
-    def __init__(self, size: int, dense_limit: int):
-        self.dense = np.zeros(size, dtype=bool) if size <= dense_limit else None
-        self.parts: list[np.ndarray] = []
-        self.pending = 0
-
-    def add(self, keys: np.ndarray) -> None:
-        if self.dense is not None:
-            self.dense[keys] = True
+    def __init__(self, keys: np.ndarray, size: int, dense_limit: int):
+        self.keys = keys
+        if size <= dense_limit:
+            self.dense = np.full(size, -1, dtype=np.int64)
+            self.dense[keys] = np.arange(len(keys))
             return
-        self.parts.append(_sorted_unique(keys))
-        self.pending += len(self.parts[-1])
-        if len(self.parts) > 1 and self.pending > max(len(self.parts[0]), 1 << 16):  # merges grow geometrically
-            self.parts = [self.result()]
-            self.pending = 0
+        self.dense = None
+        table = _KeySet(4 * len(keys))
+        table.add(keys)
+        self.mask, self.shift, self._home = table.mask, table.shift, table._home
+        held = table.table >= 0
+        self.rows = np.stack([table.table, np.where(held, 0, -1)], axis=1)  # (key, position) per slot
+        self.rows[held, 1] = np.searchsorted(keys, table.table[held])
 
-    def result(self) -> np.ndarray:
-        """The distinct keys, sorted."""
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The index of each key in the set, -1 where it is not there."""
         if self.dense is not None:
-            return np.flatnonzero(self.dense)
-        return _sorted_unique(np.concatenate(self.parts)) if self.parts else np.zeros(0, np.int64)
+            return self.dense[keys]
+        at = self._home(keys)
+        row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
+        hit = row[:, 0] == keys
+        out = np.where(hit, row[:, 1], -1)
+        pending = np.flatnonzero(~hit & (row[:, 0] != _KeySet.EMPTY))
+        at = at[pending]
+        while len(pending):
+            at = (at + 1) & self.mask
+            row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
+            hit = row[:, 0] == keys[pending]
+            out[pending[hit]] = row[hit, 1]
+            onward = ~hit & (row[:, 0] != _KeySet.EMPTY)
+            pending, at = pending[onward], at[onward]
+        return out
 
 
 def _counts_of(sorted_keys: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -284,6 +325,7 @@ class ContextCounts:
         self.max_order, self.right_order = queries.max_order, queries.right_order
         K, J, V = self.max_order, self.right_order, self.vocab_size
         self.base = base = V + 2
+        self._dense_limit = dense_limit = max(DENSE_LOOKUP_MIN, int(np.prod(np.shape(train))) // 16)
         n = len(queries)
         levels = np.arange(K + 1)
         # The chain: the shape every query reads at every level, and its parent's direction.
@@ -315,7 +357,7 @@ class ContextCounts:
                 asked = needed[s]
                 keys = self.context_ids[shorter][asked] * base + queries.symbol(offset)[asked]
                 unique, ids[asked] = np.unique(keys, return_inverse=True)
-                self._index[s] = _KeyIndex(unique)
+                self._index[s] = _KeyIndex(unique, self._n_contexts[shorter] * base, dense_limit)
                 self._n_contexts[s] = len(unique)
             else:
                 self._n_contexts[s] = 0
@@ -346,19 +388,17 @@ class ContextCounts:
                 raise ValueError(
                     f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
                 )
-        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
-        dense_limit = max(1 << 22, train.size // 8)
         rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
         raw, continuation = {}, {}
         for group in _passes(active, SHAPES_PER_PASS):
             context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
-            widened = {s: _Distinct(self._n_contexts[s] * V * base ** sum(sides[s]), dense_limit) for s in group}
+            widened = {s: _KeySet() for s in group}
             # The raw count of each n-gram asked about (a query's context and target).
             asked_keys, asked_index, gram_counts = {}, {}, {}
             for s in group:
                 ids = self.context_ids[s]
                 asked_keys[s] = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
-                asked_index[s] = _KeyIndex(asked_keys[s])
+                asked_index[s] = _KeyIndex(asked_keys[s], self._n_contexts[s] * V, self._dense_limit)
                 gram_counts[s] = np.zeros(len(asked_keys[s]), dtype=np.int64)
             for start in range(0, len(train), rows_per_chunk):
                 chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
@@ -379,7 +419,7 @@ class ContextCounts:
                         gram = gram * base + flat[where + s[1] + 1]
                     widened[s].add(gram)
             for s in group:
-                self._finish(s, sides[s], context_totals[s], widened[s], asked_keys[s], gram_counts[s], raw, continuation)
+                self._finish(s, sides[s], context_totals[s], widened[s], asked_index[s], gram_counts[s], raw, continuation)
         self._stats(raw, continuation)
 
     def _match(self, shape, matches: dict, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -393,24 +433,29 @@ class ContextCounts:
             matches[shape] = (where[hit], found[hit])
         return matches[shape]
 
-    def _finish(self, s, sides, context_totals, widened, asked_keys, gram_counts, raw, continuation) -> None:
+    def _finish(self, s, sides, context_totals, widened, asked_index, gram_counts, raw, continuation) -> None:
         """A shape's counts, reduced to what the queries read, from its distinct n-grams with
         their neighbours on ``sides`` (left, right) recorded."""
         V, base = self.vocab_size, self.base
-        widened = widened.result()
-        grams = _sorted_unique(widened // base ** sum(sides))
-        types = np.bincount(grams // V, minlength=self._n_contexts[s])
+        n_contexts = self._n_contexts[s]
+        widened = widened.pop()
+        widened.sort()  # by (context, token, left, right): each projection that drops trailing digits stays sorted
+        types = np.bincount(_distinct_sorted(widened // base ** sum(sides)) // V, minlength=n_contexts)
+        asked_keys = asked_index.keys
         raw[s] = (context_totals, types, asked_keys, gram_counts)
         for d in self._directions[s]:
             keys = widened
             if sides[1] and not d[1]:  # drop the right neighbour
-                keys = keys // base
+                keys = _distinct_sorted(keys // base)
             if sides[0] and not d[0]:  # drop the left neighbour (the lower digit once the right is gone)
                 keys = (keys // base ** (1 + d[1])) * base ** d[1] + keys % base ** d[1]
-            keys = _sorted_unique(keys) if keys is not widened else keys
-            gram_keys, per_gram = np.unique(keys // base ** sum(d), return_counts=True)
-            totals = np.bincount(gram_keys // V, weights=per_gram, minlength=self._n_contexts[s])
-            continuation[(s, d)] = (totals, _counts_of(gram_keys, per_gram, asked_keys), self._keeps_raw(s, d))
+                keys.sort()
+                keys = _distinct_sorted(keys)
+            grams = keys // base ** sum(d)  # one per distinct e h w
+            totals = np.bincount(grams // V, minlength=n_contexts).astype(np.float64)
+            asked = asked_index.find(grams)
+            per_asked = np.bincount(asked[asked >= 0], minlength=len(asked_keys)).astype(np.float64)
+            continuation[(s, d)] = (totals, per_asked, self._keeps_raw(s, d))
 
     def _keeps_raw(self, s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
         """Per context of shape ``s``: whether it ends in padding on every side its parent
