@@ -60,7 +60,6 @@ from .special import SPECIAL_TOKENS
 # Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
 CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
-SHAPES_PER_PASS = 6  # shapes counted in one pass over the training rows: memory against time
 # A lookup over keys in [0, size) is a dense table (8 bytes a key) where size is at most this or
 # 1/16 of the training tokens (half a byte per token), else a hash table.
 DENSE_LOOKUP_MIN = 1 << 16
@@ -150,19 +149,18 @@ def _shapes(max_order: int, right_order: int) -> list[tuple[int, int]]:
     return sorted(((i, j) for i in range(max_order + 1) for j in range(right_order + 1)), key=lambda s: (sum(s), s))
 
 
-def _passes(shapes: list[tuple[int, int]], per_pass: int) -> list[list[tuple[int, int]]]:
-    """The shapes in depth-first order of the trie they are matched along, cut into passes of
-    ``per_pass``: a pass holds only its shapes' distinct n-grams, and its shapes share most of
-    their matching."""
-    children: dict = {s: [] for s in shapes}
-    for s in shapes[1:]:
-        children[_shorter(s)[0]].append(s)
-    order, stack = [], [shapes[0]]
-    while stack:
-        s = stack.pop()
-        order.append(s)
-        stack.extend(reversed(children[s]))
-    return [order[i : i + per_pass] for i in range(0, len(order), per_pass)]
+def _passes(shapes: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The shapes in passes over the training rows, each a few subtrees of the trie they are
+    matched along, so that a pass re-matches only its subtrees' few ancestors and holds only
+    its own shapes' distinct n-grams: the one-sided shapes of each side ((0, 0) with the
+    left's), the shapes whose shorter side is one token, and the rest (rarer contexts, fewer
+    n-grams)."""
+
+    def band(shape: tuple[int, int]) -> tuple[int, bool]:
+        nearer = min(shape)
+        return (0, shape[0] < shape[1]) if nearer == 0 else (min(nearer, 2), False)
+
+    return [[s for s in shapes if band(s) == b] for b in sorted({band(s) for s in shapes})]
 
 
 def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
@@ -221,14 +219,25 @@ class _KeySet:
             found = self.table[at]
 
     def _grow(self, size: int) -> None:
-        old = self.table
+        """Double (or more) the table for ``size`` keys. The held keys are distinct: in order
+        of their new home slots, each goes to the first slot free at or after its home."""
+        keys = self.table[self.table >= 0]
         bits = int(self.mask).bit_length() + 1
         while 2 * size > 1 << bits:
             bits += 1
         self._allocate(bits)
-        for start in range(0, len(old), 1 << 18):  # a piece at a time: no copy of every key
-            piece = old[start : start + (1 << 18)]
-            self.add(piece[piece >= 0])
+        home = self._home(keys)
+        order = np.argsort(home, kind="stable")  # near-sorted already (the old slot order): fast
+        keys, at = keys[order], home[order]
+        del home, order
+        steps = np.arange(len(keys))
+        at -= steps
+        np.maximum.accumulate(at, out=at)
+        at += steps
+        fits = at <= self.mask
+        self.table[at[fits]] = keys[fits]
+        self.size = int(np.count_nonzero(fits))
+        self.add(keys[~fits])  # the few that run past the end wrap round
 
     def pop(self) -> np.ndarray:
         """The keys (in slot order), emptying the set."""
@@ -390,7 +399,7 @@ class ContextCounts:
                 )
         rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
         raw, continuation = {}, {}
-        for group in _passes(active, SHAPES_PER_PASS):
+        for group in _passes(active):
             context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
             widened = {s: _KeySet() for s in group}
             # The raw count of each n-gram asked about (a query's context and target).
@@ -429,8 +438,8 @@ class ContextCounts:
             shorter, offset = _shorter(shape)
             where, ids = self._match(shorter, matches, flat)
             found = self._index[shape].find(ids * self.base + flat[where + offset])
-            hit = found >= 0
-            matches[shape] = (where[hit], found[hit])
+            hit = np.flatnonzero(found >= 0)
+            matches[shape] = (where.take(hit), found.take(hit))
         return matches[shape]
 
     def _finish(self, s, sides, context_totals, widened, asked_index, gram_counts, raw, continuation) -> None:
