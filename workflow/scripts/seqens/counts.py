@@ -234,10 +234,9 @@ class _KeySet:
         at -= steps
         np.maximum.accumulate(at, out=at)
         at += steps
-        fits = at <= self.mask
-        self.table[at[fits]] = keys[fits]
-        self.size = int(np.count_nonzero(fits))
-        self.add(keys[~fits])  # the few that run past the end wrap round
+        self.size = int(np.searchsorted(at, self.mask, side="right"))  # increasing: those that fit come first
+        self.table[at[: self.size]] = keys[: self.size]
+        self.add(keys[self.size :])  # the few that run past the end wrap round
 
     def pop(self) -> np.ndarray:
         """The keys (in slot order), emptying the set."""
@@ -421,7 +420,7 @@ class ContextCounts:
                     context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
                     gram = ids * V + flat[where]
                     asked = asked_index[s].find(gram)
-                    gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
+                    gram_counts[s] += np.bincount(asked + 1, minlength=len(gram_counts[s]) + 1)[1:]  # 0: not asked
                     if sides[s][0]:
                         gram = gram * base + flat[where - s[0] - 1]
                     if sides[s][1]:
