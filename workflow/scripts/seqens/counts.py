@@ -60,8 +60,8 @@ from .special import SPECIAL_TOKENS
 # Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
 CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
-# A lookup over keys in [0, size) is a dense table (8 bytes a key) where size is at most this or
-# 1/16 of the training tokens (half a byte per token), else a hash table.
+# A lookup over keys in [0, size) is a dense table (4 bytes a key) where size is at most this or
+# 1/8 of the training tokens (half a byte per token), else a hash table.
 DENSE_LOOKUP_MIN = 1 << 16
 
 
@@ -258,7 +258,7 @@ class _KeyIndex:
     def __init__(self, keys: np.ndarray, size: int, dense_limit: int):
         self.keys = keys
         if size <= dense_limit:
-            self.dense = np.full(size, -1, dtype=np.int64)
+            self.dense = np.full(size, -1, dtype=np.int32)
             self.dense[keys] = np.arange(len(keys))
             return
         self.dense = None
@@ -272,7 +272,7 @@ class _KeyIndex:
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The index of each key in the set, -1 where it is not there."""
         if self.dense is not None:
-            return self.dense[keys]
+            return self.dense[keys].astype(np.int64)
         at = self._home(keys)
         row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
         hit = row[:, 0] == keys
@@ -333,7 +333,7 @@ class ContextCounts:
         self.max_order, self.right_order = queries.max_order, queries.right_order
         K, J, V = self.max_order, self.right_order, self.vocab_size
         self.base = base = V + 2
-        self._dense_limit = dense_limit = max(DENSE_LOOKUP_MIN, int(np.prod(np.shape(train))) // 16)
+        self._dense_limit = dense_limit = max(DENSE_LOOKUP_MIN, int(np.prod(np.shape(train))) // 8)
         n = len(queries)
         levels = np.arange(K + 1)
         # The chain: the shape every query reads at every level, and its parent's direction.
