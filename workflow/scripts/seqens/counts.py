@@ -41,11 +41,15 @@ continuation discount of order k - 1 minimise the order-k model's held-out cross
 Counting is restricted to the contexts asked about (evaluation and held-out positions): each
 shape's contexts are identified exactly, as a trie, by (the id of the context one token
 shorter, the added token), and training positions are matched shape by shape from the
-matches of the shorter shape (a vectorised hash table), so a long shape only looks at the
-few positions whose shorter context was asked about. Per shape and chunk of training rows,
-one sort finds the distinct n-grams with their widening neighbours; the distinct sets of
-each direction and the raw n-grams are projections of it. Shapes are counted in passes of
-SHAPES_PER_PASS, so that only a pass's distinct sets are held (benchmarks/bench_counts.py).
+matches of the shorter shape, so a long shape only looks at the few positions whose shorter
+context was asked about. Every lookup is one vectorised numpy gather where its key space is
+small (a dense table, up to half a byte per training token) and otherwise a hash table read
+as (key, position) pairs (_KeyIndex). Per shape, each training n-gram is recorded with its
+widening neighbours in a vectorised open-addressing hash set (_KeySet): most positions repeat
+an n-gram already held and cost one gather; the distinct sets of each direction and the raw
+n-grams are projections of it, found by one sort per shape at the end. Shapes are counted in
+passes, each a few subtrees of the trie (_passes), so that only a pass's sets are held and a
+pass re-matches few ancestors (benchmarks/bench_counts.py measures the rate and memory).
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ class _KeySet:
         self._allocate(max(4, int(capacity - 1).bit_length()))
 
     def _allocate(self, bits: int) -> None:
-        self.size = 0
+        self.size = 0  # at least the number of keys held (exact after a recount)
         self.mask, self.shift = (1 << bits) - 1, 64 - bits
         self.table = np.full(1 << bits, self.EMPTY, dtype=np.int64)
 
@@ -201,20 +205,18 @@ class _KeySet:
         while len(keys):
             claims = np.flatnonzero(found == self.EMPTY)
             if 2 * (self.size + len(claims)) > len(self.table):
-                self._grow(self.size + len(claims))
-                at = self._home(keys)
-                found = self.table[at]
-                continue
-            # Of the keys claiming one empty slot the last written wins (one per slot: a key
-            # order marks it, then its key replaces the mark); the winner's repeats are in.
+                self.size = int(np.count_nonzero(self.table >= 0))  # exact again (repeats claimed twice)
+                if 2 * (self.size + len(claims)) > len(self.table) or 8 * self.size > 3 * len(self.table):
+                    self._grow(self.size + len(claims))  # early enough that recounting costs O(1) a key
+                    at = self._home(keys)
+                    found = self.table[at]
+                    continue
+            # Of the keys claiming one empty slot the last written wins, and its repeats are in.
             onward = found != keys
-            slots, order = at[claims], np.arange(len(claims))
-            self.table[slots] = -2 - order
-            owner = -2 - self.table[slots]
-            won = np.flatnonzero(owner == order)
-            self.table[slots[won]] = keys[claims[won]]
-            self.size += len(won)
-            onward[claims] = keys[claims] != keys[claims[owner]]
+            slots, claimed = at[claims], keys[claims]
+            self.table[slots] = claimed
+            onward[claims] = self.table[slots] != claimed
+            self.size += len(claims)  # at least the keys held
             keys, at = keys[onward], (at[onward] + 1) & self.mask
             found = self.table[at]
 
@@ -389,7 +391,7 @@ class ContextCounts:
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
         # Each shape records its n-grams with the neighbours on every side a parent widens it by
-        # (one sort per chunk); each direction's, and the raw n-grams, are projections of those.
+        # (one hash set); each direction's, and the raw n-grams, are projections of those.
         sides = {s: (any(d[0] for d in self._directions[s]), any(d[1] for d in self._directions[s])) for s in active}
         for s in active:
             if self._n_contexts[s] * V * base ** sum(sides[s]) >= 2**63:
