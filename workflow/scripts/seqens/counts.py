@@ -277,9 +277,10 @@ class _KeyIndex:
             return self.dense[keys].astype(np.int64)
         at = self._home(keys)
         row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
-        hit = row[:, 0] == keys
-        out = np.where(hit, row[:, 1], -1)
-        pending = np.flatnonzero(~hit & (row[:, 0] != _KeySet.EMPTY))
+        found, out = row[:, 0], row[:, 1]
+        pending = np.flatnonzero(found != keys)
+        out[pending] = -1
+        pending = pending[found[pending] != _KeySet.EMPTY]  # another key there: probe on
         at = at[pending]
         while len(pending):
             at = (at + 1) & self.mask
