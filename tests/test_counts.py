@@ -124,13 +124,14 @@ def test_the_key_set_holds_each_distinct_key_once_through_repeats_collisions_and
     assert len(keys.pop()) == 0  # popping empties the set
 
 
-@pytest.mark.parametrize("dense", [True, False])
-def test_a_key_index_finds_each_keys_position_and_minus_one_for_the_rest(dense):
+@pytest.mark.parametrize("table", ["dense", "packed", "rows"])
+def test_a_key_index_finds_each_keys_position_and_minus_one_for_the_rest(table):
     rng = np.random.default_rng(12)
-    size = 50_000
-    keys = np.unique(rng.integers(0, size, 3000))
-    index = _KeyIndex(keys, size, dense_limit=size if dense else 0)
-    asked = rng.integers(0, size, 20_000)
+    size = {"dense": 50_000, "packed": 50_000, "rows": 1 << 40}[table]  # rows: keys beyond 32 bits
+    keys = np.unique(rng.integers(0, 50_000, 3000)) * (size // 50_000)
+    index = _KeyIndex(keys, size, dense_limit=size if table == "dense" else 0)
+    assert getattr(index, table) is not None
+    asked = np.concatenate([rng.choice(keys, 10_000), rng.integers(0, size, 10_000)])
     expected = np.where(np.isin(asked, keys), np.searchsorted(keys, asked), -1)
     np.testing.assert_array_equal(index.find(asked), expected)
 

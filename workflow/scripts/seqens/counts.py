@@ -255,39 +255,52 @@ def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
 class _KeyIndex:
     """Position of each of sorted distinct int64 keys in [0, ``size``): a dense table of
     positions where ``size`` is at most ``dense_limit`` (one gather per lookup), else a
-    _KeySet at load <= 1/4 with each slot's position beside its key (one gather of both)."""
+    _KeySet with each slot's position beside its key, read in one gather: packed in one int64
+    (load <= 1/8) where keys and positions fit 32 bits, else as (key, position) rows (load <= 1/4)."""
 
     def __init__(self, keys: np.ndarray, size: int, dense_limit: int):
         self.keys = keys
+        self.dense = self.packed = self.rows = None
         if size <= dense_limit:
             self.dense = np.full(size, -1, dtype=np.int32)
             self.dense[keys] = np.arange(len(keys))
             return
-        self.dense = None
-        table = _KeySet(4 * len(keys))
+        packs = size < 2**31  # and so are the positions (fewer keys than the key space)
+        table = _KeySet((8 if packs else 4) * len(keys))
         table.add(keys)
-        self.mask, self.shift, self._home = table.mask, table.shift, table._home
+        self.mask, self._home = table.mask, table._home
         held = table.table >= 0
-        self.rows = np.stack([table.table, np.where(held, 0, -1)], axis=1)  # (key, position) per slot
-        self.rows[held, 1] = np.searchsorted(keys, table.table[held])
+        positions = np.full(len(table.table), -1, dtype=np.int64)
+        positions[held] = np.searchsorted(keys, table.table[held])
+        if packs:
+            self.packed = (table.table << 32) | (positions & 0xFFFFFFFF)
+        else:
+            self.rows = np.stack([table.table, positions], axis=1)
+
+    def _read(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The key and the position held at slots ``at``."""
+        if self.packed is not None:
+            row = self.packed.take(at)
+            return row >> 32, row & 0xFFFFFFFF
+        row = np.take(self.rows, at, axis=0)
+        return row[:, 0], row[:, 1]
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The index of each key in the set, -1 where it is not there."""
         if self.dense is not None:
             return self.dense[keys].astype(np.int64)
         at = self._home(keys)
-        row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
-        found, out = row[:, 0], row[:, 1]
+        found, out = self._read(at)
         pending = np.flatnonzero(found != keys)
         out[pending] = -1
         pending = pending[found[pending] != _KeySet.EMPTY]  # another key there: probe on
         at = at[pending]
         while len(pending):
             at = (at + 1) & self.mask
-            row = np.take(self.rows, at, axis=0)  # (key, position) pairs: one memory access each
-            hit = row[:, 0] == keys[pending]
-            out[pending[hit]] = row[hit, 1]
-            onward = ~hit & (row[:, 0] != _KeySet.EMPTY)
+            found, position = self._read(at)
+            hit = found == keys[pending]
+            out[pending[hit]] = position[hit]
+            onward = ~hit & (found != _KeySet.EMPTY)
             pending, at = pending[onward], at[onward]
         return out
 
