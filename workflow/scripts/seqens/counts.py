@@ -463,8 +463,10 @@ class ContextCounts:
         V, base = self.vocab_size, self.base
         n_contexts = self._n_contexts[s]
         widened = widened.pop()
-        widened.sort()  # by (context, token, left, right): each projection that drops trailing digits stays sorted
-        types = np.bincount(_distinct_sorted(widened // base ** sum(sides)) // V, minlength=n_contexts)
+        if any(sides):  # by (context, token, left, right): each projection that drops trailing digits stays sorted
+            widened.sort()
+        grams = _distinct_sorted(widened // base ** sum(sides)) if any(sides) else widened
+        types = np.bincount(grams // V, minlength=n_contexts)
         asked_keys = asked_index.keys
         raw[s] = (context_totals, types, asked_keys, gram_counts)
         for d in self._directions[s]:
@@ -478,7 +480,7 @@ class ContextCounts:
             grams = keys // base ** sum(d)  # one per distinct e h w
             totals = np.bincount(grams // V, minlength=n_contexts).astype(np.float64)
             asked = asked_index.find(grams)
-            per_asked = np.bincount(asked[asked >= 0], minlength=len(asked_keys)).astype(np.float64)
+            per_asked = np.bincount(asked + 1, minlength=len(asked_keys) + 1)[1:].astype(np.float64)
             continuation[(s, d)] = (totals, per_asked, self._keeps_raw(s, d))
 
     def _keeps_raw(self, s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
