@@ -174,27 +174,32 @@ def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
     return ((i - 1, j), -i) if i > j else ((i, j - 1), j)
 
 
+def _home_slots(keys: np.ndarray, mask: int) -> np.ndarray:
+    """Each key's home slot in a table of ``mask`` + 1 (a power of 2) slots: Fibonacci hashing,
+    the top bits of key x 2^64 / golden ratio, which mix every bit of the key."""
+    slot = keys * np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # wraps modulo 2^64
+    slot >>= 64 - int(mask).bit_length()  # arithmetic: the mask keeps the top bits
+    slot &= mask
+    return slot
+
+
 class _KeySet:
     """A set of distinct int64 keys >= 0 by open addressing (linear probing, load at most
     1/2, doubling as it fills): vectorised, so that adding or finding N keys costs O(N) numpy
     work, most keys in one gather at their home slot."""
 
     EMPTY = -1
-    MULTIPLIER = np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # Fibonacci hashing: the top bits mix every key bit
 
     def __init__(self, capacity: int = 16):
         self._allocate(max(4, int(capacity - 1).bit_length()))
 
     def _allocate(self, bits: int) -> None:
         self.size = 0  # at least the number of keys held (exact after a recount)
-        self.mask, self.shift = (1 << bits) - 1, 64 - bits
+        self.mask = (1 << bits) - 1
         self.table = np.full(1 << bits, self.EMPTY, dtype=np.int64)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        slot = keys * self.MULTIPLIER  # wraps modulo 2^64
-        slot >>= self.shift  # arithmetic: the mask keeps the top bits
-        slot &= self.mask
-        return slot
+        return _home_slots(keys, self.mask)
 
     def add(self, keys: np.ndarray) -> None:
         """Add ``keys`` (repeats allowed)."""
@@ -268,7 +273,7 @@ class _KeyIndex:
         packs = size < 2**31  # and so are the positions (fewer keys than the key space)
         table = _KeySet((8 if packs else 4) * len(keys))
         table.add(keys)
-        self.mask, self._home = table.mask, table._home
+        self.mask = table.mask
         held = table.table >= 0
         positions = np.full(len(table.table), -1, dtype=np.int64)
         positions[held] = np.searchsorted(keys, table.table[held])
@@ -289,7 +294,7 @@ class _KeyIndex:
         """The index of each key in the set, -1 where it is not there."""
         if self.dense is not None:
             return self.dense[keys].astype(np.int64)
-        at = self._home(keys)
+        at = _home_slots(keys, self.mask)
         found, out = self._read(at)
         pending = np.flatnonzero(found != keys)
         out[pending] = -1
