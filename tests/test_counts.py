@@ -11,7 +11,8 @@ import yaml
 
 from conftest import REPO
 from seqens.config import ConfigError, Study
-from seqens.counts import ContextCounts, Queries, count_baselines, visible_context
+import seqens.counts
+from seqens.counts import ContextCounts, Queries, _KeyIndex, _KeySet, count_baselines, visible_context
 from seqens.markov import KneserNey
 
 
@@ -111,8 +112,35 @@ def brute_force_log2_prob(train, window, a, b, order, *, max_order, right_order,
     return np.log2(prob)
 
 
+def test_the_key_set_holds_each_distinct_key_once_through_repeats_collisions_and_growth():
+    rng = np.random.default_rng(11)
+    keys = _KeySet()  # 16 slots: every batch collides, wraps round the end and grows the table
+    added = []
+    for size in [5, 40, 1, 300, 2000, 0, 7000]:
+        batch = rng.integers(0, 3 * size + 1, size) * 1_000_003  # many repeats, within and across batches
+        keys.add(batch)
+        added.append(batch)
+    np.testing.assert_array_equal(np.sort(keys.pop()), np.unique(np.concatenate(added)))
+    assert len(keys.pop()) == 0  # popping empties the set
+
+
+@pytest.mark.parametrize("table", ["dense", "packed", "rows"])
+def test_a_key_index_finds_each_keys_position_and_minus_one_for_the_rest(table):
+    rng = np.random.default_rng(12)
+    size = {"dense": 50_000, "packed": 50_000, "rows": 1 << 40}[table]  # rows: keys beyond 32 bits
+    keys = np.unique(rng.integers(0, 50_000, 3000)) * (size // 50_000)
+    index = _KeyIndex(keys, size, dense_limit=size if table == "dense" else 0)
+    assert getattr(index, table) is not None
+    asked = np.concatenate([rng.choice(keys, 10_000), rng.integers(0, size, 10_000)])
+    expected = np.where(np.isin(asked, keys), np.searchsorted(keys, asked), -1)
+    np.testing.assert_array_equal(index.find(asked), expected)
+
+
+@pytest.mark.parametrize("lookups", ["dense", "hashed"])
 @pytest.mark.parametrize("two_sided", [True, False])
-def test_probabilities_match_a_brute_force_kneser_ney(two_sided):
+def test_probabilities_match_a_brute_force_kneser_ney(two_sided, lookups, monkeypatch):
+    # Small key spaces take dense lookup tables; with no floor, all but the smallest are hashed.
+    monkeypatch.setattr(seqens.counts, "DENSE_LOOKUP_MIN", 1 << 16 if lookups == "dense" else 0)
     rng = np.random.default_rng(3)
     V, n_special, K = 9, 2, 2
     train = rng.integers(n_special, 6, (30, 9))  # ids 6..8 never occur: unseen ordinary tokens

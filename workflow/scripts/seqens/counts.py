@@ -41,11 +41,15 @@ continuation discount of order k - 1 minimise the order-k model's held-out cross
 Counting is restricted to the contexts asked about (evaluation and held-out positions): each
 shape's contexts are identified exactly, as a trie, by (the id of the context one token
 shorter, the added token), and training positions are matched shape by shape from the
-matches of the shorter shape (a vectorised hash table), so a long shape only looks at the
-few positions whose shorter context was asked about. Per shape and chunk of training rows,
-one sort finds the distinct n-grams with their widening neighbours; the distinct sets of
-each direction and the raw n-grams are projections of it. Shapes are counted in passes of
-SHAPES_PER_PASS, so that only a pass's distinct sets are held (benchmarks/bench_counts.py).
+matches of the shorter shape, so a long shape only looks at the few positions whose shorter
+context was asked about. Every lookup is one vectorised numpy gather where its key space is
+small (a dense table, up to half a byte per training token) and otherwise a hash table read
+as (key, position) pairs (_KeyIndex). Per shape, each training n-gram is recorded with its
+widening neighbours in a vectorised open-addressing hash set (_KeySet): most positions repeat
+an n-gram already held and cost one gather; the distinct sets of each direction and the raw
+n-grams are projections of it, found by one sort per shape at the end. Shapes are counted in
+passes, each a few subtrees of the trie (_passes), so that only a pass's sets are held and a
+pass re-matches few ancestors (benchmarks/bench_counts.py measures the rate and memory).
 """
 
 from __future__ import annotations
@@ -60,7 +64,9 @@ from .special import SPECIAL_TOKENS
 # Discounts tried on held-out rows; at most 1, where a seen n-gram keeps no mass of its own.
 DISCOUNT_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)
 CHUNK_TOKENS = 1 << 18  # training tokens matched at a time: bounds the working memory
-SHAPES_PER_PASS = 6  # shapes counted in one pass over the training rows: memory against time
+# A lookup over keys in [0, size) is a dense table (4 bytes a key) where size is at most this or
+# 1/8 of the training tokens (half a byte per token), else a hash table.
+DENSE_LOOKUP_MIN = 1 << 16
 
 
 def prediction_context(objective: str) -> str:
@@ -147,19 +153,18 @@ def _shapes(max_order: int, right_order: int) -> list[tuple[int, int]]:
     return sorted(((i, j) for i in range(max_order + 1) for j in range(right_order + 1)), key=lambda s: (sum(s), s))
 
 
-def _passes(shapes: list[tuple[int, int]], per_pass: int) -> list[list[tuple[int, int]]]:
-    """The shapes in depth-first order of the trie they are matched along, cut into passes of
-    ``per_pass``: a pass holds only its shapes' distinct n-grams, and its shapes share most of
-    their matching."""
-    children: dict = {s: [] for s in shapes}
-    for s in shapes[1:]:
-        children[_shorter(s)[0]].append(s)
-    order, stack = [], [shapes[0]]
-    while stack:
-        s = stack.pop()
-        order.append(s)
-        stack.extend(reversed(children[s]))
-    return [order[i : i + per_pass] for i in range(0, len(order), per_pass)]
+def _passes(shapes: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The shapes in passes over the training rows, each a few subtrees of the trie they are
+    matched along, so that a pass re-matches only its subtrees' few ancestors and holds only
+    its own shapes' distinct n-grams: the one-sided shapes of each side ((0, 0) with the
+    left's), the shapes whose shorter side is one token, and the rest (rarer contexts, fewer
+    n-grams)."""
+
+    def band(shape: tuple[int, int]) -> tuple[int, bool]:
+        nearer = min(shape)
+        return (0, shape[0] < shape[1]) if nearer == 0 else (min(nearer, 2), False)
+
+    return [[s for s in shapes if band(s) == b] for b in sorted({band(s) for s in shapes})]
 
 
 def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
@@ -169,75 +174,140 @@ def _shorter(shape: tuple[int, int]) -> tuple[tuple[int, int], int]:
     return ((i - 1, j), -i) if i > j else ((i, j - 1), j)
 
 
-class _KeyIndex:
-    """Position of each of a set of distinct int64 keys >= 0 (open addressing, load <= 1/4):
-    a vectorised hash table, so that matching N training positions costs O(N)."""
-
-    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-
-    def __init__(self, keys: np.ndarray):
-        bits = max(4, int(np.ceil(np.log2(4 * len(keys) + 1))))
-        self.mask, self.shift = (1 << bits) - 1, np.uint64(64 - bits)
-        self.keys = np.full(1 << bits, -1, dtype=np.int64)
-        self.values = np.full(1 << bits, -1, dtype=np.int64)
-        slot, pending = self._slot(keys), np.arange(len(keys))
-        while len(pending):
-            at = slot[pending]
-            free = self.keys[at] == -1
-            claimants = pending[free]
-            self.values[at[free]] = claimants  # of several claimants of one slot, the last write wins
-            won = self.values[at[free]] == claimants
-            self.keys[at[free][won]] = keys[claimants[won]]
-            pending = np.concatenate([pending[~free], claimants[~won]])
-            slot[pending] = (slot[pending] + 1) & self.mask
-
-    def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
-
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The index of each key in the set, -1 where it is not there."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        slot, pending = self._slot(keys), np.arange(len(keys))
-        while len(pending):
-            at = slot[pending]
-            found = self.keys[at]
-            hit = found == keys[pending]
-            out[pending[hit]] = self.values[at[hit]]
-            pending = pending[~hit & (found != -1)]
-            slot[pending] = (slot[pending] + 1) & self.mask
-        return out
+def _home_slots(keys: np.ndarray, mask: int) -> np.ndarray:
+    """Each key's home slot in a table of ``mask`` + 1 (a power of 2) slots: Fibonacci hashing,
+    the top bits of key x 2^64 / golden ratio, which mix every bit of the key."""
+    slot = keys * np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # wraps modulo 2^64
+    slot >>= 64 - int(mask).bit_length()  # arithmetic: the mask keeps the top bits
+    slot &= mask
+    return slot
 
 
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """np.unique by sorting (numpy 2.4's hash-based unique is several times slower here)."""
-    keys = np.sort(keys)
+class _KeySet:
+    """A set of distinct int64 keys >= 0 by open addressing (linear probing, load at most
+    1/2, doubling as it fills): vectorised, so that adding or finding N keys costs O(N) numpy
+    work, most keys in one gather at their home slot."""
+
+    EMPTY = -1
+
+    def __init__(self, capacity: int = 16):
+        self._allocate(max(4, int(capacity - 1).bit_length()))
+
+    def _allocate(self, bits: int) -> None:
+        self.size = 0  # at least the number of keys held (exact after a recount)
+        self.mask = (1 << bits) - 1
+        self.table = np.full(1 << bits, self.EMPTY, dtype=np.int64)
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return _home_slots(keys, self.mask)
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add ``keys`` (repeats allowed)."""
+        at = self._home(keys)
+        found = self.table[at]
+        absent = np.flatnonzero(found != keys)
+        keys, at, found = keys[absent], at[absent], found[absent]
+        while len(keys):
+            claims = np.flatnonzero(found == self.EMPTY)
+            if 2 * (self.size + len(claims)) > len(self.table):
+                self.size = int(np.count_nonzero(self.table >= 0))  # exact again (repeats claimed twice)
+                if 2 * (self.size + len(claims)) > len(self.table) or 8 * self.size > 3 * len(self.table):
+                    self._grow(self.size + len(claims))  # early enough that recounting costs O(1) a key
+                    at = self._home(keys)
+                    found = self.table[at]
+                    continue
+            # Of the keys claiming one empty slot the last written wins, and its repeats are in.
+            onward = found != keys
+            slots, claimed = at[claims], keys[claims]
+            self.table[slots] = claimed
+            onward[claims] = self.table[slots] != claimed
+            self.size += len(claims)  # at least the keys held
+            keys, at = keys[onward], (at[onward] + 1) & self.mask
+            found = self.table[at]
+
+    def _grow(self, size: int) -> None:
+        """Double (or more) the table for ``size`` keys. The held keys are distinct: in order
+        of their new home slots, each goes to the first slot free at or after its home."""
+        keys = self.table[self.table >= 0]
+        bits = int(self.mask).bit_length() + 1
+        while 2 * size > 1 << bits:
+            bits += 1
+        self._allocate(bits)
+        home = self._home(keys)
+        order = np.argsort(home, kind="stable")  # near-sorted already (the old slot order): fast
+        keys, at = keys[order], home[order]
+        del home, order
+        steps = np.arange(len(keys))
+        at -= steps
+        np.maximum.accumulate(at, out=at)
+        at += steps
+        self.size = int(np.searchsorted(at, self.mask, side="right"))  # increasing: those that fit come first
+        self.table[at[: self.size]] = keys[: self.size]
+        self.add(keys[self.size :])  # the few that run past the end wrap round
+
+    def pop(self) -> np.ndarray:
+        """The keys (in slot order), emptying the set."""
+        keys = self.table[self.table >= 0]
+        self._allocate(4)
+        return keys
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """The distinct keys of sorted ``keys``."""
     return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
 
 
-class _Distinct:
-    """The distinct int64 keys in [0, size) seen over chunks: a dense bitmap when ``size`` is
-    at most ``dense_limit``, else sorted runs merged as they grow."""
+class _KeyIndex:
+    """Position of each of sorted distinct int64 keys in [0, ``size``): a dense table of
+    positions where ``size`` is at most ``dense_limit`` (one gather per lookup), else a
+    _KeySet with each slot's position beside its key, read in one gather: packed in one int64
+    (load <= 1/8) where keys and positions fit 32 bits, else as (key, position) rows (load <= 1/4)."""
 
-    def __init__(self, size: int, dense_limit: int):
-        self.dense = np.zeros(size, dtype=bool) if size <= dense_limit else None
-        self.parts: list[np.ndarray] = []
-        self.pending = 0
-
-    def add(self, keys: np.ndarray) -> None:
-        if self.dense is not None:
-            self.dense[keys] = True
+    def __init__(self, keys: np.ndarray, size: int, dense_limit: int):
+        self.keys = keys
+        self.dense = self.packed = self.rows = None
+        if size <= dense_limit:
+            self.dense = np.full(size, -1, dtype=np.int32)
+            self.dense[keys] = np.arange(len(keys))
             return
-        self.parts.append(_sorted_unique(keys))
-        self.pending += len(self.parts[-1])
-        if len(self.parts) > 1 and self.pending > max(len(self.parts[0]), 1 << 16):  # merges grow geometrically
-            self.parts = [self.result()]
-            self.pending = 0
+        packs = size < 2**31  # and so are the positions (fewer keys than the key space)
+        table = _KeySet((8 if packs else 4) * len(keys))
+        table.add(keys)
+        self.mask = table.mask
+        held = table.table >= 0
+        positions = np.full(len(table.table), -1, dtype=np.int64)
+        positions[held] = np.searchsorted(keys, table.table[held])
+        if packs:
+            self.packed = (table.table << 32) | (positions & 0xFFFFFFFF)
+        else:
+            self.rows = np.stack([table.table, positions], axis=1)
 
-    def result(self) -> np.ndarray:
-        """The distinct keys, sorted."""
+    def _read(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The key and the position held at slots ``at``."""
+        if self.packed is not None:
+            row = self.packed.take(at)
+            return row >> 32, row & 0xFFFFFFFF
+        row = np.take(self.rows, at, axis=0)
+        return row[:, 0], row[:, 1]
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The index of each key in the set, -1 where it is not there."""
         if self.dense is not None:
-            return np.flatnonzero(self.dense)
-        return _sorted_unique(np.concatenate(self.parts)) if self.parts else np.zeros(0, np.int64)
+            return self.dense[keys].astype(np.int64)
+        at = _home_slots(keys, self.mask)
+        found, out = self._read(at)
+        pending = np.flatnonzero(found != keys)
+        out[pending] = -1
+        pending = pending[found[pending] != _KeySet.EMPTY]  # another key there: probe on
+        at = at[pending]
+        while len(pending):
+            at = (at + 1) & self.mask
+            found, position = self._read(at)
+            hit = found == keys[pending]
+            out[pending[hit]] = position[hit]
+            onward = ~hit & (found != _KeySet.EMPTY)
+            pending, at = pending[onward], at[onward]
+        return out
 
 
 def _counts_of(sorted_keys: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -284,6 +354,7 @@ class ContextCounts:
         self.max_order, self.right_order = queries.max_order, queries.right_order
         K, J, V = self.max_order, self.right_order, self.vocab_size
         self.base = base = V + 2
+        self._dense_limit = dense_limit = max(DENSE_LOOKUP_MIN, int(np.prod(np.shape(train))) // 8)
         n = len(queries)
         levels = np.arange(K + 1)
         # The chain: the shape every query reads at every level, and its parent's direction.
@@ -315,7 +386,7 @@ class ContextCounts:
                 asked = needed[s]
                 keys = self.context_ids[shorter][asked] * base + queries.symbol(offset)[asked]
                 unique, ids[asked] = np.unique(keys, return_inverse=True)
-                self._index[s] = _KeyIndex(unique)
+                self._index[s] = _KeyIndex(unique, self._n_contexts[shorter] * base, dense_limit)
                 self._n_contexts[s] = len(unique)
             else:
                 self._n_contexts[s] = 0
@@ -339,26 +410,24 @@ class ContextCounts:
         K, J, V, base = self.max_order, self.right_order, self.vocab_size, self.base
         active = [s for s in self.context_ids if self._n_contexts[s]]
         # Each shape records its n-grams with the neighbours on every side a parent widens it by
-        # (one sort per chunk); each direction's, and the raw n-grams, are projections of those.
+        # (one hash set); each direction's, and the raw n-grams, are projections of those.
         sides = {s: (any(d[0] for d in self._directions[s]), any(d[1] for d in self._directions[s])) for s in active}
         for s in active:
             if self._n_contexts[s] * V * base ** sum(sides[s]) >= 2**63:
                 raise ValueError(
                     f"count model: {self._n_contexts[s]} contexts of shape {s} x {V} tokens overflow 64-bit n-gram keys"
                 )
-        # A dense bitmap costs at most 1/8 byte per counted token (or 4 MB).
-        dense_limit = max(1 << 22, train.size // 8)
         rows_per_chunk = max(1, chunk_tokens // max(1, train.shape[1]))
         raw, continuation = {}, {}
-        for group in _passes(active, SHAPES_PER_PASS):
+        for group in _passes(active):
             context_totals = {s: np.zeros(self._n_contexts[s], dtype=np.int64) for s in group}
-            widened = {s: _Distinct(self._n_contexts[s] * V * base ** sum(sides[s]), dense_limit) for s in group}
+            widened = {s: _KeySet() for s in group}
             # The raw count of each n-gram asked about (a query's context and target).
             asked_keys, asked_index, gram_counts = {}, {}, {}
             for s in group:
                 ids = self.context_ids[s]
                 asked_keys[s] = np.unique(ids[ids >= 0] * V + self.queries.targets[ids >= 0])
-                asked_index[s] = _KeyIndex(asked_keys[s])
+                asked_index[s] = _KeyIndex(asked_keys[s], self._n_contexts[s] * V, self._dense_limit)
                 gram_counts[s] = np.zeros(len(asked_keys[s]), dtype=np.int64)
             for start in range(0, len(train), rows_per_chunk):
                 chunk = padded(np.asarray(train[start : start + rows_per_chunk]), K, J, V)
@@ -372,14 +441,14 @@ class ContextCounts:
                     context_totals[s] += np.bincount(ids, minlength=len(context_totals[s]))
                     gram = ids * V + flat[where]
                     asked = asked_index[s].find(gram)
-                    gram_counts[s] += np.bincount(asked[asked >= 0], minlength=len(gram_counts[s]))
+                    gram_counts[s] += np.bincount(asked + 1, minlength=len(gram_counts[s]) + 1)[1:]  # 0: not asked
                     if sides[s][0]:
                         gram = gram * base + flat[where - s[0] - 1]
                     if sides[s][1]:
                         gram = gram * base + flat[where + s[1] + 1]
                     widened[s].add(gram)
             for s in group:
-                self._finish(s, sides[s], context_totals[s], widened[s], asked_keys[s], gram_counts[s], raw, continuation)
+                self._finish(s, sides[s], context_totals[s], widened[s], asked_index[s], gram_counts[s], raw, continuation)
         self._stats(raw, continuation)
 
     def _match(self, shape, matches: dict, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,28 +458,35 @@ class ContextCounts:
             shorter, offset = _shorter(shape)
             where, ids = self._match(shorter, matches, flat)
             found = self._index[shape].find(ids * self.base + flat[where + offset])
-            hit = found >= 0
-            matches[shape] = (where[hit], found[hit])
+            hit = np.flatnonzero(found >= 0)
+            matches[shape] = (where.take(hit), found.take(hit))
         return matches[shape]
 
-    def _finish(self, s, sides, context_totals, widened, asked_keys, gram_counts, raw, continuation) -> None:
+    def _finish(self, s, sides, context_totals, widened, asked_index, gram_counts, raw, continuation) -> None:
         """A shape's counts, reduced to what the queries read, from its distinct n-grams with
         their neighbours on ``sides`` (left, right) recorded."""
         V, base = self.vocab_size, self.base
-        widened = widened.result()
-        grams = _sorted_unique(widened // base ** sum(sides))
-        types = np.bincount(grams // V, minlength=self._n_contexts[s])
+        n_contexts = self._n_contexts[s]
+        widened = widened.pop()
+        if any(sides):  # by (context, token, left, right): each projection that drops trailing digits stays sorted
+            widened.sort()
+        grams = _distinct_sorted(widened // base ** sum(sides)) if any(sides) else widened
+        types = np.bincount(grams // V, minlength=n_contexts)
+        asked_keys = asked_index.keys
         raw[s] = (context_totals, types, asked_keys, gram_counts)
         for d in self._directions[s]:
             keys = widened
             if sides[1] and not d[1]:  # drop the right neighbour
-                keys = keys // base
+                keys = _distinct_sorted(keys // base)
             if sides[0] and not d[0]:  # drop the left neighbour (the lower digit once the right is gone)
                 keys = (keys // base ** (1 + d[1])) * base ** d[1] + keys % base ** d[1]
-            keys = _sorted_unique(keys) if keys is not widened else keys
-            gram_keys, per_gram = np.unique(keys // base ** sum(d), return_counts=True)
-            totals = np.bincount(gram_keys // V, weights=per_gram, minlength=self._n_contexts[s])
-            continuation[(s, d)] = (totals, _counts_of(gram_keys, per_gram, asked_keys), self._keeps_raw(s, d))
+                keys.sort()
+                keys = _distinct_sorted(keys)
+            grams = keys // base ** sum(d)  # one per distinct e h w
+            totals = np.bincount(grams // V, minlength=n_contexts).astype(np.float64)
+            asked = asked_index.find(grams)
+            per_asked = np.bincount(asked + 1, minlength=len(asked_keys) + 1)[1:].astype(np.float64)
+            continuation[(s, d)] = (totals, per_asked, self._keeps_raw(s, d))
 
     def _keeps_raw(self, s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
         """Per context of shape ``s``: whether it ends in padding on every side its parent
