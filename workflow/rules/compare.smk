@@ -41,6 +41,9 @@ rule compare_outputs:
         ),
     log:
         log_path("compare_outputs.log"),
+    # The two longest comparisons (with count_baselines) before the figures: short jobs fill
+    # the cores at the end instead of waiting on a long one.
+    priority: 1
     conda:
         "../../envs/plot.yaml"
     params:
@@ -118,6 +121,7 @@ rule compare_contextual:
         latex=results_path("tables/contextual_summary.tex"),
     log:
         log_path("compare_contextual.log"),
+    priority: 1  # see compare_outputs
     conda:
         "../../envs/plot.yaml"
     params:

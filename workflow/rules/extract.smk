@@ -106,6 +106,7 @@ rule count_baselines:
         ),
     log:
         log_path("count_baselines/{corpus}/{tokenizer}/{context}.log"),
+    priority: 1  # see compare_outputs
     conda:
         "../../envs/data.yaml"
     params:
