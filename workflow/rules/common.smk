@@ -270,15 +270,6 @@ def probes_of_corpus(corpus):
 PROBED_ENSEMBLES = [
     e for e in TRAINED_ENSEMBLES if probes_of_corpus(e.condition.corpus)
 ]
-# The probes figure needs probes, the training figures trained ensembles; every other
-# figure is drawn for every study.
-TRAINING_FIGURES = ("loss_curves", "fisher_training")
-STUDY_FIGURES = [
-    name
-    for name in FIGURES
-    if (name != "probes" or PROBED_ENSEMBLES)
-    and (name not in TRAINING_FIGURES or TRAINED_ENSEMBLES)
-]
 
 
 def probe_corpus_inputs(wildcards):
@@ -352,13 +343,15 @@ UNMADE_COMPARISONS = {
     if not ensembles
 }
 
-# The probes figure needs probes, the regions figure an annotated DNA corpus; every other
-# figure is drawn for every study.
+# The probes figure needs probes, the regions figure an annotated DNA corpus, the training
+# figures trained ensembles; every other figure is drawn for every study.
+TRAINING_FIGURES = ("loss_curves", "fisher_training")
 STUDY_FIGURES = [
     name
     for name in FIGURES
     if (name != "probes" or PROBED_ENSEMBLES)
     and (name != "regions" or REGION_ENSEMBLES)
+    and (name not in TRAINING_FIGURES or TRAINED_ENSEMBLES)
 ]
 
 
