@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .errors import InputError
-from .io import atomic_path, fingerprint, manifest, sha256_file
+from .io import atomic_path, fingerprint, manifest, sha256_file, write_json_atomic
 from .objectives import make_objective
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def write_manifest(folder: Path, record: dict) -> dict:
     replaced file is named). Returns what it wrote."""
     weights = {path.name: sha256_file(path) for path in sorted(Path(folder).glob("*.safetensors"))}
     record = {**record, "weights": weights}
-    (Path(folder) / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    write_json_atomic(Path(folder) / MANIFEST, record)
     return record
 
 

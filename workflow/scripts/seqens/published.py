@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .hub import Snapshot, resolve
-from .io import atomic_path, manifest
+from .io import atomic_path, manifest, write_json_atomic
 from .member import write_manifest
 from .published_architectures import (
     check_layer_groups,
@@ -202,13 +202,10 @@ def save_published_tokenizer(spec: dict, kind: str, directory: Path, cache_dir: 
     )
     with atomic_path(directory, directory=True) as tmp:
         fast.save_pretrained(tmp)
-        (tmp / SPEC_FILE).write_text(
-            json.dumps({"kind": kind, **spec, "commit": snapshot.commit, "framing": frame}, indent=2, sort_keys=True)
-            + "\n"
-        )
+        write_json_atomic(tmp / SPEC_FILE, {"kind": kind, **spec, "commit": snapshot.commit, "framing": frame})
         (tmp / ORDER_FILE).write_text(json.dumps(order) + "\n")
         record = manifest(config={"tokenizer": spec, "kind": kind}, inputs={}, published=snapshot.record())
-        (tmp / "manifest.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        write_json_atomic(tmp / "manifest.json", record)
     return len(order)
 
 

@@ -45,7 +45,6 @@ def member_distributions(ensemble: Ensemble, eval_positions, distributions: list
     return [np.load(file_of(distributions, member), mmap_mode="r") for member in ensemble.members]
 
 
-
 def load_count_baselines(paths: list, ensemble: Ensemble, eval_positions) -> tuple[np.ndarray, int]:
     """The count baselines the ensemble's members are measured against (its condition's, for
     the context its objective's predictions see; ``paths``: rule count_baselines' npz files),
@@ -55,6 +54,7 @@ def load_count_baselines(paths: list, ensemble: Ensemble, eval_positions) -> tup
         if str(found["positions_fingerprint"]) != eval_positions.fingerprint:
             raise InputError(f"{path}: taken at other evaluation positions than its condition's (rerun count_baselines)")
         return found["log2_probs"], int(found["best_order"])
+
 
 PER_POSITION_METRICS = ("entropy_bits", "kl_from_uniform_bits", "cross_entropy_bits", "accuracy")
 KL_FROM_UNIFORM = {"corrected": distributions.kl_from_uniform_bits, "paper": paper_definitions.kl_uniform_to_p_bits}
