@@ -153,6 +153,8 @@ def test_dry_run_of_multiberts_on_the_demos_text():
     jobs = jobs_of(output)
     assert jobs["fetch_member"] == 5 and "train_member" not in jobs and "probe_ensemble" not in jobs
     assert "results/multiberts/models/wiki/multiberts/published/mlm/seed0" in output
+    # Nothing is trained, so there are no training curves to draw.
+    assert not {"training_curves", "fisher_training", "figure_loss_curves", "figure_fisher_training"} & set(jobs)
 
 
 def test_a_single_published_model_and_a_single_seed_dry_run(tmp_path):
